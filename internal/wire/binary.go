@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 )
 
 // ReplacePlaceholders returns data with every binary placeholder {"_placeholder":true,"num":i}
 // replaced by attachment i encoded as a JSON base64 string (which json.Unmarshal decodes into a
 // []byte). Placeholders may be nested at any depth. A placeholder whose num is out of range is an
-// error. Data without placeholders is returned unchanged.
+// error, and so is a placeholder that reuses an attachment (socket.io never does; allowing it would
+// let a small packet expand into many copies of a large attachment). Data without placeholders is
+// returned unchanged.
 func ReplacePlaceholders(data []byte, attachments [][]byte) ([]byte, error) {
 	if !bytes.Contains(data, []byte(`"_placeholder"`)) {
 		return data, nil
@@ -20,7 +23,10 @@ func ReplacePlaceholders(data []byte, attachments [][]byte) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, fmt.Errorf("%w: binary payload: %v", ErrMalformed, err)
 	}
-	v, err := replace(v, attachments, 0)
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: binary payload: data after the JSON value", ErrMalformed)
+	}
+	v, err := replace(v, attachments, make([]bool, len(attachments)), 0)
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +35,7 @@ func ReplacePlaceholders(data []byte, attachments [][]byte) ([]byte, error) {
 
 const maxDepth = 1000
 
-func replace(v any, atts [][]byte, depth int) (any, error) {
+func replace(v any, atts [][]byte, used []bool, depth int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("%w: binary payload nested too deeply", ErrMalformed)
 	}
@@ -44,10 +50,14 @@ func replace(v any, atts [][]byte, depth int) (any, error) {
 			if err != nil || i < 0 || i >= int64(len(atts)) {
 				return nil, fmt.Errorf("%w: placeholder num %s out of range (%d attachments)", ErrMalformed, n, len(atts))
 			}
+			if used[i] {
+				return nil, fmt.Errorf("%w: placeholder num %d used twice", ErrMalformed, i)
+			}
+			used[i] = true
 			return atts[i], nil
 		}
 		for k, e := range x {
-			r, err := replace(e, atts, depth+1)
+			r, err := replace(e, atts, used, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -55,7 +65,7 @@ func replace(v any, atts [][]byte, depth int) (any, error) {
 		}
 	case []any:
 		for i, e := range x {
-			r, err := replace(e, atts, depth+1)
+			r, err := replace(e, atts, used, depth+1)
 			if err != nil {
 				return nil, err
 			}

@@ -224,11 +224,11 @@ func SplitEvent(data []byte) (string, []json.RawMessage, error) {
 	if len(arr) == 0 {
 		return "", nil, fmt.Errorf("%w: event payload is an empty array", ErrMalformed)
 	}
-	var name string
-	if err := json.Unmarshal(arr[0], &name); err != nil {
+	var name *string // stays nil for a null name, which json.Unmarshal would accept as ""
+	if err := json.Unmarshal(arr[0], &name); err != nil || name == nil {
 		return "", nil, fmt.Errorf("%w: event name is not a string", ErrMalformed)
 	}
-	return name, arr[1:], nil
+	return *name, arr[1:], nil
 }
 
 // SplitAck returns the arguments of an ACK payload.
@@ -237,5 +237,11 @@ func SplitAck(data []byte) ([]json.RawMessage, error) {
 	if err := json.Unmarshal(data, &arr); err != nil {
 		return nil, fmt.Errorf("%w: ack payload: %v", ErrMalformed, err)
 	}
+	if arr == nil { // null
+		return nil, fmt.Errorf("%w: ack payload is not an array", ErrMalformed)
+	}
 	return arr, nil
 }
+
+// AppendJSONString appends s as a JSON string.
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }

@@ -1,0 +1,52 @@
+// Package sailsio is a Go client for Sails.js sockets: the counterpart of sails.io.js' io.socket.
+//
+// A Sails app answers "virtual requests" sent over Socket.IO exactly as it answers HTTP (same routes,
+// policies and session), and pushes events to sockets (rooms, blasts, resourceful pub/sub). A
+// SailsSocket sends such requests and receives such events:
+//
+//	s, err := sailsio.Connect(ctx, "http://localhost:1337")
+//	if err != nil { ... }
+//	defer s.Disconnect()
+//
+//	// io.socket style: returns at once, the callback is called exactly once.
+//	s.Get("/user/3", nil, func(body json.RawMessage, jwr *sailsio.JWRes) { ... })
+//
+//	// Go style: blocks until the response or ctx ends. A 404 is a response, not an error.
+//	jwr, err := s.PostContext(ctx, "/user", map[string]any{"name": "Ada"})
+//
+//	s.On("user", func(data json.RawMessage) { ... }) // resourceful pub/sub, broadcasts, blasts
+//
+// # Protocols
+//
+// EIO3 (the default) is what sails.io.js 1.2.1 speaks and what every Sails 1.x server accepts
+// (sails-hook-sockets 2.x and 3.x). EIO4 (WithProtocol(EIO4)) needs sails-hook-sockets 3.x. The
+// SDK follows each protocol's rules: under EIO3 the client pings and never sends a namespace CONNECT;
+// under EIO4 it sends CONNECT and answers the server's pings. A heartbeat missing for
+// pingInterval+pingTimeout counts as a lost connection.
+//
+// # Sessions, cookies and origin
+//
+// Sails binds the session of every virtual request to the Cookie header of the WebSocket handshake
+// and forces the origin header to the handshake's Origin: a "cookie" or "origin" virtual header has
+// no effect. To share a session with HTTP, log in over HTTP with an http.Client whose cookie jar is
+// also given to WithCookieJar (it is consulted on every handshake, reconnections included), or set
+// Cookie and Origin with WithInitialConnectionHeaders.
+//
+// # Callbacks and ordering
+//
+// For one socket, every request callback and every event handler (lifecycle events included) runs on
+// one goroutine, one at a time, in the order the frames arrived: a request callback never overtakes an
+// event that arrived before its response, and the connect (and reconnect) handlers of a connection run
+// before any callback of a request sent on it. A handler that blocks delays the socket's other
+// callbacks but never its connection. The blocking forms (Do, GetContext ...) do not use that goroutine,
+// so they may be called from inside any callback or handler. A panic in a callback is recovered and
+// logged; the other callbacks still run.
+//
+// # Errors
+//
+// A response with any status is data: Do returns it with a nil error, and JWRes.Error is a
+// *StatusError for statuses outside 200..399. Errors are returned only when no response came
+// (ErrDisconnected, ErrClosed, ErrQueueFull, ErrTimeout, a context error, ErrInvalidRequest ...) or the
+// server answered a *ParseError. Every error works with errors.Is and errors.As. Nothing is logged
+// unless WithLogger is given.
+package sailsio

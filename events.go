@@ -1,0 +1,167 @@
+package sailsio
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"sync"
+)
+
+// EventHandler handles an event's payload (the first argument the server emitted, `null` if none).
+type EventHandler func(data json.RawMessage)
+
+// Lifecycle events, delivered through On like server events. Their payloads are JSON:
+//
+//	connect           null
+//	disconnect        {"reason": "..."}
+//	reconnecting      {"attempt": n, "delay_ms": d}
+//	reconnect         {"attempt": n}
+//	reconnect_failed  {"attempts": n}
+//	connect_error     {"error": "...", "status": 400} (status only for a refused upgrade)
+//	sails:parseError  the server's error object
+const (
+	EventConnect         = "connect"
+	EventDisconnect      = "disconnect"
+	EventReconnecting    = "reconnecting"
+	EventReconnect       = "reconnect"
+	EventReconnectFailed = "reconnect_failed"
+	EventConnectError    = "connect_error"
+	EventParseError      = "sails:parseError"
+)
+
+// Disconnect reasons, the "reason" of the disconnect event (the names socket.io-client uses).
+const (
+	ReasonClientDisconnect = "io client disconnect" // Disconnect or Reconnect was called
+	ReasonServerDisconnect = "io server disconnect" // the server kicked the socket (packet 41)
+	ReasonTransportClose   = "transport close"      // the connection was closed or cut
+	ReasonTransportError   = "transport error"      // a read or write failed, or a message was too large
+	ReasonPingTimeout      = "ping timeout"         // no heartbeat within pingInterval+pingTimeout
+	ReasonParseError       = "parse error"          // the server broke the protocol
+)
+
+type listener struct{ h EventHandler }
+
+// On registers h for event (a server event name or one of the Event constants) and returns a
+// function that removes exactly this registration. Handlers stay registered across reconnections,
+// and may be registered before the socket connects. h runs on the socket's callback goroutine.
+func (s *SailsSocket) On(event string, h EventHandler) (off func()) {
+	if h == nil {
+		return func() {}
+	}
+	l := &listener{h: h}
+	s.lmu.Lock()
+	if s.listeners == nil {
+		s.listeners = make(map[string][]*listener)
+	}
+	s.listeners[event] = append(s.listeners[event], l)
+	s.lmu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.lmu.Lock()
+			defer s.lmu.Unlock()
+			ls := s.listeners[event]
+			for i, x := range ls {
+				if x == l {
+					n := make([]*listener, 0, len(ls)-1)
+					n = append(n, ls[:i]...)
+					n = append(n, ls[i+1:]...)
+					if len(n) == 0 {
+						delete(s.listeners, event)
+					} else {
+						s.listeners[event] = n
+					}
+					return
+				}
+			}
+		})
+	}
+}
+
+// Off removes every handler of event.
+func (s *SailsSocket) Off(event string) {
+	s.lmu.Lock()
+	delete(s.listeners, event)
+	s.lmu.Unlock()
+}
+
+// RemoveAllListeners removes every handler of every event. Unlike sails.io.js, the SDK's own
+// bookkeeping (failing in-flight requests on disconnect) does not depend on listeners and keeps working.
+func (s *SailsSocket) RemoveAllListeners() {
+	s.lmu.Lock()
+	s.listeners = nil
+	s.lmu.Unlock()
+}
+
+// emit schedules the handlers of event on the callback goroutine. The handlers are those registered
+// when the event's turn comes.
+func (s *SailsSocket) emit(event string, data json.RawMessage) {
+	s.disp.post(func() {
+		s.lmu.Lock()
+		ls := s.listeners[event] // never mutated in place
+		s.lmu.Unlock()
+		for _, l := range ls {
+			s.call(func() { l.h(data) })
+		}
+	})
+}
+
+func (s *SailsSocket) emitJSON(event string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = jsonNull
+	}
+	s.emit(event, b)
+}
+
+// call runs user code, turning a panic into a log line so that the other callbacks still run.
+func (s *SailsSocket) call(f func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("sailsio: callback panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	f()
+}
+
+// dispatcher runs functions one at a time, in the order they were posted, on one goroutine that
+// exists only while there is work (so a closed socket leaves no goroutine behind).
+type dispatcher struct {
+	mu      sync.Mutex
+	queue   []func()
+	spare   []func()
+	running bool
+}
+
+func (d *dispatcher) post(f func()) {
+	d.mu.Lock()
+	d.queue = append(d.queue, f)
+	if !d.running {
+		d.running = true
+		go d.run()
+	}
+	d.mu.Unlock()
+}
+
+func (d *dispatcher) run() {
+	for {
+		d.mu.Lock()
+		if len(d.queue) == 0 {
+			d.running = false
+			d.mu.Unlock()
+			return
+		}
+		batch := d.queue
+		d.queue, d.spare = d.spare[:0], nil
+		d.mu.Unlock()
+		for i, f := range batch {
+			f()
+			batch[i] = nil
+		}
+		d.mu.Lock()
+		if d.spare == nil && cap(batch) <= 4096 {
+			d.spare = batch[:0]
+		}
+		d.mu.Unlock()
+	}
+}

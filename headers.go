@@ -1,0 +1,115 @@
+package sailsio
+
+import (
+	"net/http"
+	"strings"
+)
+
+// WithHeaders sets the global virtual headers sent with every request. Per-request headers win over
+// them (case-insensitively). Names go on the wire in lower case.
+//
+// Virtual headers are not HTTP headers: Sails takes cookie and origin from the WebSocket handshake
+// only. A "cookie" or "origin" set here reaches req.headers of no action; use
+// WithInitialConnectionHeaders or WithCookieJar for those.
+func WithHeaders(h map[string]string) Option {
+	return func(o *options) error {
+		if err := checkHeaderMap(h); err != nil {
+			return errorf(ErrInvalidOption, "%v", err)
+		}
+		o.headers = copyHeaders(h)
+		return nil
+	}
+}
+
+// WithInitialConnectionHeaders sets the headers of the WebSocket handshake request (Cookie, Origin,
+// Authorization, nosession ...), sent on every connection, reconnections included. The session
+// cookie and the origin that Sails gives every virtual request come from here.
+func WithInitialConnectionHeaders(h http.Header) Option {
+	return func(o *options) error {
+		for k, vs := range h {
+			if err := checkHeader(k, ""); err != nil {
+				return errorf(ErrInvalidOption, "%v", err)
+			}
+			for _, v := range vs {
+				if err := checkHeader(k, v); err != nil {
+					return errorf(ErrInvalidOption, "%v", err)
+				}
+			}
+		}
+		o.initialHeaders = h.Clone()
+		return nil
+	}
+}
+
+// SetHeaders replaces the global virtual headers; the next request uses them. Invalid headers make
+// each later request fail with ErrInvalidHeader until they are replaced.
+func (s *SailsSocket) SetHeaders(h map[string]string) {
+	c := copyHeaders(h)
+	s.mu.Lock()
+	s.headers = c
+	s.mu.Unlock()
+}
+
+// Headers returns a copy of the global virtual headers.
+func (s *SailsSocket) Headers() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return copyHeaders(s.headers)
+}
+
+func copyHeaders(h map[string]string) map[string]string {
+	if h == nil {
+		return nil
+	}
+	c := make(map[string]string, len(h))
+	for k, v := range h {
+		c[k] = v
+	}
+	return c
+}
+
+func checkHeaderMap(h map[string]string) error {
+	for k, v := range h {
+		if err := checkHeader(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHeader refuses empty names and any CR, LF or NUL, which could split or smuggle headers in the
+// servers and proxies that turn virtual headers back into HTTP ones.
+func checkHeader(name, value string) error {
+	if name == "" {
+		return errorf(ErrInvalidHeader, "empty header name")
+	}
+	if strings.ContainsAny(name, "\r\n\x00:") || strings.TrimSpace(name) != name {
+		return errorf(ErrInvalidHeader, "header name %q holds a forbidden character", name)
+	}
+	if strings.ContainsAny(value, "\r\n\x00") {
+		return errorf(ErrInvalidHeader, "value of header %q holds CR, LF or NUL", name)
+	}
+	return nil
+}
+
+// mergeHeaders returns the lower-cased union of global and per-request headers, per-request winning.
+func mergeHeaders(global, perRequest map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(global)+len(perRequest))
+	for k, v := range perRequest {
+		if err := checkHeader(k, v); err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(k)] = v
+	}
+	for k, v := range global {
+		lk := strings.ToLower(k)
+		if _, ok := out[lk]; ok {
+			continue
+		}
+		if err := checkHeader(k, v); err != nil {
+			return nil, err
+		}
+		out[lk] = v
+	}
+	return out, nil
+}

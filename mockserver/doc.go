@@ -1,0 +1,31 @@
+// Package mockserver is an in-process Sails.js server for tests, modelled on net/http/httptest.
+//
+// A Server listens on 127.0.0.1 on a random port and speaks the wire protocol of a real Sails app
+// with sails-hook-sockets: Engine.IO v3 and v4 over WebSocket on /socket.io/, Socket.IO "virtual
+// requests" (an EVENT named after the lower-case HTTP verb, answered with an ACK carrying the JWR
+// {"body","headers","statusCode"}), server pushes (sails.sockets.broadcast, blast, resourceful
+// pub/sub), sessions bound to the handshake cookie, the SDK version check and its
+// PARSE_VIRTUAL_REQ error acks. Plain HTTP requests to any other path go through the same router,
+// so one handler serves both transports:
+//
+//	srv := mockserver.New()
+//	defer srv.Close()
+//	srv.Handle("GET /user/:id", func(req *mockserver.Request, res *mockserver.Response) {
+//		res.JSON(map[string]string{"id": req.Param("id")})
+//	})
+//	// connect a socket client to srv.URL(), or use net/http against srv.URL()+"/user/3"
+//
+// By default the server behaves like sails-hook-sockets 3.x (socket.io 4.x, which accepts both
+// EIO=4 and EIO=3 clients); WithProtocol(sailsio.EIO3) makes it behave like hook 2.x (socket.io 2.x,
+// EIO3 semantics whatever the client asks for). The differences that show on the wire (open
+// packet maxPayload, who sends the namespace CONNECT and who pings, how heartbeat-direction and
+// namespace violations are punished, the shape of CONNECT_ERROR and of origin rejections) follow
+// the captures in the project's protocol reference.
+//
+// Faults for resilience tests (dropped connections, a paused server, slow responses, refused
+// handshakes, raw frames, missing heartbeats, kicks) are methods of Server; WithFrameLog and
+// FrameRecorder let a test see every frame sent and received.
+//
+// Handlers run on their own goroutine, one per request; a connection's read loop never waits for
+// user code. Close waits for every goroutine the server started, handlers included.
+package mockserver

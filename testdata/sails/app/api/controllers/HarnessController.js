@@ -1,0 +1,152 @@
+/**
+ * HarnessController: the actions behind config/routes.js.
+ * Every action works over HTTP and over sockets (virtual requests).
+ */
+
+var SLOW_DEFAULT_MS = 500;
+var SLOW_MAX_MS = 10000;
+var BIG_DEFAULT = 1024;
+var BIG_MAX = 50e6;
+var KICK_DELAY_MS = 100;
+
+function numberParam(req, name, def, max) {
+  var raw = req.param(name);
+  var n = Number(raw);
+  if (raw === undefined || raw === null || raw === '' || !Number.isFinite(n) || n < 0) {
+    return def;
+  }
+  return Math.min(Math.floor(n), max);
+}
+
+function notSocket(res) {
+  return res.badRequest({error: 'not a socket'});
+}
+
+module.exports = {
+
+  // Any verb: reflects the request back.
+  echo: function (req, res) {
+    res.set('x-echo', '1');
+    return res.json({
+      method: req.method,
+      url: req.url,
+      path: req.path,
+      params: req.allParams(),
+      body: req.body,
+      query: req.query,
+      headers: req.headers,
+      isSocket: Boolean(req.isSocket),
+      ip: req.ip
+    });
+  },
+
+  // GET /status/:code
+  status: function (req, res) {
+    var code = Number(req.param('code'));
+    if (!Number.isInteger(code) || code < 100 || code > 599) {
+      return res.badRequest({error: 'bad status code'});
+    }
+    return res.status(code).json({status: code});
+  },
+
+  // GET /slow?ms=N (default 500, at most 10000)
+  slow: function (req, res) {
+    var ms = numberParam(req, 'ms', SLOW_DEFAULT_MS, SLOW_MAX_MS);
+    setTimeout(function () {
+      return res.json({slow: true});
+    }, ms);
+  },
+
+  // GET /big?n=N: a string of N 'x' characters (default 1024, at most 50e6).
+  big: function (req, res) {
+    var n = numberParam(req, 'n', BIG_DEFAULT, BIG_MAX);
+    return res.send('x'.repeat(n));
+  },
+
+  // POST /size: length of the JSON-encoded body.
+  size: function (req, res) {
+    var body = req.body === undefined ? null : req.body;
+    return res.json({bytes: JSON.stringify(body).length});
+  },
+
+  // POST /login {name}
+  login: function (req, res) {
+    if (!req.session) {
+      return res.badRequest({error: 'no session'});
+    }
+    var name = req.param('name');
+    req.session.user = name;
+    return res.json({user: name === undefined ? null : name});
+  },
+
+  // GET /me
+  me: function (req, res) {
+    return res.json({user: (req.session && req.session.user) || null});
+  },
+
+  // GET /count: per-session counter.
+  count: function (req, res) {
+    if (!req.session) {
+      return res.json({count: null});
+    }
+    req.session.count = (req.session.count || 0) + 1;
+    return res.json({count: req.session.count});
+  },
+
+  // GET /secret (policy hasApiKey)
+  secret: function (req, res) {
+    return res.json({secret: 42});
+  },
+
+  // POST /rooms/:room/join
+  join: function (req, res) {
+    if (!req.isSocket) { return notSocket(res); }
+    var room = req.param('room');
+    req._sails.sockets.join(req, room, function (err) {
+      if (err) { return res.serverError(err); }
+      return res.json({joined: room, id: req._sails.sockets.getId(req)});
+    });
+  },
+
+  // POST /rooms/:room/leave
+  leave: function (req, res) {
+    if (!req.isSocket) { return notSocket(res); }
+    var room = req.param('room');
+    req._sails.sockets.leave(req, room, function (err) {
+      if (err) { return res.serverError(err); }
+      return res.json({left: room, id: req._sails.sockets.getId(req)});
+    });
+  },
+
+  // POST /rooms/:room/say {text}: event "chat" to everyone in the room, sender included.
+  say: function (req, res) {
+    var room = req.param('room');
+    req._sails.sockets.broadcast(room, 'chat', {
+      room: room,
+      text: req.param('text'),
+      from: req.isSocket ? req._sails.sockets.getId(req) : null
+    });
+    return res.json({sent: true});
+  },
+
+  // POST /blast {event, data}: event (default "news") to every connected socket.
+  blast: function (req, res) {
+    req._sails.sockets.blast(req.param('event') || 'news', req.param('data'));
+    return res.json({blasted: true});
+  },
+
+  // POST /kick: responds, then the server disconnects the requesting socket.
+  kick: function (req, res) {
+    if (!req.isSocket) { return notSocket(res); }
+    var socket = req.socket;
+    res.json({kicked: true});
+    setTimeout(function () {
+      socket.disconnect(true);
+    }, KICK_DELAY_MS);
+  },
+
+  // GET /version: versions actually loaded (see lift.js).
+  version: function (req, res) {
+    return res.json(req._sails.config.custom.versions);
+  }
+};

@@ -1,0 +1,5 @@
+module.exports = {
+  attributes: {
+    name: {type: 'string'}
+  }
+};

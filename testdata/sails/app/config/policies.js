@@ -1,0 +1,6 @@
+module.exports.policies = {
+  '*': true,
+  HarnessController: {
+    secret: 'hasApiKey'
+  }
+};

@@ -1,0 +1,3 @@
+module.exports.security = {
+  csrf: false
+};

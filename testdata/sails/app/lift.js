@@ -1,0 +1,147 @@
+/**
+ * lift.js
+ *
+ * Lifts the shared test app in this directory using the Sails, sails-hook-sockets,
+ * sails-hook-orm and sails-disk installed in a *hook directory* (../hook2 or ../hook3).
+ * Every module is resolved from that directory, never from here, so the socket.io
+ * version under test is decided by the hook directory alone.
+ *
+ * Usage (from a hook directory's server.js):
+ *
+ *   require('../app/lift.js')(__dirname);
+ *
+ * Environment:
+ *   SAILSIO_PORT                 (required) TCP port; the server listens on 127.0.0.1 only.
+ *   SAILSIO_PING_INTERVAL        sockets.pingInterval in ms (Sails default 25000).
+ *   SAILSIO_PING_TIMEOUT         sockets.pingTimeout in ms (Sails default 60000).
+ *   SAILSIO_ONLY_ALLOW_ORIGINS   comma-separated list -> sockets.onlyAllowOrigins.
+ *   SAILSIO_BEFORE_CONNECT_REJECT  "1": a beforeConnect that refuses handshakes carrying an x-reject header.
+ *   SAILSIO_MAX_BUFFER           sockets.maxHttpBufferSize in bytes (Sails default 1e8).
+ *   SAILSIO_LOG_LEVEL            Sails log level (default "warn").
+ * (The SAILSIO_* socket settings are read in config/sockets.js.)
+ *
+ * Once lifted it prints exactly one line, `SAILSIO_READY <port>`, to stdout.
+ * SIGTERM / SIGINT lower the app and exit (forced after a few seconds).
+ * Nothing is written to disk: the datastore is in memory and sessions use the memory store.
+ */
+
+'use strict';
+
+var path = require('path');
+var fs = require('fs');
+var Module = require('module');
+
+// How long lowering may take after SIGTERM/SIGINT before the process is forced out.
+var FORCED_EXIT_MS = 3000;
+
+/**
+ * Returns the version of package `name` as resolved by `req`, even when the package's
+ * "exports" map does not expose ./package.json (socket.io, engine.io).
+ */
+function packageInfo(req, name) {
+  var main = req.resolve(name);
+  var dir = path.dirname(main);
+  for (;;) {
+    var candidate = path.join(dir, 'package.json');
+    if (fs.existsSync(candidate)) {
+      var pkg = JSON.parse(fs.readFileSync(candidate, 'utf8'));
+      if (pkg.name === name) {
+        return {version: pkg.version, dir: dir};
+      }
+    }
+    var parent = path.dirname(dir);
+    if (parent === dir) {
+      throw new Error('cannot find package.json of ' + name + ' above ' + main);
+    }
+    dir = parent;
+  }
+}
+
+function fail(msg) {
+  process.stderr.write('SAILSIO_LIFT_ERROR ' + msg + '\n');
+  process.exit(1);
+}
+
+module.exports = function lift(hookDir) {
+  hookDir = path.resolve(hookDir);
+  var appDir = __dirname;
+
+  // Always development: production refuses to lift without onlyAllowOrigins/beforeConnect.
+  process.env.NODE_ENV = 'development';
+
+  var port = Number(process.env.SAILSIO_PORT);
+  if (!process.env.SAILSIO_PORT || !Number.isInteger(port) || port < 1 || port > 65535) {
+    fail('SAILSIO_PORT must be set to a TCP port (got ' + JSON.stringify(process.env.SAILSIO_PORT) + ')');
+  }
+
+  // Resolve everything from the hook directory.
+  var hookRequire = Module.createRequire(path.join(hookDir, 'package.json'));
+  if (!fs.existsSync(path.join(hookDir, 'node_modules'))) {
+    fail('no node_modules in ' + hookDir + ' (run: npm ci --prefix ' + hookDir + ')');
+  }
+
+  var sailsInfo = packageInfo(hookRequire, 'sails');
+  var hookInfo = packageInfo(hookRequire, 'sails-hook-sockets');
+  // socket.io and engine.io as the hook itself resolves them.
+  var hookModuleRequire = Module.createRequire(path.join(hookInfo.dir, 'package.json'));
+  var sioInfo = packageInfo(hookModuleRequire, 'socket.io');
+  var sioRequire = Module.createRequire(path.join(sioInfo.dir, 'package.json'));
+  var eioInfo = packageInfo(sioRequire, 'engine.io');
+
+  var versions = {
+    sails: sailsInfo.version,
+    hook: hookInfo.version,
+    socketio: sioInfo.version,
+    engineio: eioInfo.version,
+    orm: packageInfo(hookRequire, 'sails-hook-orm').version,
+    node: process.versions.node
+  };
+
+  var Sails = hookRequire('sails').constructor;
+  var app = new Sails();
+
+  var lifted = false;
+  var stopping = false;
+  function onSignal() {
+    if (stopping) { return; }
+    stopping = true;
+    if (!lifted) {
+      process.exit(0);
+    }
+    // Sails' own SIGINT/SIGTERM listeners (registered during lift) lower the app
+    // and exit; this only bounds how long that may take.
+    setTimeout(function () { process.exit(0); }, FORCED_EXIT_MS);
+  }
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  app.lift({
+    appPath: appDir,
+    environment: 'development',
+    port: port,
+    explicitHost: '127.0.0.1',
+    log: {level: process.env.SAILSIO_LOG_LEVEL || 'warn', noShip: true},
+    hooks: {
+      sockets: hookRequire('sails-hook-sockets'),
+      orm: hookRequire('sails-hook-orm'),
+      grunt: false,
+      views: false,
+      i18n: false
+    },
+    orm: {
+      // Hand the hook directory's sails-disk to the ORM (the app dir has no node_modules).
+      moduleDefinitions: {adapters: {'sails-disk': hookRequire('sails-disk')}}
+    },
+    custom: {versions: versions}
+  }, function (err) {
+    if (err) {
+      var msg = (err && (err.code === 'EADDRINUSE' || /EADDRINUSE/.test(String(err)))) ? 'EADDRINUSE ' : '';
+      fail(msg + (err && err.stack ? err.stack : String(err)).replace(/\n/g, '\n  '));
+    }
+    lifted = true;
+    if (stopping) {
+      return;
+    }
+    process.stdout.write('SAILSIO_READY ' + port + '\n');
+  });
+};
