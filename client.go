@@ -36,13 +36,13 @@ type SailsSocket struct {
 	conn       *conn
 	headers    map[string]string
 	queue      []*request
-	queued     int           // live entries of queue
-	changed    chan struct{} // closed and replaced on every state change
-	stop       chan struct{} // closed by Disconnect
+	queued     int                // live entries of queue
+	changed    chan struct{}      // closed and replaced on every state change
+	stop       chan struct{}      // closed by Disconnect
 	dialCancel context.CancelFunc // cancels the current attempt's dial
 	attemptSeq uint64             // identifies the current connection attempt
 	loopGen    uint64             // identifies the running reconnection loop
-	reconnects sync.WaitGroup // the reconnection loop
+	reconnects sync.WaitGroup     // the reconnection loop
 
 	lmu       sync.Mutex
 	listeners map[string][]*listener

@@ -1,0 +1,387 @@
+package sailsio
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// events collects event payloads delivered to handlers.
+type events chan string
+
+func (s *SailsSocket) collect(t testing.TB, names ...string) events {
+	ch := make(events, 256)
+	for _, n := range names {
+		s.On(n, func(d json.RawMessage) { ch <- n + " " + string(d) })
+	}
+	return ch
+}
+
+func (ch events) next(t testing.TB) string {
+	t.Helper()
+	select {
+	case e := <-ch:
+		return e
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+		return ""
+	}
+}
+
+func ctx5(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestEIO3HandshakeAndFrames(t *testing.T) {
+	var query url.Values
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) (http.Header, bool) {
+		query = r.URL.Query()
+		return nil, true
+	})
+	s, c, connected := startFake(t, f)
+	c.open(EIO3, "engineSid", 40, 5000, 0) // short ping interval: the client must ping
+	if err := connected(); err != nil {
+		t.Fatal(err)
+	}
+	want := url.Values{"__sails_io_sdk_version": {"1.2.1"}, "__sails_io_sdk_platform": {"go"}, "__sails_io_sdk_language": {"go"}, "EIO": {"3"}, "transport": {"websocket"}}
+	if d := cmp.Diff(want, query); d != "" {
+		t.Errorf("handshake query (-want +got):\n%s", d)
+	}
+	if s.ID() != "engineSid" {
+		t.Errorf("ID() = %q, want the engine sid under EIO3", s.ID())
+	}
+	// The client pings by itself (and never sends 40).
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, b, err := c.ws.ReadMessage()
+	if err != nil || string(b) != "2" {
+		t.Fatalf("first client frame = %q, %v; want the ping 2", b, err)
+	}
+	c.send("3")
+	s.Post("/rooms/demo/join", nil, nil)
+	if got, want := c.recv(), `420["post",{"method":"post","headers":{},"data":{},"url":"/rooms/demo/join"}]`; got != want {
+		t.Errorf("request frame\n got %s\nwant %s", got, want)
+	}
+	done := make(chan struct{})
+	go func() { s.Disconnect(); close(done) }()
+	if got := c.recv(); got != "41" {
+		t.Errorf("after Disconnect the client sent %q, want 41", got)
+	}
+	<-done
+}
+
+func TestEIO4HandshakeAndHeartbeat(t *testing.T) {
+	s, c, connected := startFake(t, newFake(t, nil), WithProtocol(EIO4))
+	c.open(EIO4, "engineSid", 25000, 60000, 100000000)
+	if err := connected(); err != nil {
+		t.Fatal(err)
+	}
+	if s.ID() != "engineSid-io" {
+		t.Errorf("ID() = %q, want the id of the CONNECT reply", s.ID())
+	}
+	c.send("2")
+	if got := c.recv(); got != "3" {
+		t.Errorf("answer to server ping = %q, want 3", got)
+	}
+}
+
+func TestConnectErrorPacket(t *testing.T) {
+	f := newFake(t, nil)
+	s, c, connected := startFake(t, f, WithProtocol(EIO4))
+	ev := s.collect(t, EventConnectError)
+	c.send(`0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":60000,"maxPayload":1000000}`)
+	if got := c.recv(); got != "40" {
+		t.Fatalf("got %q", got)
+	}
+	c.send(`44{"message":"Not authorized"}`)
+	err := connected()
+	var ce *ConnectError
+	if !errors.As(err, &ce) || ce.Message != "Not authorized" {
+		t.Fatalf("Connect = %v, want *ConnectError", err)
+	}
+	if got := ev.next(t); got != `connect_error {"error":"sailsio: server refused the connection: Not authorized"}` {
+		t.Errorf("event %s", got)
+	}
+	if s.IsConnected() || s.IsConnecting() {
+		t.Error("socket claims to be connected or connecting after a failed Connect")
+	}
+}
+
+func TestHandshakeRefused(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) (http.Header, bool) {
+		http.Error(w, "Origin not allowed", http.StatusBadRequest)
+		return nil, false
+	})
+	_, err := Connect(ctx5(t), f.URL)
+	var he *HandshakeError
+	if !errors.As(err, &he) || he.StatusCode != 400 || he.Body != "Origin not allowed" {
+		t.Fatalf("Connect = %v, want *HandshakeError 400 Origin not allowed", err)
+	}
+	s, err := New(f.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := s.collect(t, EventConnectError)
+	if err := s.Connect(ctx5(t)); err == nil {
+		t.Fatal("Connect succeeded")
+	}
+	if got := ev.next(t); got != `connect_error {"error":"sailsio: server refused the handshake with HTTP 400: Origin not allowed","status":400}` {
+		t.Errorf("event %s", got)
+	}
+}
+
+func TestCookiesOnHandshake(t *testing.T) {
+	var cookie, origin string
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request) (http.Header, bool) {
+		cookie, origin = r.Header.Get("Cookie"), r.Header.Get("Origin")
+		return http.Header{"Set-Cookie": {"sails.sid=fromsocket; Path=/"}}, true
+	})
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(f.URL)
+	jar.SetCookies(u, []*http.Cookie{{Name: "login", Value: "yes", Path: "/"}})
+	_, c := connectFake(t, f, EIO3, WithCookieJar(jar),
+		WithInitialConnectionHeaders(http.Header{"Cookie": {"a=1"}, "Origin": {"http://good.com"}}))
+	_ = c
+	if cookie != "a=1; login=yes" || origin != "http://good.com" {
+		t.Errorf("handshake Cookie %q Origin %q", cookie, origin)
+	}
+	got := map[string]string{}
+	for _, ck := range jar.Cookies(u) {
+		got[ck.Name] = ck.Value
+	}
+	if d := cmp.Diff(map[string]string{"login": "yes", "sails.sid": "fromsocket"}, got); d != "" {
+		t.Errorf("jar after handshake (-want +got):\n%s", d)
+	}
+}
+
+func TestParseErrorAckAndEvent(t *testing.T) {
+	s, c := connectFake(t, newFake(t, nil), EIO3)
+	pev := s.collect(t, EventParseError)
+	perr := `{"code":"SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ","name":"Error (SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ):","status":400,"message":"Failed to parse incoming socket.io request.","details":"old SDK"}`
+	type out struct {
+		jwr *JWRes
+		err error
+	}
+	res := make(chan out, 1)
+	go func() {
+		jwr, err := s.GetContext(ctx5(t), "/x", nil)
+		res <- out{jwr, err}
+	}()
+	if got := c.recv(); !strings.HasPrefix(got, "420[") {
+		t.Fatalf("request frame %q", got)
+	}
+	c.send("430[" + perr + "]")
+	o := <-res
+	var pe *ParseError
+	if !errors.As(o.err, &pe) || pe.Status != 400 || pe.Details != "old SDK" {
+		t.Fatalf("err = %v, want *ParseError", o.err)
+	}
+	if o.jwr == nil || o.jwr.StatusCode != 400 || !errors.As(o.jwr.Error, &pe) {
+		t.Errorf("jwr = %v", o.jwr)
+	}
+	cbErr := make(chan error, 1)
+	s.Get("/y", nil, func(_ json.RawMessage, jwr *JWRes) { cbErr <- jwr.Error })
+	c.recv()
+	c.send("431[" + perr + "]")
+	if err := <-cbErr; !errors.As(err, &pe) {
+		t.Errorf("callback jwr.Error = %v, want *ParseError", err)
+	}
+	c.send(`42["sails:parseError",` + perr + `]`)
+	if got := pev.next(t); got != "sails:parseError "+perr {
+		t.Errorf("parse error event %s", got)
+	}
+}
+
+func TestHeartbeatTimeout(t *testing.T) {
+	for _, p := range []Protocol{EIO3, EIO4} {
+		t.Run("EIO"+string(rune('0'+p)), func(t *testing.T) {
+			f := newFake(t, nil)
+			s, c, connected := startFake(t, f, WithProtocol(p), WithReconnection(false))
+			ev := s.collect(t, EventDisconnect)
+			c.open(p, "sid", 30, 30, 0) // the fake never answers pings (EIO3) nor pings (EIO4)
+			if err := connected(); err != nil {
+				t.Fatal(err)
+			}
+			if got := ev.next(t); got != `disconnect {"reason":"ping timeout"}` {
+				t.Errorf("event %s", got)
+			}
+			_, err := s.GetContext(ctx5(t), "/x", nil)
+			if !errors.Is(err, ErrDisconnected) {
+				t.Errorf("request after the loss = %v, want ErrDisconnected (reconnection is off)", err)
+			}
+		})
+	}
+}
+
+func TestInFlightFailOnLoss(t *testing.T) {
+	s, c := connectFake(t, newFake(t, nil), EIO3, WithReconnection(false))
+	var calls atomic.Int32
+	got := make(chan *JWRes, 10)
+	for i := 0; i < 3; i++ {
+		s.Get("/x", nil, func(_ json.RawMessage, jwr *JWRes) { calls.Add(1); got <- jwr })
+		c.recv()
+	}
+	c.ws.Close()
+	for i := 0; i < 3; i++ {
+		jwr := <-got
+		if jwr.StatusCode != 0 || !errors.Is(jwr.Error, ErrDisconnected) || string(jwr.Body) != "null" {
+			t.Errorf("callback got %v", jwr)
+		}
+	}
+	s.Disconnect()
+	if calls.Load() != 3 {
+		t.Errorf("callbacks called %d times, want 3", calls.Load())
+	}
+}
+
+func TestMaxMessageSizeOnRead(t *testing.T) {
+	s, c := connectFake(t, newFake(t, nil), EIO3, WithMaxMessageSize(1000), WithReconnection(false))
+	res := make(chan error, 1)
+	go func() { _, err := s.GetContext(ctx5(t), "/x", nil); res <- err }()
+	c.recv()
+	c.send(`42["big","` + strings.Repeat("x", 5000) + `"]`)
+	if err := <-res; !errors.Is(err, ErrDisconnected) || !errors.Is(err, ErrMessageTooLarge) {
+		t.Errorf("in-flight request = %v, want ErrDisconnected wrapping ErrMessageTooLarge", err)
+	}
+}
+
+func TestMaxPayloadOnSend(t *testing.T) {
+	s, c, connected := startFake(t, newFake(t, nil))
+	c.open(EIO3, "sid", 25000, 60000, 200)
+	if err := connected(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.PostContext(ctx5(t), "/x", map[string]string{"a": strings.Repeat("y", 300)})
+	if !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("oversized request = %v, want ErrMessageTooLarge", err)
+	}
+	res := make(chan *JWRes, 1)
+	go func() { jwr, _ := s.GetContext(ctx5(t), "/small", nil); res <- jwr }()
+	if got := c.recv(); !strings.HasPrefix(got, "420[") { // the refused request used no ack id
+		t.Fatalf("next frame %q", got)
+	}
+	c.send(`430[{"body":"ok","statusCode":200}]`)
+	if jwr := <-res; jwr == nil || jwr.StatusCode != 200 {
+		t.Errorf("small request after the refused one: %v", jwr)
+	}
+}
+
+func TestHostileFramesAreIgnored(t *testing.T) {
+	s, c := connectFake(t, newFake(t, nil), EIO3)
+	ev := s.collect(t, "ok", EventConnect, EventDisconnect)
+	for _, f := range []string{"", "x", "9", "4", "49", "4x", "42[", "42[]", "42[1]", "42{}", "43[{}]", "499[{}]", "41x", "44",
+		`42["connect"]`, `43a[]`, "5", "0{}", "6", `461-0[{"body":{"_placeholder":true,"num":3}}]`} {
+		c.send(f)
+	}
+	c.sendBinary([]byte{4, 1, 2})
+	c.sendBinary(nil)
+	c.send(`42["ok",1]`)
+	if got := ev.next(t); got != "ok 1" {
+		t.Errorf("after hostile frames got %q, want the valid event", got)
+	}
+	if !s.IsConnected() {
+		t.Error("hostile frames broke the connection")
+	}
+}
+
+func TestBinaryAck(t *testing.T) {
+	for _, p := range []Protocol{EIO3, EIO4} {
+		s, c := connectFake(t, newFake(t, nil), p)
+		res := make(chan *JWRes, 1)
+		go func() { jwr, _ := s.GetContext(ctx5(t), "/file", nil); res <- jwr }()
+		c.recv()
+		c.send(`461-0[{"body":{"_placeholder":true,"num":0},"headers":{},"statusCode":200}]`)
+		if p == EIO3 {
+			c.sendBinary([]byte{4, 1, 2, 3})
+		} else {
+			c.sendBinary([]byte{1, 2, 3})
+		}
+		jwr := <-res
+		var b []byte
+		if jwr == nil || jwr.Decode(&b) != nil || !cmp.Equal(b, []byte{1, 2, 3}) {
+			t.Errorf("EIO%d binary ack: %v -> %v", p, jwr, b)
+		}
+	}
+}
+
+func TestServerKickStopsReconnection(t *testing.T) {
+	f := newFake(t, nil)
+	s, c := connectFake(t, f, EIO3, WithReconnectionDelay(time.Millisecond, time.Millisecond))
+	ev := s.collect(t, EventDisconnect, EventReconnecting)
+	c.send("41")
+	if got := ev.next(t); got != `disconnect {"reason":"io server disconnect"}` {
+		t.Errorf("event %s", got)
+	}
+	if _, err := s.GetContext(ctx5(t), "/x", nil); !errors.Is(err, ErrDisconnected) {
+		t.Errorf("request after a kick = %v, want ErrDisconnected", err)
+	}
+	select {
+	case e := <-ev:
+		t.Errorf("unexpected event after a kick: %s", e)
+	default:
+	}
+}
+
+func TestReconnectAfterLoss(t *testing.T) {
+	f := newFake(t, nil)
+	s, c := connectFake(t, f, EIO3, WithReconnectionDelay(5*time.Millisecond, 10*time.Millisecond))
+	ev := s.collect(t, EventConnect, EventDisconnect, EventReconnecting, EventReconnect)
+	inflight := make(chan error, 1)
+	go func() { _, err := s.GetContext(ctx5(t), "/inflight", nil); inflight <- err }()
+	c.recv()
+	c.ws.Close()
+	if err := <-inflight; !errors.Is(err, ErrDisconnected) {
+		t.Errorf("in-flight = %v, want ErrDisconnected", err)
+	}
+	queued := make(chan *JWRes, 1)
+	go func() { jwr, _ := s.GetContext(ctx5(t), "/queued", nil); queued <- jwr }()
+	c2 := f.accept(t)
+	c2.open(EIO3, "sid2", 25000, 60000, 0)
+	got := c2.recv()
+	if !strings.Contains(got, `"url":"/queued"`) || !strings.HasPrefix(got, "420[") {
+		t.Errorf("after reconnecting the client sent %q, want the queued request with ack id 0", got)
+	}
+	c2.send(`430[{"body":"again","statusCode":200}]`)
+	if jwr := <-queued; jwr == nil || string(jwr.Body) != `"again"` {
+		t.Errorf("queued request got %v", jwr)
+	}
+	var seq []string
+	for len(seq) < 4 {
+		e := strings.SplitN(ev.next(t), " ", 2)[0]
+		if len(seq) == 0 && e == "connect" {
+			continue // the first connection's event, if it had not run when the handler was added
+		}
+		seq = append(seq, e)
+	}
+	if d := cmp.Diff([]string{"disconnect", "reconnecting", "connect", "reconnect"}, seq); d != "" {
+		t.Errorf("lifecycle (-want +got):\n%s", d)
+	}
+	if s.ID() != "sid2" {
+		t.Errorf("ID after reconnect = %q", s.ID())
+	}
+}
+
+func TestNoGoroutineSurvivesDisconnect(t *testing.T) {
+	f := newFake(t, nil)
+	base := runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		s, c := connectFake(t, f, Protocol(3+i%2))
+		s.Get("/x", nil, func(json.RawMessage, *JWRes) {})
+		c.recv()
+		s.Disconnect()
+		c.ws.Close()
+	}
+	f.CloseClientConnections()
+	waitGoroutines(t, base)
+}

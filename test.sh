@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: installs the real Sails test servers when Node is present (they are required when
+# CI=true), then runs every Go test with the race detector, and the quickstart example.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if command -v npm >/dev/null 2>&1; then
+  for hook in hook2 hook3; do
+    dir=testdata/sails/$hook
+    # npm ci from the lockfile when node_modules is missing or older than the lockfile.
+    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+      echo "== npm ci in $dir"
+      npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+      touch "$dir/node_modules"
+    fi
+  done
+elif [ "${CI:-}" = "true" ]; then
+  echo "CI=true but npm is not installed: the real-Sails integration tests cannot run" >&2
+  exit 1
+else
+  echo "note: Node/npm not found; the real-Sails integration tests will be skipped" >&2
+fi
+
+echo "== go test -race ./..."
+go test -race -count=1 -timeout 20m ./...
+
+echo "== quickstart example"
+go run ./examples/quickstart
