@@ -1,6 +1,8 @@
 /**
  * HarnessController: the actions behind config/routes.js.
  * Every action works over HTTP and over sockets (virtual requests).
+ * The app is lifted as a `new Sails()` instance without globals, so actions use
+ * `req._sails` instead of the `sails` global.
  */
 
 var SLOW_DEFAULT_MS = 500;
