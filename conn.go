@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -39,6 +40,8 @@ type conn struct {
 	closing bool
 	wake    chan struct{}
 
+	lastSeen atomic.Int64 // unix nanoseconds of the last frame read or handled: liveness
+
 	done    chan struct{}
 	once    sync.Once
 	wg      sync.WaitGroup
@@ -53,9 +56,25 @@ type conn struct {
 func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.connectTimeout)
 	defer cancel()
+	c := &conn{
+		s:       s,
+		eio:     s.opts.protocol,
+		pending: make(map[int64]*request),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+	}
+	var nd net.Dialer
 	d := websocket.Dialer{
 		Proxy:           http.ProxyFromEnvironment,
 		TLSClientConfig: s.opts.tlsConfig,
+		// Every byte received is a sign of life, even in the middle of a large message.
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &liveConn{Conn: nc, seen: &c.lastSeen}, nil
+		},
 	}
 	ws, resp, err := d.DialContext(ctx, s.wsURL, s.handshakeHeader())
 	if resp != nil && s.opts.jar != nil {
@@ -74,14 +93,7 @@ func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 		return nil, fmt.Errorf("sailsio: connect %s: %w", s.httpURL.Host, err)
 	}
 	ws.SetReadLimit(s.opts.maxMessageSize)
-	c := &conn{
-		s:       s,
-		ws:      ws,
-		eio:     s.opts.protocol,
-		pending: make(map[int64]*request),
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-	}
+	c.ws = ws
 	if err := c.handshake(ctx); err != nil {
 		ws.Close()
 		if ctx.Err() != nil {
@@ -90,6 +102,20 @@ func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// liveConn records when bytes last arrived.
+type liveConn struct {
+	net.Conn
+	seen *atomic.Int64
+}
+
+func (l *liveConn) Read(p []byte) (int, error) {
+	n, err := l.Conn.Read(p)
+	if n > 0 {
+		l.seen.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 // handshake reads the open packet and connects the main namespace: under EIO3 the server sends
@@ -161,7 +187,8 @@ func (c *conn) handshake(ctx context.Context) error {
 				}
 				c.id = v.SID
 			}
-			c.ws.SetReadDeadline(time.Now().Add(c.heartbeat))
+			c.ws.SetReadDeadline(time.Time{})
+			c.lastSeen.Store(time.Now().UnixNano())
 			return nil
 		case wire.ConnectError:
 			return connectError(p.Data)
@@ -202,13 +229,10 @@ func (c *conn) readText() ([]byte, error) {
 // start launches the connection's goroutines. Caller holds s.mu.
 func (c *conn) start() {
 	c.started = true
-	c.wg.Add(2)
+	c.wg.Add(3)
 	go c.readLoop()
 	go c.writeLoop()
-	if c.eio == EIO3 {
-		c.wg.Add(1)
-		go c.pingLoop()
-	}
+	go c.heartbeatLoop()
 }
 
 // wait waits for the connection's goroutines.
@@ -339,15 +363,31 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// pingLoop sends the EIO3 heartbeat: the client pings every pingInterval.
-func (c *conn) pingLoop() {
+// heartbeatLoop sends the EIO3 heartbeat (the client pings every pingInterval; under EIO4 the
+// reader answers the server's pings) and ends the connection when nothing arrived for
+// pingInterval+pingTimeout. Any byte received counts as a sign of life, and so does the time the
+// reader spends handling a frame, so a large message is never mistaken for a dead server.
+func (c *conn) heartbeatLoop() {
 	defer c.wg.Done()
-	t := time.NewTicker(c.open.PingIntervalDuration())
-	defer t.Stop()
+	var ping <-chan time.Time
+	if c.eio == EIO3 {
+		t := time.NewTicker(c.open.PingIntervalDuration())
+		defer t.Stop()
+		ping = t.C
+	}
+	check := time.NewTimer(c.heartbeat)
+	defer check.Stop()
 	for {
 		select {
-		case <-t.C:
+		case <-ping:
 			c.push([]byte("2"))
+		case <-check.C:
+			idle := time.Since(time.Unix(0, c.lastSeen.Load()))
+			if idle >= c.heartbeat {
+				c.fail(ReasonPingTimeout, fmt.Errorf("sailsio: no heartbeat for %v (pingInterval+pingTimeout)", idle.Round(time.Millisecond)))
+				return
+			}
+			check.Reset(c.heartbeat - idle)
 		case <-c.done:
 			return
 		}
@@ -362,32 +402,34 @@ func (c *conn) readLoop() {
 			c.fail(classify(err, c.s.opts.maxMessageSize))
 			return
 		}
+		c.handleFrame(mt, frame)
+		c.lastSeen.Store(time.Now().UnixNano()) // handling time is not silence
+	}
+}
+
+func (c *conn) handleFrame(mt int, frame []byte) {
+	{
 		if mt == websocket.BinaryMessage {
 			c.handleBinary(frame)
-			continue
+			return
 		}
 		t, payload, err := wire.DecodeEngine(frame)
 		if err != nil {
 			c.s.log.Warn("sailsio: ignoring malformed frame", "error", err, "frame", truncate(string(frame), 80))
-			continue
+			return
 		}
 		switch t {
 		case wire.EngineMessage:
 			c.handlePacket(payload)
 		case wire.EnginePing:
 			if c.eio == EIO4 {
-				c.ws.SetReadDeadline(time.Now().Add(c.heartbeat))
 				c.push([]byte("3"))
 			} else {
 				c.s.log.Warn("sailsio: ignoring a server ping under EIO3")
 			}
 		case wire.EnginePong:
-			if c.eio == EIO3 {
-				c.ws.SetReadDeadline(time.Now().Add(c.heartbeat))
-			}
 		case wire.EngineClose:
 			c.fail(ReasonTransportClose, nil)
-			return
 		case wire.EngineNoop:
 		default:
 			c.s.log.Warn("sailsio: ignoring unexpected packet", "type", t.String())
@@ -511,11 +553,5 @@ func (c *conn) handleAck(id int64, data []byte) {
 		c.s.log.Debug("sailsio: ignoring an ack for no pending request", "id", id)
 		return
 	}
-	args, err := wire.SplitAck(data)
-	if err != nil || len(args) == 0 {
-		r.complete(nil, errorf(ErrBadResponse, "ack %d carries no response", id))
-		return
-	}
-	jwr, err := decodeResponse(args[0])
-	r.complete(jwr, err)
+	r.complete(decodeAck(data))
 }

@@ -69,17 +69,31 @@ type wireResponse struct {
 
 const parseErrorPrefix = "SAILS:HOOK:SOCKETS:"
 
+// decodeAck turns an ACK payload (a JSON array whose first element is the response) into a JWRes,
+// in one decoding pass. See decodeResponse for the results.
+func decodeAck(data []byte) (*JWRes, error) {
+	var arr [1]wireResponse
+	if err := json.Unmarshal(data, &arr); err != nil {
+		return nil, errorf(ErrBadResponse, "ack payload: %v", err)
+	}
+	if firstNonSpace(bytes.TrimLeft(bytes.TrimSpace(data), "[")) == ']' {
+		return nil, errorf(ErrBadResponse, "ack carries no response")
+	}
+	return arr[0].response()
+}
+
 // decodeResponse turns the first argument of an ack into a JWRes. It returns a *ParseError (with a
 // JWRes of status 400) when the server answered a parse error, and an error wrapping ErrBadResponse
 // (with a nil JWRes) when the payload is not a response at all.
 func decodeResponse(arg json.RawMessage) (*JWRes, error) {
-	if c := firstNonSpace(arg); c != '{' {
-		return nil, errorf(ErrBadResponse, "ack payload is not an object: %s", truncate(string(arg), 80))
-	}
 	var w wireResponse
 	if err := json.Unmarshal(arg, &w); err != nil {
 		return nil, errorf(ErrBadResponse, "%v", err)
 	}
+	return w.response()
+}
+
+func (w *wireResponse) response() (*JWRes, error) {
 	if w.StatusCode == nil && strings.HasPrefix(w.Code, parseErrorPrefix) {
 		pe := &ParseError{Code: w.Code, Message: w.Message, Status: 400, Details: w.Details}
 		if n, err := strconv.Atoi(string(bytes.TrimSpace(w.Status))); err == nil && n > 0 {

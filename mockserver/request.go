@@ -1,0 +1,246 @@
+package mockserver
+
+import (
+	"context"
+	"encoding/json"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Request is what a handler sees of a request, virtual (over a socket) or plain HTTP, like a
+// Sails req. Handlers may read its fields freely but should not modify them.
+type Request struct {
+	ID       string            // unique per request
+	Method   string            // upper-case verb, e.g. "GET"
+	URL      string            // path and raw query as sent, e.g. "/user/3?x=1"
+	Path     string            // "/user/3" (still escaped, as Express' req.path)
+	Params   map[string]string // route params; a wildcard's match is Params["0"]
+	Query    url.Values        // the query of URL
+	Body     json.RawMessage   // the JSON body; `{}` when none was sent
+	Headers  http.Header       // over sockets: the virtual headers plus handshake origin and cookie
+	Cookies  map[string]string // from the Cookie header (over sockets: the handshake's)
+	Session  *Session          // per session cookie, in memory, safe for concurrent use
+	IsSocket bool              // the request came over a socket
+	SocketID string            // "" over HTTP
+	IP       string            // the client's address (over sockets: the handshake's)
+	Protocol string            // "http", "https", "ws" or "wss"
+
+	ctx context.Context
+}
+
+// Context returns the request's context. It is done once the request has been answered (or
+// timed out), when its socket disconnects or its HTTP client goes away, and when the server
+// closes. A handler that waits for something should also wait for it.
+func (r *Request) Context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
+// requestInit carries what newRequest needs.
+type requestInit struct {
+	method, url, path string
+	query             url.Values
+	body              json.RawMessage
+	headers           http.Header
+	session           *Session
+	isSocket          bool
+	socketID          string
+	ip, protocol      string
+}
+
+func (s *Server) newRequest(ctx context.Context, in requestInit) *Request {
+	cookies := map[string]string{}
+	for _, c := range parseCookies(strings.Join(in.headers.Values("Cookie"), "; ")) {
+		if _, dup := cookies[c.Name]; !dup {
+			cookies[c.Name] = c.Value
+		}
+	}
+	return &Request{
+		ID:       "req" + strconv.FormatUint(s.reqSeq.Add(1), 10),
+		Method:   in.method,
+		URL:      in.url,
+		Path:     in.path,
+		Params:   map[string]string{},
+		Query:    in.query,
+		Body:     in.body,
+		Headers:  in.headers,
+		Cookies:  cookies,
+		Session:  in.session,
+		IsSocket: in.isSocket,
+		SocketID: in.socketID,
+		IP:       in.ip,
+		Protocol: in.protocol,
+		ctx:      ctx,
+	}
+}
+
+// Get returns the request header field, case-insensitively; "Referer" and "Referrer" are
+// interchangeable, as in Express' req.get.
+func (r *Request) Get(field string) string {
+	switch strings.ToLower(field) {
+	case "referer", "referrer":
+		if v := r.Headers.Get("Referrer"); v != "" {
+			return v
+		}
+		return r.Headers.Get("Referer")
+	}
+	return r.Headers.Get(field)
+}
+
+// Header is an alias of Get.
+func (r *Request) Header(field string) string { return r.Get(field) }
+
+// bodyObject decodes Body when it is a JSON object.
+func (r *Request) bodyObject() map[string]json.RawMessage {
+	if firstByte(r.Body) != '{' {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(r.Body, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// Param returns the named parameter like Sails' req.param: route params first, then the body
+// (a non-string body value as its JSON text; null counts as absent), then the query. When the
+// parameter is nowhere, it returns def[0], or "".
+func (r *Request) Param(name string, def ...string) string {
+	if v, ok := r.Params[name]; ok {
+		return v
+	}
+	if v, ok := r.bodyObject()[name]; ok && firstByte(v) != 'n' {
+		if firstByte(v) == '"' {
+			var s string
+			if json.Unmarshal(v, &s) == nil {
+				return s
+			}
+		}
+		return string(compactJSON(v))
+	}
+	if vs, ok := r.Query[name]; ok && len(vs) > 0 {
+		return vs[0]
+	}
+	if len(def) > 0 {
+		return def[0]
+	}
+	return ""
+}
+
+// AllParams returns every parameter like Sails' req.allParams(): the query (a repeated key as a
+// []string), then the body's keys (decoded as by encoding/json), then the route params on top.
+func (r *Request) AllParams() map[string]any {
+	all := map[string]any{}
+	for k, vs := range r.Query {
+		if len(vs) == 1 {
+			all[k] = vs[0]
+		} else {
+			all[k] = append([]string(nil), vs...)
+		}
+	}
+	for k, raw := range r.bodyObject() {
+		var v any
+		if json.Unmarshal(raw, &v) == nil {
+			all[k] = v
+		}
+	}
+	for k, v := range r.Params {
+		all[k] = v
+	}
+	return all
+}
+
+// normalizeType expands the short forms type-is accepts ("json", "html", "urlencoded", ...).
+func normalizeType(t string) string {
+	t = strings.ToLower(strings.TrimSpace(t))
+	switch t {
+	case "urlencoded":
+		return "application/x-www-form-urlencoded"
+	case "multipart":
+		return "multipart/*"
+	}
+	if strings.HasPrefix(t, "+") {
+		return "*/*" + t
+	}
+	if strings.Contains(t, "/") {
+		return t
+	}
+	if mt := mime.TypeByExtension("." + t); mt != "" {
+		mt, _, _ = mime.ParseMediaType(mt)
+		return mt
+	}
+	switch t {
+	case "json":
+		return "application/json"
+	case "html":
+		return "text/html"
+	case "text":
+		return "text/plain"
+	}
+	return t
+}
+
+// mimeMatch matches a media type against a pattern with "*" wildcards and "+suffix" patterns.
+func mimeMatch(pattern, actual string) bool {
+	pt, ps, ok1 := strings.Cut(pattern, "/")
+	at, as, ok2 := strings.Cut(actual, "/")
+	if !ok1 || !ok2 {
+		return false
+	}
+	if pt != "*" && pt != at {
+		return false
+	}
+	if strings.HasPrefix(ps, "*+") {
+		return strings.HasSuffix(as, ps[1:])
+	}
+	return ps == "*" || ps == as
+}
+
+// Is reports whether the request's Content-Type matches mimeType, like Express' req.is: full
+// types ("application/json"), wildcards ("application/*") and short forms ("json", "html",
+// "urlencoded"). A virtual request without a content-type header counts as application/json
+// (its body always is JSON); a plain HTTP request without one matches nothing.
+func (r *Request) Is(mimeType string) bool {
+	ct := r.Headers.Get("Content-Type")
+	if ct == "" {
+		if !r.IsSocket {
+			return false
+		}
+		ct = "application/json"
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mimeMatch(normalizeType(mimeType), mt)
+}
+
+// Accepts reports whether the request's Accept header accepts mimeType (same forms as Is). A
+// request without an Accept header accepts everything; q=0 refuses.
+func (r *Request) Accepts(mimeType string) bool {
+	accept := strings.Join(r.Headers.Values("Accept"), ",")
+	if strings.TrimSpace(accept) == "" {
+		return true
+	}
+	want := normalizeType(mimeType)
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if q, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(q, 64); err == nil && f <= 0 {
+				continue
+			}
+		}
+		if mimeMatch(mt, want) || mimeMatch(want, mt) {
+			return true
+		}
+	}
+	return false
+}

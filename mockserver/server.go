@@ -1,0 +1,322 @@
+package mockserver
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Server is an in-process Sails server listening on 127.0.0.1. Create it with New or NewT and
+// stop it with Close. All its methods are safe for concurrent use.
+type Server struct {
+	cfg          config
+	hs           *httptest.Server
+	socketPrefix string
+	upgrader     websocket.Upgrader
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the server starts itself (connections, handlers)
+
+	router   router
+	sessions sessionStore
+	reqSeq   atomic.Uint64
+
+	mu      sync.Mutex
+	closed  bool
+	conns   map[string]*conn            // every live WebSocket connection, by socket id
+	rooms   map[string]map[string]*conn // room -> socket id -> namespace-connected socket
+	changed chan struct{}               // closed (and replaced) whenever conns or sockets change
+	faults  faultState                  // guarded by mu
+	resume  chan struct{}               // closed while the server is not paused
+
+	closeMu sync.Mutex // serializes Close
+	done    bool       // Close has finished; guarded by closeMu
+}
+
+// New starts a Server on 127.0.0.1 with a random port and returns it. It panics if an option is
+// invalid or the server cannot listen, as httptest.NewServer does.
+func New(opts ...Option) *Server {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o(&cfg)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		panic(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:          cfg,
+		socketPrefix: strings.TrimSuffix(cfg.path, "/") + "/",
+		ctx:          ctx,
+		cancel:       cancel,
+		conns:        make(map[string]*conn),
+		rooms:        make(map[string]map[string]*conn),
+		changed:      make(chan struct{}),
+		resume:       make(chan struct{}),
+	}
+	close(s.resume)
+	s.sessions.m = make(map[string]*Session)
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		CheckOrigin:      func(*http.Request) bool { return true }, // origins are checked before, as Sails does
+	}
+	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
+	if cfg.tls {
+		s.hs.StartTLS()
+	} else {
+		s.hs.Start()
+	}
+	return s
+}
+
+// NewT is New for tests: it registers t.Cleanup(s.Close) so the server is closed when the test
+// (and its subtests) end.
+func NewT(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	s := New(opts...)
+	t.Cleanup(s.Close)
+	return s
+}
+
+// URL returns the server's base URL, "http://127.0.0.1:PORT" ("https://..." with WithTLS).
+func (s *Server) URL() string { return s.hs.URL }
+
+// WebSocketURL returns the URL a raw WebSocket client dials for a handshake, without a query:
+// "ws://127.0.0.1:PORT/socket.io/" ("wss://..." with WithTLS).
+func (s *Server) WebSocketURL() string {
+	return "ws" + strings.TrimPrefix(s.hs.URL, "http") + s.socketPrefix
+}
+
+// Client returns an *http.Client configured for the server (it trusts the server's certificate
+// when WithTLS is used).
+func (s *Server) Client() *http.Client { return s.hs.Client() }
+
+// Certificate returns the certificate used by a WithTLS server, or nil.
+func (s *Server) Certificate() *x509.Certificate { return s.hs.Certificate() }
+
+// closeGrace bounds how long a server-initiated close waits for the client's close frame.
+const closeGrace = time.Second
+
+// Close closes every WebSocket (with a close frame, as a lowering Sails server does), stops the
+// listener, and waits until every goroutine the server started has ended: connection loops and
+// handlers. Handlers see their Request.Context cancelled; Close blocks until they return, so a
+// handler must not call Close and must not block forever ignoring its context. Clients that do
+// not answer the close frame within a second are cut. Calling Close again does nothing.
+func (s *Server) Close() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.done {
+		return
+	}
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*conn, 0, len(s.conns))
+	for _, c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	s.cancel()
+	for _, c := range conns {
+		c.closeGraceful()
+	}
+	s.hs.Close() // waits for plain HTTP requests (they return once s.ctx is done)
+	deadline := time.NewTimer(closeGrace + 100*time.Millisecond)
+	defer deadline.Stop()
+	for {
+		s.mu.Lock()
+		n, ch := len(s.conns), s.changed
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-ch:
+			continue
+		case <-deadline.C:
+		}
+		for _, c := range s.liveConns() {
+			c.shutdown() // the client did not answer the close frame in time
+		}
+	}
+	s.wg.Wait()
+	s.done = true
+}
+
+// notifyLocked wakes everyone waiting for a change of the connection set. s.mu must be held.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, s.socketPrefix) {
+		s.serveHandshake(w, r)
+		return
+	}
+	s.serveRoute(w, r)
+}
+
+// engineError writes an Engine.IO handshake error the way engine.io does: JSON
+// {"code":N,"message":"..."} for plain HTTP requests, text for aborted upgrades.
+func engineError(w http.ResponseWriter, upgrade bool, code int, message string) {
+	if upgrade {
+		abortUpgrade(w, message)
+		return
+	}
+	b, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, message})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(b)
+}
+
+// abortUpgrade refuses a WebSocket upgrade with HTTP 400 and message as a text/html body, as
+// engine.io's abortUpgrade does.
+func abortUpgrade(w http.ResponseWriter, message string) {
+	w.Header().Set("Connection", "close")
+	w.Header().Set("Content-Type", "text/html")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(message))
+}
+
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	for _, o := range s.cfg.origins {
+		if o == origin {
+			return true
+		}
+	}
+	return false
+}
+
+// serveHandshake handles a request to the Socket.IO path: the checks engine.io and
+// sails-hook-sockets make, in their order, then the WebSocket upgrade.
+func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request) {
+	if status, refused := s.takeRefusal(); refused {
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
+	if s.ctx.Err() != nil {
+		http.Error(w, "server closed", http.StatusServiceUnavailable)
+		return
+	}
+	q := r.URL.Query()
+	upgrade := websocket.IsWebSocketUpgrade(r)
+	hook3 := s.cfg.hook3()
+	checkOrigins := len(s.cfg.origins) > 0 && s.cfg.beforeConnect == nil
+	if hook3 && checkOrigins && !s.originAllowed(r) {
+		// hook 3: the cors middleware runs before engine.io's checks.
+		if upgrade {
+			abortUpgrade(w, "Bad request")
+		} else {
+			engineError(w, false, 3, "Bad request")
+		}
+		return
+	}
+	if q.Get("transport") != "websocket" {
+		engineError(w, upgrade, 0, "Transport unknown")
+		return
+	}
+	if q.Get("sid") != "" {
+		engineError(w, upgrade, 1, "Session ID unknown")
+		return
+	}
+	if !upgrade {
+		engineError(w, false, 3, "Bad request")
+		return
+	}
+	if !hook3 && checkOrigins && !s.originAllowed(r) {
+		abortUpgrade(w, "Origin not allowed")
+		return
+	}
+	if f := s.cfg.beforeConnect; f != nil {
+		if err := f(r); err != nil {
+			abortUpgrade(w, err.Error())
+			return
+		}
+	}
+	hs := s.newHandshake(r)
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	eio := 3
+	if hook3 && q.Get("EIO") == "4" {
+		eio = 4
+	}
+	s.startConn(ws, eio, hs)
+}
+
+// newHandshake captures what the server keeps of a handshake request.
+func (s *Server) newHandshake(r *http.Request) *handshake {
+	h := &handshake{
+		header: r.Header.Clone(),
+		query:  r.URL.Query(),
+		host:   r.Host,
+		ip:     remoteIP(r.RemoteAddr),
+		tls:    r.TLS != nil,
+	}
+	h.origin = r.Header.Get("Origin")
+	h.version = sdkMeta(r, "__sails_io_sdk_version")
+	h.platform = sdkMeta(r, "__sails_io_sdk_platform")
+	h.language = sdkMeta(r, "__sails_io_sdk_language")
+	h.versionOK = sdkVersionOK(h.version)
+	h.session, h.cookie = s.sessions.forHandshake(strings.Join(r.Header.Values("Cookie"), "; "))
+	return h
+}
+
+// sdkMeta reads SDK metadata from the handshake headers first, then the query, as
+// sails-hook-sockets' parse-sdk-metadata does.
+func sdkMeta(r *http.Request, name string) string {
+	if v := r.Header.Get(name); v != "" {
+		return v
+	}
+	return r.URL.Query().Get(name)
+}
+
+func remoteIP(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
+}
+
+// WaitSockets blocks until cond, called with the sorted ids of the connected sockets each time
+// the set changes (and once at the start), returns true; it then returns those ids. It returns
+// ctx.Err() if ctx ends first. A socket counts as connected once its namespace CONNECT is done
+// (under EIO4: after the server's 40{"sid":...} reply was queued).
+func (s *Server) WaitSockets(ctx context.Context, cond func(ids []string) bool) ([]string, error) {
+	for {
+		s.mu.Lock()
+		ids := s.socketIDsLocked()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond(ids) {
+			return ids, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}

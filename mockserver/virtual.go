@@ -1,0 +1,397 @@
+package mockserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sailsio-go/sailsio/internal/wire"
+)
+
+// isVerb reports whether a Socket.IO event name is one sails-hook-sockets listens to.
+func isVerb(name string) bool {
+	switch name {
+	case "get", "post", "put", "delete", "patch", "options", "head":
+		return true
+	}
+	return false
+}
+
+// ParseErrorCode is the code of the error object a Sails server acks instead of a JWR when it
+// cannot parse a virtual request.
+const ParseErrorCode = "SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ"
+
+// parseError is the serialized ERRORPACK.PARSE_VIRTUAL_REQ error of sails-hook-sockets (without
+// its stack).
+type parseError struct {
+	Code    string `json:"code"`
+	Name    string `json:"name"`
+	Status  int    `json:"status"`
+	Message string `json:"message"`
+	Details string `json:"details"`
+}
+
+func newParseError(details string) []byte {
+	b, _ := marshalJSON(parseError{
+		Code:    ParseErrorCode,
+		Name:    "Error (" + ParseErrorCode + "):",
+		Status:  400,
+		Message: "Failed to parse incoming socket.io request.",
+		Details: details,
+	})
+	return b
+}
+
+// semverRE is node-semver's strict FULL regular expression.
+var semverRE = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
+	`(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*))*)?` +
+	`(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$`)
+
+// sdkVersionOK reports whether an SDK version passes sails-hook-sockets' check: valid semver
+// whose major.minor.patch (the prerelease dropped) is >= 0.11.0. A missing version counts as
+// 0.9.0. An invalid one fails (real Sails crashes with "Invalid Version" there).
+func sdkVersionOK(v string) bool {
+	if v == "" {
+		v = "0.9.0"
+	}
+	v = strings.TrimSpace(v)
+	if len(v) > 256 {
+		return false
+	}
+	m := semverRE.FindStringSubmatch(v)
+	if m == nil {
+		return false
+	}
+	var n [3]uint64
+	for i := range n {
+		x, err := strconv.ParseUint(m[i+1], 10, 64)
+		if err != nil || x > 1<<53-1 {
+			return false
+		}
+		n[i] = x
+	}
+	return n[0] > 0 || n[1] >= 11
+}
+
+// checkVirtual returns the details of the parse error a virtual request gets, or "".
+func checkVirtual(hs *handshake, msg []byte, obj map[string]json.RawMessage) string {
+	u, ok := obj["url"]
+	if !ok || isFalsy(u) {
+		return "No url provided in request: " + formatS(msg)
+	}
+	if firstByte(u) != '"' {
+		return "Invalid url provided: " + formatS(u)
+	}
+	if !hs.versionOK {
+		v := hs.version
+		if v == "" {
+			v = "0.9.0"
+		}
+		return fmt.Sprintf("This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using (%s). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails.", v)
+	}
+	return ""
+}
+
+// handleVirtual serves one virtual request on its own goroutine.
+func (s *Server) handleVirtual(c *conn, verb string, msg []byte, ackID int64) {
+	defer s.wg.Done()
+	if !s.waitUnpaused(c.ctx) {
+		return
+	}
+	var obj map[string]json.RawMessage
+	if firstByte(msg) == '{' {
+		_ = json.Unmarshal(msg, &obj)
+	}
+	if details := checkVirtual(c.hs, msg, obj); details != "" {
+		perr := newParseError(details)
+		if !s.beforeAnswer(c.ctx) {
+			return
+		}
+		if ackID == wire.NoID {
+			c.send(outFrame{typ: websocket.TextMessage, data: wire.AppendMessage(nil, wire.Packet{
+				Type: wire.Event, ID: wire.NoID, Data: wire.AppendEventData(nil, "sails:parseError", perr),
+			})})
+			return
+		}
+		c.send(outFrame{typ: websocket.TextMessage, data: wire.AppendMessage(nil, wire.Packet{
+			Type: wire.Ack, ID: ackID, Data: append(append([]byte{'['}, perr...), ']'),
+		})})
+		return
+	}
+	req := c.newRequest(verb, obj)
+	res := s.dispatch(req)
+	if res == nil || !s.beforeAnswer(c.ctx) {
+		return
+	}
+	if ackID == wire.NoID {
+		return // "it's ok to NOT include a callback": the response is dropped
+	}
+	c.send(res.ackFrames(ackID, c.eio)...)
+}
+
+// newRequest builds the request of a virtual request the way receive-incoming-sails-io-msg.js
+// does (PROTOCOL §5.4).
+func (c *conn) newRequest(verb string, obj map[string]json.RawMessage) *Request {
+	var rawURL string
+	_ = json.Unmarshal(obj["url"], &rawURL)
+	path, rawQuery := splitURL(rawURL)
+	query, _ := url.ParseQuery(rawQuery)
+	if query == nil {
+		query = url.Values{}
+	}
+	h := virtualHeaders(obj["headers"])
+	// _.defaults({host, cookie}, msg.headers): the handshake's cookie wins over a per-request one.
+	h.Set("Cookie", c.hs.cookie)
+	if h.Get("Host") == "" && c.hs.host != "" {
+		h.Set("Host", c.hs.host)
+	}
+	// origin is always forced to the handshake's.
+	h.Del("Origin")
+	if c.hs.origin != "" {
+		h.Set("Origin", c.hs.origin)
+	}
+	proto := "ws"
+	if c.hs.tls {
+		proto = "wss"
+	}
+	return c.srv.newRequest(c.ctx, requestInit{
+		method:   strings.ToUpper(verb),
+		url:      rawURL,
+		path:     path,
+		query:    query,
+		body:     virtualBody(obj["data"], obj["params"]),
+		headers:  h,
+		session:  c.hs.session,
+		isSocket: true,
+		socketID: c.id,
+		ip:       c.hs.ip,
+		protocol: proto,
+	})
+}
+
+// splitURL returns the path (url.parse(url).pathname || '/') and raw query of a virtual URL.
+func splitURL(u string) (string, string) {
+	u, _, _ = strings.Cut(u, "#")
+	if strings.Contains(u, "://") {
+		if pu, err := url.Parse(u); err == nil {
+			p := pu.EscapedPath()
+			if p == "" {
+				p = "/"
+			}
+			return p, pu.RawQuery
+		}
+	}
+	p, q, _ := strings.Cut(u, "?")
+	if p == "" {
+		p = "/"
+	}
+	return p, q
+}
+
+// virtualBody is `_.isArray(data) ? data : _.extend({}, params, data)`.
+func virtualBody(data, params json.RawMessage) json.RawMessage {
+	if firstByte(data) == '[' {
+		return append(json.RawMessage(nil), data...)
+	}
+	dataObj := firstByte(data) == '{'
+	paramsObj := firstByte(params) == '{'
+	switch {
+	case dataObj && !paramsObj:
+		return compactJSON(data)
+	case paramsObj && !dataObj:
+		return compactJSON(params)
+	case !dataObj && !paramsObj:
+		return json.RawMessage("{}")
+	}
+	m := map[string]json.RawMessage{}
+	_ = json.Unmarshal(params, &m)
+	var d map[string]json.RawMessage
+	_ = json.Unmarshal(data, &d)
+	for k, v := range d {
+		m[k] = v
+	}
+	b, err := marshalJSON(m)
+	if err != nil {
+		return json.RawMessage("{}")
+	}
+	return b
+}
+
+func compactJSON(b []byte) json.RawMessage {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return json.RawMessage("{}")
+	}
+	return buf.Bytes()
+}
+
+// virtualHeaders turns the virtual headers object into an http.Header (names lower-cased first,
+// then canonicalized; non-string values as their JSON text; null dropped).
+func virtualHeaders(raw json.RawMessage) http.Header {
+	h := http.Header{}
+	if firstByte(raw) != '{' {
+		return h
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return h
+	}
+	for k, v := range m {
+		if firstByte(v) == 'n' { // null
+			continue
+		}
+		val := string(v)
+		if firstByte(v) == '"' {
+			_ = json.Unmarshal(v, &val)
+		}
+		h[http.CanonicalHeaderKey(strings.ToLower(k))] = []string{val}
+	}
+	return h
+}
+
+// firstByte returns the first non-space byte of b, or 0.
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// isFalsy reports whether a JSON value is falsy in JavaScript.
+func isFalsy(v json.RawMessage) bool {
+	switch firstByte(v) {
+	case 'n', 'f', 0:
+		return true
+	case '"':
+		return len(bytes.TrimSpace(v)) == 2
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		f, err := strconv.ParseFloat(string(bytes.TrimSpace(v)), 64)
+		return err == nil && f == 0
+	}
+	return false
+}
+
+// marshalJSON is json.Marshal without HTML escaping (JSON.stringify does not escape <, >, &).
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
+}
+
+// formatS approximates Node's util.format('%s', v) for a JSON value: strings as they are,
+// numbers and booleans as text, objects and arrays through util.inspect with depth 0 (on one line).
+func formatS(raw []byte) string {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return "undefined"
+	}
+	if firstByte(raw) == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return string(raw)
+	}
+	out, err := inspectValue(dec, tok, 0)
+	if err != nil {
+		return string(raw)
+	}
+	return out
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+
+func jsQuote(s string) string {
+	if strings.Contains(s, "'") && !strings.Contains(s, `"`) {
+		return `"` + s + `"`
+	}
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`)
+	return "'" + r.Replace(s) + "'"
+}
+
+func inspectValue(dec *json.Decoder, tok json.Token, level int) (string, error) {
+	switch t := tok.(type) {
+	case json.Delim:
+		open, close, collapsed := "{", "}", "[Object]"
+		if t == '[' {
+			open, close, collapsed = "[", "]", "[Array]"
+		}
+		if !dec.More() {
+			_, err := dec.Token()
+			return open + close, err
+		}
+		if level > 0 {
+			for depth := 1; depth > 0; {
+				tok, err := dec.Token()
+				if err != nil {
+					return "", err
+				}
+				if d, ok := tok.(json.Delim); ok {
+					if d == '{' || d == '[' {
+						depth++
+					} else {
+						depth--
+					}
+				}
+			}
+			return collapsed, nil
+		}
+		var parts []string
+		for dec.More() {
+			prefix := ""
+			if t == '{' {
+				k, err := dec.Token()
+				if err != nil {
+					return "", err
+				}
+				key, _ := k.(string)
+				if identRE.MatchString(key) {
+					prefix = key + ": "
+				} else {
+					prefix = jsQuote(key) + ": "
+				}
+			}
+			v, err := dec.Token()
+			if err != nil {
+				return "", err
+			}
+			s, err := inspectValue(dec, v, level+1)
+			if err != nil {
+				return "", err
+			}
+			parts = append(parts, prefix+s)
+		}
+		if _, err := dec.Token(); err != nil {
+			return "", err
+		}
+		return open + " " + strings.Join(parts, ", ") + " " + close, nil
+	case string:
+		return jsQuote(t), nil
+	case json.Number:
+		return t.String(), nil
+	case bool:
+		return strconv.FormatBool(t), nil
+	case nil:
+		return "null", nil
+	}
+	return fmt.Sprint(tok), nil
+}
