@@ -18,6 +18,8 @@
  *   SAILSIO_BEFORE_CONNECT_REJECT  "1": a beforeConnect that refuses handshakes carrying an x-reject header.
  *   SAILSIO_MAX_BUFFER           sockets.maxHttpBufferSize in bytes (Sails default 1e8).
  *   SAILSIO_LOG_LEVEL            Sails log level (default "warn").
+ *   SAILSIO_EXIT_ON_STDIN_EOF    "1": shut down when stdin reaches EOF (set by the Go harness, so
+ *                                the server cannot outlive the test process that started it).
  * (The SAILSIO_* socket settings are read in config/sockets.js.)
  *
  * Once lifted it prints exactly one line, `SAILSIO_READY <port>`, to stdout.
@@ -115,6 +117,14 @@ module.exports = function lift(hookDir) {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
+  if (process.env.SAILSIO_EXIT_ON_STDIN_EOF === '1') {
+    // The parent went away (or closed the pipe): shut down as on SIGTERM.
+    var onEOF = function () { process.kill(process.pid, 'SIGTERM'); };
+    process.stdin.on('end', onEOF);
+    process.stdin.on('error', onEOF);
+    process.stdin.resume();
+  }
+
   app.lift({
     appPath: appDir,
     environment: 'development',
@@ -139,6 +149,12 @@ module.exports = function lift(hookDir) {
       fail(msg + (err && err.stack ? err.stack : String(err)).replace(/\n/g, '\n  '));
     }
     lifted = true;
+    // Make sure the socket server really is the socket.io of this hook directory.
+    var sio = sioRequire(sioInfo.dir);
+    var SioServer = sio.Server || sio;
+    if (!app.io || !(app.io instanceof SioServer)) {
+      fail('the socket server is not an instance of ' + sioInfo.dir);
+    }
     if (stopping) {
       return;
     }
