@@ -1,0 +1,157 @@
+// Command quickstart shows sailsio in one minute: it connects a socket, sends a GET and a POST in
+// both styles (io.socket callbacks and blocking Go calls), receives a pushed event, and exits.
+//
+// With no flags it starts an embedded mockserver, so it needs nothing else:
+//
+//	go run ./examples/quickstart
+//
+// With -url it talks to a real Sails app instead. It uses the REST blueprints of a model (default
+// "user"): GET /user/1, GET /user (which subscribes the socket to the model's events) and POST /user.
+// The app under testdata/sails has a "pet" model:
+//
+//	go run ./examples/quickstart -url http://localhost:1337 -model pet
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/mockserver"
+)
+
+func main() {
+	rawURL := flag.String("url", "", "a Sails app to talk to (default: an embedded mockserver)")
+	proto := flag.Int("eio", 3, "Engine.IO protocol: 3 (every Sails 1.x) or 4 (sails-hook-sockets 3.x)")
+	model := flag.String("model", "user", "the model whose blueprints to use")
+	flag.Parse()
+	if err := run(*rawURL, sailsio.Protocol(*proto), *model); err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
+	}
+}
+
+func run(rawURL string, proto sailsio.Protocol, model string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	embedded := rawURL == ""
+	if embedded {
+		srv := startMock(model)
+		defer srv.Close()
+		rawURL = srv.URL()
+		fmt.Println("started an embedded mockserver at", rawURL)
+	}
+
+	s, err := sailsio.Connect(ctx, rawURL, sailsio.WithProtocol(proto))
+	if err != nil {
+		return err
+	}
+	defer s.Disconnect()
+	fmt.Printf("connected with EIO%d, socket id %s\n", proto, s.ID())
+
+	// Server-pushed events: resourceful pub/sub sends the model identity as the event name.
+	created := make(chan json.RawMessage, 1)
+	s.On(model, func(data json.RawMessage) {
+		select {
+		case created <- data:
+		default:
+		}
+	})
+
+	// 1. io.socket style: returns at once; the callback runs exactly once.
+	done := make(chan struct{})
+	s.Get("/"+model+"/1", nil, func(body json.RawMessage, jwr *sailsio.JWRes) {
+		fmt.Printf("callback GET /%s/1 -> %d %s\n", model, jwr.StatusCode, body)
+		close(done)
+	})
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	// 2. Go style: blocks until the response; a status code is data, not an error.
+	jwr, err := s.GetContext(ctx, "/"+model, nil) // also subscribes this socket to the model's events
+	if err != nil {
+		return err
+	}
+	fmt.Printf("blocking GET /%s -> %d %s\n", model, jwr.StatusCode, jwr.Body)
+
+	posted := make(chan struct{})
+	s.Post("/"+model, map[string]string{"name": "Grace"}, func(body json.RawMessage, jwr *sailsio.JWRes) {
+		fmt.Printf("callback POST /%s -> %d %s\n", model, jwr.StatusCode, body)
+		close(posted)
+	})
+	select {
+	case <-posted:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	jwr, err = s.PostContext(ctx, "/"+model, map[string]string{"name": "Alan"})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("blocking POST /%s -> %d %s\n", model, jwr.StatusCode, jwr.Body)
+
+	// 3. A pushed event.
+	select {
+	case data := <-created:
+		fmt.Printf("event %s: %s\n", model, data)
+	case <-time.After(5 * time.Second):
+		if embedded {
+			return fmt.Errorf("no %s event within 5s", model)
+		}
+		// Sails blueprints do not tell the creating socket about its own creations.
+		fmt.Printf("no %s event within 5s: Sails pushes creations to the other watchers only\n", model)
+	}
+	return nil
+}
+
+// startMock starts a mockserver with a tiny REST API for model that publishes creations to the
+// sockets watching the model. (Handlers run concurrently, hence the mutex.)
+func startMock(model string) *mockserver.Server {
+	srv := mockserver.New()
+	var mu sync.Mutex
+	users := []map[string]any{{"id": 1, "name": "Ada"}}
+	srv.Handle("GET /"+model+"/:id", func(req *mockserver.Request, res *mockserver.Response) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range users {
+			if fmt.Sprint(u["id"]) == req.Params["id"] {
+				res.JSON(u)
+				return
+			}
+		}
+		res.NotFound(nil)
+	})
+	srv.Handle("GET /"+model, func(req *mockserver.Request, res *mockserver.Response) {
+		if req.IsSocket {
+			srv.Watch(req.SocketID, model)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		res.JSON(users)
+	})
+	srv.Handle("POST /"+model, func(req *mockserver.Request, res *mockserver.Response) {
+		var u map[string]any
+		if err := json.Unmarshal(req.Body, &u); err != nil {
+			res.BadRequest(map[string]string{"error": err.Error()})
+			return
+		}
+		mu.Lock()
+		u["id"] = len(users) + 1
+		users = append(users, u)
+		mu.Unlock()
+		// Real blueprints omit the creating socket; this demo has a single socket, so it omits nobody.
+		srv.Publish(model, "created", u["id"], u, nil, "")
+		res.Created(u)
+	})
+	return srv
+}
