@@ -40,8 +40,7 @@ func run(rawURL string, proto sailsio.Protocol, model string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	embedded := rawURL == ""
-	if embedded {
+	if rawURL == "" {
 		srv := startMock(model)
 		defer srv.Close()
 		rawURL = srv.URL()
@@ -55,14 +54,24 @@ func run(rawURL string, proto sailsio.Protocol, model string) error {
 	defer s.Disconnect()
 	fmt.Printf("connected with EIO%d, socket id %s\n", proto, s.ID())
 
-	// Server-pushed events: resourceful pub/sub sends the model identity as the event name.
+	// Server-pushed events: resourceful pub/sub sends the model identity as the event name. Sails
+	// tells every socket watching the model about a creation, except the creating socket: so a
+	// second socket watches.
+	watcher, err := sailsio.Connect(ctx, rawURL, sailsio.WithProtocol(proto))
+	if err != nil {
+		return err
+	}
+	defer watcher.Disconnect()
 	created := make(chan json.RawMessage, 1)
-	s.On(model, func(data json.RawMessage) {
+	watcher.On(model, func(data json.RawMessage) {
 		select {
 		case created <- data:
 		default:
 		}
 	})
+	if _, err := watcher.GetContext(ctx, "/"+model, nil); err != nil { // subscribes the watcher
+		return err
+	}
 
 	// 1. io.socket style: returns at once; the callback runs exactly once.
 	done := make(chan struct{})
@@ -77,7 +86,7 @@ func run(rawURL string, proto sailsio.Protocol, model string) error {
 	}
 
 	// 2. Go style: blocks until the response; a status code is data, not an error.
-	jwr, err := s.GetContext(ctx, "/"+model, nil) // also subscribes this socket to the model's events
+	jwr, err := s.GetContext(ctx, "/"+model, nil)
 	if err != nil {
 		return err
 	}
@@ -100,16 +109,12 @@ func run(rawURL string, proto sailsio.Protocol, model string) error {
 	}
 	fmt.Printf("blocking POST /%s -> %d %s\n", model, jwr.StatusCode, jwr.Body)
 
-	// 3. A pushed event.
+	// 3. The pushed event, on the watching socket.
 	select {
 	case data := <-created:
-		fmt.Printf("event %s: %s\n", model, data)
-	case <-time.After(5 * time.Second):
-		if embedded {
-			return fmt.Errorf("no %s event within 5s", model)
-		}
-		// Sails blueprints do not tell the creating socket about its own creations.
-		fmt.Printf("no %s event within 5s: Sails pushes creations to the other watchers only\n", model)
+		fmt.Printf("watcher got event %s: %s\n", model, data)
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("the watcher got no %s event within 10s", model)
 	}
 	return nil
 }
@@ -132,7 +137,8 @@ func startMock(model string) *mockserver.Server {
 		res.NotFound(nil)
 	})
 	srv.Handle("GET /"+model, func(req *mockserver.Request, res *mockserver.Response) {
-		if req.IsSocket {
+		if req.IsSocket { // like blueprints with autoWatch
+
 			srv.Watch(req.SocketID, model)
 		}
 		mu.Lock()
@@ -149,8 +155,7 @@ func startMock(model string) *mockserver.Server {
 		u["id"] = len(users) + 1
 		users = append(users, u)
 		mu.Unlock()
-		// Real blueprints omit the creating socket; this demo has a single socket, so it omits nobody.
-		srv.Publish(model, "created", u["id"], u, nil, "")
+		srv.Publish(model, "created", u["id"], u, nil, req.SocketID) // like blueprints: not to the creator
 		res.Created(u)
 	})
 	return srv
