@@ -113,3 +113,41 @@ func TestStatusErrorExcerpt(t *testing.T) {
 		t.Errorf("excerpt cut a UTF-8 sequence: %q", msg)
 	}
 }
+
+// FuzzDecodeAck feeds arbitrary ACK payloads to the response decoder: it must never panic, and
+// must return either a JWRes or an error wrapping ErrBadResponse or a *ParseError.
+func FuzzDecodeAck(f *testing.F) {
+	for _, seed := range []string{
+		`[{"body":{"joined":"demo","id":"igbVCdyNdRSmw8TEAAAA"},"headers":{},"statusCode":200}]`,
+		`[{"headers":{"allow":"GET","content-length":35},"statusCode":200}]`,
+		`[{"body":"Redirecting to /hello","headers":{"content-type":"text/html","Location":"/hello","location":"/hello"},"statusCode":302}]`,
+		`[{"code":"SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ","status":400,"message":"Failed","details":"x"}]`,
+		`[]`, `[null]`, `["x"]`, `[{"statusCode":1e99}]`, `[{"headers":{"a":[1,"b",null,{"c":1}]}}]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		jwr, err := decodeAck(data)
+		var pe *ParseError
+		switch {
+		case err == nil:
+			if jwr == nil || jwr.Body == nil || jwr.Headers == nil {
+				t.Fatalf("nil parts in %#v", jwr)
+			}
+			if (jwr.StatusCode < 200 || jwr.StatusCode >= 400) != (jwr.Error != nil) {
+				t.Fatalf("status %d with Error %v", jwr.StatusCode, jwr.Error)
+			}
+			_ = jwr.String()
+		case errors.As(err, &pe):
+			if jwr == nil || jwr.StatusCode != 400 {
+				t.Fatalf("parse error without its JWRes: %v", jwr)
+			}
+		case errors.Is(err, ErrBadResponse):
+			if jwr != nil {
+				t.Fatalf("bad response with a JWRes: %v", jwr)
+			}
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	})
+}

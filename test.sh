@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs the real Sails test servers when Node is present (they are required when
-# CI=true), then runs every Go test with the race detector, and the quickstart example.
+# CI=true), runs the quickstart example, then every Go test with the race detector.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -21,8 +21,8 @@ else
   echo "note: Node/npm not found; the real-Sails integration tests will be skipped" >&2
 fi
 
-echo "== go test -race ./..."
-go test -race -count=1 -timeout 20m ./...
-
 echo "== quickstart example"
 go run ./examples/quickstart
+
+echo "== go test -race ./..."
+go test -race -count=1 -timeout 20m ./...
