@@ -7,19 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
-)
-
-type connState int
-
-const (
-	stateNew          connState = iota // made by New, Connect not called yet (or the first Connect failed)
-	stateConnecting                    // Connect or Reconnect is dialing
-	stateConnected                     // a connection is up
-	stateReconnecting                  // the connection was lost; the reconnection loop is running
-	stateDisconnected                  // lost, and no connection is expected (reconnection off, gave up, or kicked)
-	stateClosed                        // Disconnect was called
 )
 
 // SailsSocket is a Sails socket: the Go counterpart of sails.io.js' io.socket. It is safe for
@@ -32,7 +22,7 @@ type SailsSocket struct {
 	disp    dispatcher
 
 	mu         sync.Mutex
-	state      connState
+	state      State
 	conn       *conn
 	headers    map[string]string
 	queue      []*request
@@ -43,6 +33,8 @@ type SailsSocket struct {
 	attemptSeq uint64             // identifies the current connection attempt
 	loopGen    uint64             // identifies the running reconnection loop
 	reconnects sync.WaitGroup     // the reconnection loop
+
+	resubs []*resubscription // sent again on every connection, in order
 
 	lmu       sync.Mutex
 	listeners map[string][]*listener
@@ -142,13 +134,13 @@ func (s *SailsSocket) Connect(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		switch s.state {
-		case stateClosed:
+		case StateClosed:
 			s.mu.Unlock()
 			return ErrClosed
-		case stateConnected:
+		case StateConnected:
 			s.mu.Unlock()
 			return nil
-		case stateConnecting, stateReconnecting:
+		case StateConnecting, StateReconnecting:
 			ch := s.changed
 			s.mu.Unlock()
 			select {
@@ -171,19 +163,19 @@ func (s *SailsSocket) beginAttempt() uint64 {
 		s.dialCancel()
 		s.dialCancel = nil
 	}
-	s.setState(stateConnecting)
+	s.setState(StateConnecting)
 	s.attemptSeq++
 	return s.attemptSeq
 }
 
 // connectOnce runs attempt seq (from beginAttempt): it dials, then installs the connection or
 // reverts to prev. attempt > 0 is a reconnection attempt of the running loop; otherwise a failure
-// with prev stateReconnecting starts the loop.
-func (s *SailsSocket) connectOnce(ctx context.Context, seq uint64, prev connState, attempt int) error {
+// with prev StateReconnecting starts the loop.
+func (s *SailsSocket) connectOnce(ctx context.Context, seq uint64, prev State, attempt int) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.mu.Lock()
-	if s.attemptSeq != seq || s.state != stateConnecting { // Disconnect or Reconnect came first
+	if s.attemptSeq != seq || s.state != StateConnecting { // Disconnect or Reconnect came first
 		s.mu.Unlock()
 		return errSuperseded
 	}
@@ -192,11 +184,11 @@ func (s *SailsSocket) connectOnce(ctx context.Context, seq uint64, prev connStat
 	c, err := s.dial(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.attemptSeq != seq || s.state != stateConnecting {
+	if s.attemptSeq != seq || s.state != StateConnecting {
 		if c != nil {
 			c.ws.Close() // never installed: no goroutines, no requests
 		}
-		if s.state == stateClosed {
+		if s.state == StateClosed {
 			return ErrClosed
 		}
 		return errSuperseded
@@ -205,13 +197,13 @@ func (s *SailsSocket) connectOnce(ctx context.Context, seq uint64, prev connStat
 	if err != nil {
 		s.emitConnectError(err)
 		switch {
-		case prev == stateReconnecting && attempt > 0:
-			s.setState(stateReconnecting)
-		case prev == stateReconnecting:
+		case prev == StateReconnecting && attempt > 0:
+			s.setState(StateReconnecting)
+		case prev == StateReconnecting:
 			s.startReconnecting()
 		default:
 			s.setState(prev)
-			if prev == stateDisconnected {
+			if prev == StateDisconnected {
 				s.failQueue(ErrDisconnected)
 			}
 		}
@@ -222,7 +214,7 @@ func (s *SailsSocket) connectOnce(ctx context.Context, seq uint64, prev connStat
 }
 
 // setState changes the state and wakes whoever waits for a change. Caller holds s.mu.
-func (s *SailsSocket) setState(st connState) {
+func (s *SailsSocket) setState(st State) {
 	if s.state == st {
 		return
 	}
@@ -232,16 +224,20 @@ func (s *SailsSocket) setState(st connState) {
 }
 
 // install makes c the current connection: connect (and reconnect) handlers are scheduled before any
-// callback of a request sent on c, then the queue goes out in order. Caller holds s.mu.
+// callback of a request sent on c, then the resubscriptions go out, then the queue, in order.
+// Caller holds s.mu.
 func (s *SailsSocket) install(c *conn, attempt int) {
 	s.conn = c
-	s.setState(stateConnected)
+	s.setState(StateConnected)
 	s.emit(EventConnect, jsonNull)
 	if attempt > 0 {
 		s.emitJSON(EventReconnect, map[string]int{"attempt": attempt})
 	}
 	s.log.Debug("sailsio: connected", "url", s.wsURL, "id", c.id, "protocol", int(c.eio))
 	c.start()
+	for _, rs := range s.resubs {
+		rs.sendOn(c)
+	}
 	for _, r := range s.takeQueue() {
 		c.send(r)
 	}
@@ -260,7 +256,7 @@ func (s *SailsSocket) connLost(c *conn, reason string, cause error) {
 	if s.opts.reconnection && reason != ReasonServerDisconnect {
 		s.startReconnecting()
 	} else {
-		s.setState(stateDisconnected)
+		s.setState(StateDisconnected)
 	}
 	s.mu.Unlock()
 	c.failPending(disconnectedError(cause))
@@ -295,12 +291,12 @@ func (s *SailsSocket) emitConnectError(err error) {
 // does nothing.
 func (s *SailsSocket) Disconnect() error {
 	s.mu.Lock()
-	if s.state == stateClosed {
+	if s.state == StateClosed {
 		s.mu.Unlock()
 		return nil
 	}
-	wasConnected := s.state == stateConnected
-	s.setState(stateClosed)
+	wasConnected := s.state == StateConnected
+	s.setState(StateClosed)
 	close(s.stop)
 	if s.dialCancel != nil {
 		s.dialCancel()
@@ -331,14 +327,14 @@ func (s *SailsSocket) Disconnect() error {
 // reconnection is on, the reconnection loop takes over.
 func (s *SailsSocket) Reconnect(ctx context.Context) error {
 	s.mu.Lock()
-	if s.state == stateClosed {
+	if s.state == StateClosed {
 		s.mu.Unlock()
 		return ErrClosed
 	}
 	c := s.conn
 	s.conn = nil
 	prev := s.state
-	if prev == stateConnected {
+	if prev == StateConnected {
 		s.emitJSON(EventDisconnect, map[string]string{"reason": ReasonClientDisconnect})
 	}
 	seq := s.beginAttempt()
@@ -349,11 +345,11 @@ func (s *SailsSocket) Reconnect(ctx context.Context) error {
 		c.failPending(ErrDisconnected)
 		c.wait()
 	}
-	after := stateNew
-	if prev != stateNew {
-		after = stateDisconnected
+	after := StateIdle
+	if prev != StateIdle {
+		after = StateDisconnected
 		if s.opts.reconnection {
-			after = stateReconnecting
+			after = StateReconnecting
 		}
 	}
 	return s.connectOnce(ctx, seq, after, 0)
@@ -361,18 +357,48 @@ func (s *SailsSocket) Reconnect(ctx context.Context) error {
 
 var errSuperseded = errors.New("sailsio: connection attempt superseded by Reconnect or Disconnect")
 
+// State is the connection state of a SailsSocket.
+type State int
+
+// Connection states.
+const (
+	StateIdle         State = iota // made by New; Connect not called yet, or the first Connect failed
+	StateConnecting                // Connect or Reconnect is under way
+	StateConnected                 // a connection is up
+	StateReconnecting              // the connection was lost and the reconnection loop is running
+	StateDisconnected              // lost, and no connection is expected: reconnection off, given up, or kicked
+	StateClosed                    // Disconnect was called
+)
+
+var stateNames = [...]string{"idle", "connecting", "connected", "reconnecting", "disconnected", "closed"}
+
+// String returns the state's name.
+func (st State) String() string {
+	if st >= 0 && int(st) < len(stateNames) {
+		return stateNames[st]
+	}
+	return "State(" + strconv.Itoa(int(st)) + ")"
+}
+
+// State returns the current connection state.
+func (s *SailsSocket) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
 // IsConnected reports whether a connection is up.
 func (s *SailsSocket) IsConnected() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state == stateConnected
+	return s.state == StateConnected
 }
 
 // IsConnecting reports whether a connection attempt or the reconnection loop is under way.
 func (s *SailsSocket) IsConnecting() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.state == stateConnecting || s.state == stateReconnecting
+	return s.state == StateConnecting || s.state == StateReconnecting
 }
 
 // ID returns the Socket.IO socket id the server knows this socket by ("" when not connected): the

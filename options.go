@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -261,39 +262,66 @@ func WithSDKPlatform(platform, language string) Option {
 	}
 }
 
-// checkSDKVersion accepts semantic versions (major.minor.patch, optional -prerelease and +build)
-// of at least 0.11.0, the floor real Sails enforces.
+// checkSDKVersion accepts semantic versions (major.minor.patch, optional -prerelease and +build,
+// as node-semver parses them) of at least 0.11.0, the floor real Sails enforces. Anything else would
+// make Sails refuse every request, or crash the server.
 func checkSDKVersion(v string) error {
-	core := v
-	if i := strings.IndexAny(core, "-+"); i >= 0 {
-		if i == len(core)-1 {
-			return invalid("SDK version %q is not a semantic version", v)
-		}
-		core = core[:i]
-	}
+	bad := invalid("SDK version %q is not a semantic version (major.minor.patch[-pre][+build])", v)
+	core, build, hasBuild := strings.Cut(v, "+")
+	core, pre, hasPre := strings.Cut(core, "-")
 	parts := strings.Split(core, ".")
 	if len(parts) != 3 {
-		return invalid("SDK version %q is not a semantic version (major.minor.patch)", v)
+		return bad
 	}
 	var n [3]int
 	for i, p := range parts {
-		if p == "" || len(p) > 9 || (len(p) > 1 && p[0] == '0') {
-			return invalid("SDK version %q is not a semantic version", v)
+		if !isNumericID(p) || len(p) > 9 {
+			return bad
 		}
-		for _, c := range p {
-			if c < '0' || c > '9' {
-				return invalid("SDK version %q is not a semantic version", v)
-			}
-			n[i] = n[i]*10 + int(c-'0')
-		}
+		n[i], _ = strconv.Atoi(p)
 	}
-	for _, c := range v[len(core):] {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.' || c == '+') {
-			return invalid("SDK version %q is not a semantic version", v)
-		}
+	if hasPre && !validIDs(pre, true) || hasBuild && !validIDs(build, false) {
+		return bad
 	}
 	if n[0] == 0 && n[1] < 11 {
 		return invalid("SDK version %q is below 0.11.0, which Sails refuses", v)
 	}
 	return nil
+}
+
+// isNumericID reports whether s is a number without leading zeros.
+func isNumericID(s string) bool {
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// validIDs checks dot-separated prerelease or build identifiers: non-empty, [0-9A-Za-z-]; numeric
+// prerelease identifiers have no leading zeros.
+func validIDs(s string, prerelease bool) bool {
+	for _, id := range strings.Split(s, ".") {
+		if id == "" {
+			return false
+		}
+		numeric := true
+		for _, c := range id {
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
+				numeric = false
+			default:
+				return false
+			}
+		}
+		if prerelease && numeric && !isNumericID(id) {
+			return false
+		}
+	}
+	return true
 }

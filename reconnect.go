@@ -9,7 +9,7 @@ import (
 
 // startReconnecting starts the reconnection loop. Caller holds s.mu.
 func (s *SailsSocket) startReconnecting() {
-	s.setState(stateReconnecting)
+	s.setState(StateReconnecting)
 	s.loopGen++
 	s.reconnects.Add(1)
 	go s.reconnectLoop(s.loopGen)
@@ -57,8 +57,8 @@ func (s *SailsSocket) reconnectLoop(gen uint64) {
 		delay := b.NextBackOff()
 		if delay == backoff.Stop || (s.opts.reconnectAttempts > 0 && attempt > s.opts.reconnectAttempts) {
 			s.mu.Lock()
-			if s.state == stateReconnecting && s.loopGen == gen {
-				s.setState(stateDisconnected)
+			if s.state == StateReconnecting && s.loopGen == gen {
+				s.setState(StateDisconnected)
 				s.emitJSON(EventReconnectFailed, map[string]int{"attempts": attempt - 1})
 				s.failQueue(ErrDisconnected)
 			}
@@ -74,21 +74,76 @@ func (s *SailsSocket) reconnectLoop(gen uint64) {
 			return
 		}
 		s.mu.Lock()
-		if s.state != stateReconnecting || s.loopGen != gen {
+		if s.state != StateReconnecting || s.loopGen != gen {
 			s.mu.Unlock()
 			return
 		}
 		seq := s.beginAttempt()
 		s.mu.Unlock()
 		// Disconnect and Reconnect cancel the dial through s.dialCancel.
-		if err := s.connectOnce(context.Background(), seq, stateReconnecting, attempt); err == nil {
+		if err := s.connectOnce(context.Background(), seq, StateReconnecting, attempt); err == nil {
 			return
 		}
 		s.mu.Lock()
-		again := s.state == stateReconnecting && s.loopGen == gen
+		again := s.state == StateReconnecting && s.loopGen == gen
 		s.mu.Unlock()
 		if !again {
 			return
 		}
 	}
+}
+
+// Resubscribe sends a request now (or as soon as the socket connects) and again after every
+// reconnection, before the requests that waited in the queue go out. It is meant for the requests
+// that create server-side state bound to the connection, which Sails forgets when a socket
+// reconnects: room joins (POST /rooms/lobby/join), blueprint subscriptions (GET /pet), watches.
+// cb (may be nil) is called once for every time the request is sent, with that time's result, on
+// the callback goroutine. Global headers are those in force when it is sent. stop ends the
+// replays (it does not undo anything on the server). Invalid options make cb get an error once.
+func (s *SailsSocket) Resubscribe(opts RequestOptions, cb Callback) (stop func()) {
+	if _, err := s.newRequest(opts); err != nil {
+		s.Request(opts, cb) // reports the error through cb, exactly once
+		return func() {}
+	}
+	rs := &resubscription{s: s, opts: opts, cb: cb}
+	s.mu.Lock()
+	s.resubs = append(s.resubs, rs)
+	if s.state == StateConnected {
+		rs.sendOn(s.conn)
+	}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i, x := range s.resubs {
+			if x == rs {
+				s.resubs = append(s.resubs[:i:i], s.resubs[i+1:]...)
+				return
+			}
+		}
+	}
+}
+
+// resubscription is a request replayed on every connection.
+type resubscription struct {
+	s    *SailsSocket
+	opts RequestOptions
+	cb   Callback
+}
+
+// sendOn sends the request on c. Caller holds s.mu.
+func (rs *resubscription) sendOn(c *conn) {
+	r, err := rs.s.buildRequest(rs.opts, rs.s.headers)
+	if err != nil { // SetHeaders may have made the global headers invalid since
+		if rs.cb != nil {
+			jwr := failedResponse(err)
+			rs.s.disp.post(func() { rs.s.call(func() { rs.cb(jwr.Body, jwr) }) })
+		}
+		return
+	}
+	r.cb = rs.cb
+	if d := rs.s.opts.requestTimeout; d > 0 {
+		r.timer = time.AfterFunc(d, func() { r.abort(ErrTimeout) })
+	}
+	c.send(r)
 }

@@ -140,8 +140,16 @@ type request struct {
 	id     int64
 }
 
-// newRequest validates opts and encodes the request once.
+// newRequest validates opts and encodes the request once, with the current global headers.
 func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
+	s.mu.Lock()
+	global := s.headers
+	s.mu.Unlock()
+	return s.buildRequest(opts, global)
+}
+
+// buildRequest validates opts and encodes the request with the given global headers.
+func (s *SailsSocket) buildRequest(opts RequestOptions, global map[string]string) (*request, error) {
 	method := strings.ToLower(opts.Method)
 	if method == "" {
 		method = "get"
@@ -152,9 +160,6 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	if opts.URL == "" {
 		return nil, errorf(ErrInvalidRequest, "empty URL")
 	}
-	s.mu.Lock()
-	global := s.headers
-	s.mu.Unlock()
 	headers, err := mergeHeaders(global, opts.Headers)
 	if err != nil {
 		return nil, err
@@ -247,9 +252,9 @@ func (s *SailsSocket) submit(r *request) {
 		return
 	}
 	switch s.state {
-	case stateConnected:
+	case StateConnected:
 		s.conn.send(r)
-	case stateNew, stateConnecting, stateReconnecting:
+	case StateIdle, StateConnecting, StateReconnecting:
 		if s.queued >= s.opts.queueLimit {
 			r.complete(nil, ErrQueueFull)
 			return
@@ -258,7 +263,7 @@ func (s *SailsSocket) submit(r *request) {
 		r.queued = true
 		s.queue = append(s.queue, r)
 		s.queued++
-	case stateClosed:
+	case StateClosed:
 		r.complete(nil, ErrClosed)
 	default:
 		r.complete(nil, ErrDisconnected)
