@@ -253,13 +253,13 @@ func (s *SailsSocket) connLost(c *conn, reason string, cause error) {
 	s.conn = nil
 	s.log.Info("sailsio: disconnected", "reason", reason, "error", cause)
 	s.emitJSON(EventDisconnect, map[string]string{"reason": reason})
+	c.failPending(disconnectedError(cause)) // before any event of the reconnection
 	if s.opts.reconnection && reason != ReasonServerDisconnect {
 		s.startReconnecting()
 	} else {
 		s.setState(StateDisconnected)
 	}
 	s.mu.Unlock()
-	c.failPending(disconnectedError(cause))
 }
 
 func disconnectedError(cause error) error {
