@@ -38,7 +38,8 @@
 // one goroutine, one at a time, in the order the frames arrived: a request callback never overtakes an
 // event that arrived before its response, and the connect (and reconnect) handlers of a connection run
 // before any callback of a request sent on it. A handler that blocks delays the socket's other
-// callbacks but never its connection. The blocking forms (Do, GetContext ...) do not use that goroutine,
+// callbacks but never its connection: what arrives meanwhile waits for its turn in an unbounded
+// queue, so handlers should keep up with the rate of the server's events. The blocking forms (Do, GetContext ...) do not use that goroutine,
 // so they may be called from inside any callback or handler. A panic in a callback is recovered and
 // logged; the other callbacks still run.
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 )
 
 // EventHandler handles an event's payload (the first argument the server emitted, `null` if none).
@@ -39,11 +40,16 @@ const (
 	ReasonParseError       = "parse error"          // the server broke the protocol
 )
 
-type listener struct{ h EventHandler }
+type listener struct {
+	h       EventHandler
+	removed atomic.Bool
+}
 
 // On registers h for event (a server event name or one of the Event constants) and returns a
 // function that removes exactly this registration. Handlers stay registered across reconnections,
-// and may be registered before the socket connects. h runs on the socket's callback goroutine.
+// and may be registered before the socket connects. h runs on the socket's callback goroutine, for
+// the events that arrive after On returns; once removed, it is not called again, not even for
+// events that arrived earlier and still wait for their turn.
 func (s *SailsSocket) On(event string, h EventHandler) (off func()) {
 	if h == nil {
 		return func() {}
@@ -58,6 +64,7 @@ func (s *SailsSocket) On(event string, h EventHandler) (off func()) {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			l.removed.Store(true)
 			s.lmu.Lock()
 			defer s.lmu.Unlock()
 			ls := s.listeners[event]
@@ -81,6 +88,9 @@ func (s *SailsSocket) On(event string, h EventHandler) (off func()) {
 // Off removes every handler of event.
 func (s *SailsSocket) Off(event string) {
 	s.lmu.Lock()
+	for _, l := range s.listeners[event] {
+		l.removed.Store(true)
+	}
 	delete(s.listeners, event)
 	s.lmu.Unlock()
 }
@@ -89,19 +99,29 @@ func (s *SailsSocket) Off(event string) {
 // bookkeeping (failing in-flight requests on disconnect) does not depend on listeners and keeps working.
 func (s *SailsSocket) RemoveAllListeners() {
 	s.lmu.Lock()
+	for _, ls := range s.listeners {
+		for _, l := range ls {
+			l.removed.Store(true)
+		}
+	}
 	s.listeners = nil
 	s.lmu.Unlock()
 }
 
-// emit schedules the handlers of event on the callback goroutine. The handlers are those registered
-// when the event's turn comes.
+// emit schedules the handlers of event on the callback goroutine: those registered when the event
+// arrived (or happened), less those removed since.
 func (s *SailsSocket) emit(event string, data json.RawMessage) {
+	s.lmu.Lock()
+	ls := s.listeners[event] // never mutated in place
+	s.lmu.Unlock()
+	if len(ls) == 0 {
+		return
+	}
 	s.disp.post(func() {
-		s.lmu.Lock()
-		ls := s.listeners[event] // never mutated in place
-		s.lmu.Unlock()
 		for _, l := range ls {
-			s.call(func() { l.h(data) })
+			if !l.removed.Load() {
+				s.call(func() { l.h(data) })
+			}
 		}
 	})
 }

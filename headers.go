@@ -50,10 +50,13 @@ func (s *SailsSocket) SetHeaders(h map[string]string) {
 	s.mu.Unlock()
 }
 
-// Headers returns a copy of the global virtual headers.
+// Headers returns a copy of the global virtual headers (an empty map when there are none).
 func (s *SailsSocket) Headers() map[string]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.headers == nil {
+		return map[string]string{}
+	}
 	return copyHeaders(s.headers)
 }
 
