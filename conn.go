@@ -1,6 +1,7 @@
 package sailsio
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -41,6 +42,7 @@ type conn struct {
 	wake    chan struct{}
 
 	lastSeen atomic.Int64 // unix nanoseconds of the last frame read or handled: liveness
+	net      *liveConn    // under ws (below TLS, if any)
 
 	done    chan struct{}
 	once    sync.Once
@@ -73,7 +75,8 @@ func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 			if err != nil {
 				return nil, err
 			}
-			return &liveConn{Conn: nc, seen: &c.lastSeen}, nil
+			c.net = &liveConn{Conn: nc, seen: &c.lastSeen}
+			return c.net, nil
 		},
 	}
 	ws, resp, err := d.DialContext(ctx, s.wsURL, s.handshakeHeader())
@@ -104,10 +107,16 @@ func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 	return c, nil
 }
 
-// liveConn records when bytes last arrived.
+// liveConn is the network connection under the WebSocket. It records when bytes last arrived
+// (liveness), and lets the writer batch frames: between beginBatch and endBatch, writes go to a
+// buffer that endBatch flushes with one system call.
 type liveConn struct {
 	net.Conn
 	seen *atomic.Int64
+
+	wmu      sync.Mutex
+	bw       *bufio.Writer
+	batching bool
 }
 
 func (l *liveConn) Read(p []byte) (int, error) {
@@ -116,6 +125,31 @@ func (l *liveConn) Read(p []byte) (int, error) {
 		l.seen.Store(time.Now().UnixNano())
 	}
 	return n, err
+}
+
+func (l *liveConn) Write(p []byte) (int, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	if l.batching {
+		return l.bw.Write(p)
+	}
+	return l.Conn.Write(p)
+}
+
+func (l *liveConn) beginBatch() {
+	l.wmu.Lock()
+	if l.bw == nil {
+		l.bw = bufio.NewWriterSize(l.Conn, 32<<10)
+	}
+	l.batching = true
+	l.wmu.Unlock()
+}
+
+func (l *liveConn) endBatch() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.batching = false
+	return l.bw.Flush()
 }
 
 // handshake reads the open packet and connects the main namespace: under EIO3 the server sends
@@ -343,12 +377,18 @@ func (c *conn) writeLoop() {
 			deadline = time.Now().Add(closeWriteTimeout)
 		}
 		c.ws.SetWriteDeadline(deadline)
+		c.net.beginBatch()
 		for i, frame := range batch {
 			if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+				c.net.endBatch()
 				c.fail(ReasonTransportError, err)
 				return
 			}
 			batch[i] = nil
+		}
+		if err := c.net.endBatch(); err != nil {
+			c.fail(ReasonTransportError, err)
+			return
 		}
 		if closing {
 			c.ws.WriteMessage(websocket.CloseMessage, nil)
