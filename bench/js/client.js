@@ -1,0 +1,197 @@
+// One benchmark round with the official client: sails.io.js 1.2.1 on socket.io-client 2.x (the
+// combination sails.io.js works with; see shared/reference/PROTOCOL.md §2.3), driven by the Go
+// program in bench/ (go run ./bench). It is not meant to be run by hand, but can be:
+//
+//   node bench/js/client.js '{"url":"http://127.0.0.1:1337","path":"/status/200","warmup":200,
+//     "seq":2000,"par":10000,"inflight":64,"sockets":200,"timeoutMs":120000}'
+//
+// Phases, in this order, each against the same server and route as the Go side:
+//   warmup   `warmup` requests one at a time (not measured)
+//   seq      `seq` requests one at a time: latency of each, client CPU
+//   par      `par` requests with `inflight` in flight on the same socket: wall time, client CPU
+//   connect  `sockets` more sockets connected at once: wall time until every one is connected, client
+//            CPU, then RSS with them open; then they are disconnected
+// The result is one line on stdout: "SAILSIO_BENCH_RESULT " followed by JSON. Errors go to stderr
+// and make the process exit with a non-zero status; it also exits by itself after timeoutMs.
+'use strict';
+
+var RESULT_PREFIX = 'SAILSIO_BENCH_RESULT ';
+
+var params;
+try {
+  params = JSON.parse(process.argv[2] || '');
+} catch (e) {
+  process.stderr.write('client.js: the first argument must be the JSON parameters: ' + e.message + '\n');
+  process.exit(2);
+}
+
+function fail(msg) {
+  process.stderr.write('client.js: ' + msg + '\n');
+  process.exit(1);
+}
+
+var watchdog = setTimeout(function () {
+  fail('timed out after ' + params.timeoutMs + ' ms');
+}, params.timeoutMs || 120000);
+
+var rssAtStart = process.memoryUsage().rss;
+
+var socketIOClient = require('socket.io-client');
+var io = require('sails.io.js')(socketIOClient);
+// No eager io.socket, no console logging, no reconnection: one plain socket per connect().
+io.sails.autoConnect = false;
+io.sails.environment = 'production';
+io.sails.reconnection = false;
+
+function versionOf(name) {
+  try {
+    return require(name + '/package.json').version;
+  } catch (e) {
+    return 'unknown';
+  }
+}
+
+function now() {
+  return process.hrtime.bigint();
+}
+
+function micros(fromNs, toNs) {
+  return Number(toNs - fromNs) / 1000;
+}
+
+function cpuMicros(since) {
+  var d = process.cpuUsage(since);
+  return d.user + d.system;
+}
+
+function connect() {
+  return new Promise(function (resolve, reject) {
+    var s = io.sails.connect(params.url, {
+      multiplex: false,
+      reconnection: false,
+      transports: ['websocket']
+    });
+    var settled = false;
+    s.on('connect', function () {
+      if (!settled) {
+        settled = true;
+        resolve(s);
+      }
+    });
+    s.on('connect_error', function (err) {
+      if (!settled) {
+        settled = true;
+        reject(new Error('connect_error: ' + (err && err.message ? err.message : String(err))));
+      }
+    });
+  });
+}
+
+var errors = 0;
+var firstError = '';
+
+function check(jwr) {
+  if (!jwr || jwr.statusCode !== 200) {
+    errors++;
+    if (!firstError) {
+      firstError = 'status ' + (jwr ? jwr.statusCode : 'none') + ': ' + JSON.stringify(jwr && jwr.body).slice(0, 200);
+    }
+  }
+}
+
+// sequential sends n requests, each once the previous one answered, and resolves with their latencies
+// in microseconds.
+function sequential(s, n) {
+  return new Promise(function (resolve) {
+    var lat = new Array(n);
+    var i = 0;
+    var t0;
+    function next() {
+      if (i === n) {
+        resolve(lat);
+        return;
+      }
+      t0 = now();
+      s.get(params.path, function (body, jwr) {
+        lat[i++] = micros(t0, now());
+        check(jwr);
+        next();
+      });
+    }
+    next();
+  });
+}
+
+// inFlight sends total requests keeping `inflight` of them outstanding on one socket.
+function inFlight(s, total, inflight) {
+  return new Promise(function (resolve) {
+    var sent = 0;
+    var done = 0;
+    function one() {
+      sent++;
+      s.get(params.path, function (body, jwr) {
+        check(jwr);
+        done++;
+        if (sent < total) {
+          one();
+        } else if (done === total) {
+          resolve();
+        }
+      });
+    }
+    var k = Math.min(inflight, total);
+    if (k === 0) {
+      resolve();
+    }
+    for (var j = 0; j < k; j++) {
+      one();
+    }
+  });
+}
+
+async function main() {
+  var out = {
+    client: 'sails.io.js ' + versionOf('sails.io.js') + ' + socket.io-client ' + versionOf('socket.io-client'),
+    node: process.version,
+    rssStart: rssAtStart
+  };
+
+  var s = await connect();
+  await sequential(s, params.warmup);
+
+  var cpu0 = process.cpuUsage();
+  var t0 = now();
+  var lat = await sequential(s, params.seq);
+  out.seqWallUs = micros(t0, now());
+  out.seqCpuUs = cpuMicros(cpu0);
+  out.seqLatUs = lat;
+
+  cpu0 = process.cpuUsage();
+  t0 = now();
+  await inFlight(s, params.par, params.inflight);
+  out.parWallUs = micros(t0, now());
+  out.parCpuUs = cpuMicros(cpu0);
+  out.rssOneSocket = process.memoryUsage().rss;
+
+  cpu0 = process.cpuUsage();
+  t0 = now();
+  var many = await Promise.all(Array.from({length: params.sockets}, connect));
+  out.connectWallUs = micros(t0, now());
+  out.connectCpuUs = cpuMicros(cpu0);
+  out.rssSockets = process.memoryUsage().rss;
+
+  many.forEach(function (m) { m.disconnect(); });
+  s.disconnect();
+  out.maxRss = process.resourceUsage().maxRSS * 1024;
+  out.errors = errors;
+  out.firstError = firstError;
+
+  clearTimeout(watchdog);
+  process.stdout.write(RESULT_PREFIX + JSON.stringify(out) + '\n', function () {
+    process.exit(0);
+  });
+}
+
+main().catch(function (err) {
+  fail(err && err.stack ? err.stack : String(err));
+});

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// jsResultPrefix starts the line bench/js/client.js prints with its results.
+const jsResultPrefix = "SAILSIO_BENCH_RESULT "
+
+// jsRound runs one round of bench/js/client.js (a fresh node process) against url and returns
+// what it measured. The process is killed (by pid) if it outlives timeout or ctx.
+func jsRound(ctx context.Context, node, benchDir, url string, w workload, timeout time.Duration) (*roundResult, error) {
+	params, err := json.Marshal(map[string]any{
+		"url":       url,
+		"path":      w.path,
+		"warmup":    w.warmup,
+		"seq":       w.seq,
+		"par":       w.par,
+		"inflight":  w.inflight,
+		"sockets":   w.sockets,
+		"timeoutMs": timeout.Milliseconds(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The script has its own watchdog; this one is a few seconds later, in case it hangs for good.
+	ctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, filepath.Join(benchDir, "js", "client.js"), string(params))
+	cmd.Dir = benchDir
+	var stdout bytes.Buffer
+	stderr := newTailBuffer(16 << 10)
+	cmd.Stdout = &stdout
+	cmd.Stderr = stderr
+	cmd.WaitDelay = 2 * time.Second
+	runErr := cmd.Run()
+	var res *roundResult
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(nil, 16<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), jsResultPrefix)
+		if !ok {
+			continue
+		}
+		res = new(roundResult)
+		if err := json.Unmarshal([]byte(line), res); err != nil {
+			return nil, fmt.Errorf("js client: bad result line: %w", err)
+		}
+	}
+	if runErr != nil || res == nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("js client: %w (killed)%s", ctx.Err(), indented(stderr.String()))
+		}
+		return nil, fmt.Errorf("js client: %v, no result line%s", runErr, indented(stderr.String()))
+	}
+	return res, nil
+}
