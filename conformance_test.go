@@ -1,61 +1,181 @@
 package sailsio_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/mockserver"
 )
 
-// The integration tests lift the Sails app of testdata/sails with each hook and run the same
-// scenarios with EIO3 against both hooks and EIO4 against hook 3. Without Node they skip (locally)
-// or fail (CI=true); see internal/realsails.
+// The conformance suite runs one set of scenarios against every backend: the mockserver with the
+// Go mirror of the test app (conformance_app_test.go) and the real Sails app of testdata/sails
+// lifted with each sails-hook-sockets generation (internal/realsails). Real Sails is the
+// reference: where the mock behaves differently, the mock is wrong.
+//
+// Backends (server/client protocol):
+//
+//	mock-hook2/EIO3   mockserver.WithProtocol(sailsio.EIO3): behaves like hook 2.x
+//	mock-hook3/EIO4   mockserver default mode: behaves like hook 3.x
+//	mock-hook3/EIO3   the same mode with an EIO3 client (hook 3.x accepts EIO3)
+//	hook2/EIO3        sails-hook-sockets 2.0.4 (socket.io 2.5)
+//	hook3/EIO3        sails-hook-sockets 3.0.2 (socket.io 4.8), EIO3 compatibility mode
+//	hook3/EIO4        the same server with an EIO4 client
+//
+// Subtests are named <server>/<EIOn>/<scenario>. Each server is started once per top-level test;
+// without Node the real servers skip (or fail when CI=true), the mock backends always run.
 
-// Short heartbeats, so that every scenario also proves the heartbeat direction: a client pinging
-// the wrong way is closed by the server within pingInterval+pingTimeout.
-var heartbeatEnv = []realsails.Option{
-	realsails.WithEnv("SAILSIO_PING_INTERVAL", "1000"),
-	realsails.WithEnv("SAILSIO_PING_TIMEOUT", "2000"),
+// A backend is one server and the protocol the client speaks to it.
+type backend struct {
+	name   string           // e.g. "hook3/EIO4"
+	kind   string           // "mock", "hook2" or "hook3"
+	hook   int              // the sails-hook-sockets generation: 2 or 3 (the one the mock imitates)
+	proto  sailsio.Protocol // the client's protocol
+	url    string           // http://127.0.0.1:PORT
+	origin string           // the Origin every handshake must carry ("" when the server checks none)
+	mock   *mockserver.Server
+	real   *realsails.Server
 }
 
-type realTarget struct {
-	hook  string
-	proto sailsio.Protocol
-	srv   *realsails.Server
+func (b *backend) isMock() bool { return b.kind == "mock" }
+
+// slug is the backend's name usable in room and event names.
+func (b *backend) slug() string { return strings.NewReplacer("/", "-").Replace(b.name) }
+
+// serverSetup configures the servers of one top-level test, the same way on both sides.
+type serverSetup struct {
+	env      []realsails.Option
+	mockOpts []mockserver.Option
+	origin   string
 }
 
-func (rt realTarget) name() string { return rt.hook + "/EIO" + string(rune('0'+rt.proto)) }
+// withHeartbeat gives every server short heartbeats (pingInterval 1000 ms, pingTimeout 2000 ms),
+// so that each scenario also proves the heartbeat direction: a client pinging the wrong way, or not
+// at all, is closed by the server within pingInterval+pingTimeout.
+func withHeartbeat(s serverSetup) serverSetup {
+	s.env = append(s.env, realsails.WithEnv("SAILSIO_PING_INTERVAL", "1000"), realsails.WithEnv("SAILSIO_PING_TIMEOUT", "2000"))
+	s.mockOpts = append(s.mockOpts, mockserver.WithPingInterval(time.Second), mockserver.WithPingTimeout(2*time.Second))
+	return s
+}
 
-// realTargets lifts both hooks (once per calling test) and returns the hook/protocol combinations.
-func realTargets(t *testing.T, opts ...realsails.Option) []realTarget {
-	var out []realTarget
-	for _, hook := range realsails.Hooks() {
-		srv := realsails.Start(t, hook, opts...)
-		out = append(out, realTarget{hook, sailsio.EIO3, srv})
-		if hook == "hook3" {
-			out = append(out, realTarget{hook, sailsio.EIO4, srv})
-		}
+type scenario struct {
+	name string
+	run  func(t *testing.T, b *backend)
+}
+
+// servers lists the servers of a conformance run and the client protocols used against each.
+var servers = []struct {
+	name   string
+	kind   string
+	hook   int
+	protos []sailsio.Protocol
+}{
+	{"mock-hook2", "mock", 2, []sailsio.Protocol{sailsio.EIO3}},
+	{"mock-hook3", "mock", 3, []sailsio.Protocol{sailsio.EIO4, sailsio.EIO3}},
+	{"hook2", "hook2", 2, []sailsio.Protocol{sailsio.EIO3}},
+	{"hook3", "hook3", 3, []sailsio.Protocol{sailsio.EIO3, sailsio.EIO4}},
+}
+
+func protoName(p sailsio.Protocol) string {
+	if p == sailsio.EIO4 {
+		return "EIO4"
 	}
-	return out
+	return "EIO3"
 }
 
-func connectReal(t *testing.T, rt realTarget, opts ...sailsio.Option) *sailsio.SailsSocket {
+// runConformance starts every server (once) and runs the scenarios against each backend.
+func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
+	for _, sv := range servers {
+		t.Run(sv.name, func(t *testing.T) {
+			b0 := backend{kind: sv.kind, hook: sv.hook, origin: setup.origin}
+			if sv.kind == "mock" {
+				mode := sailsio.EIO4
+				if sv.hook == 2 {
+					mode = sailsio.EIO3
+				}
+				b0.mock = mockserver.NewT(t, append([]mockserver.Option{mockserver.WithProtocol(mode)}, setup.mockOpts...)...)
+				installApp(b0.mock, sv.hook, testdataFlavor)
+				b0.url = b0.mock.URL()
+			} else {
+				b0.real = realsails.Start(t, sv.kind, setup.env...)
+				b0.url = b0.real.URL
+			}
+			for _, p := range sv.protos {
+				t.Run(protoName(p), func(t *testing.T) {
+					b := b0
+					b.proto, b.name = p, sv.name+"/"+protoName(p)
+					for _, sc := range scenarios {
+						t.Run(sc.name, func(t *testing.T) { sc.run(t, &b) })
+					}
+				})
+			}
+		})
+	}
+}
+
+func TestConformance(t *testing.T) {
+	runConformance(t, withHeartbeat(serverSetup{}), []scenario{
+		{"version", scenarioVersion},
+		{"echo both styles", scenarioEcho},
+		{"headers", scenarioHeaders},
+		{"per-request cookie ignored", scenarioCookieIgnored},
+		{"status codes", scenarioStatus},
+		{"redirect not followed", scenarioRedirect},
+		{"OPTIONS and HEAD", scenarioOptionsHead},
+		{"policy", scenarioPolicy},
+		{"cancel keeps the connection", scenarioCancel},
+		{"big payloads", scenarioBig},
+		{"session from HTTP login", scenarioSession},
+		{"session survives Reconnect", scenarioSessionReconnect},
+		{"rooms", scenarioRooms},
+		{"blast", scenarioBlast},
+		{"blueprint pubsub", scenarioPubSub},
+		{"server kick", scenarioKick},
+		{"heartbeat holds", scenarioHeartbeat},
+		{"plain HTTP", scenarioPlainHTTP},
+		{"frames", scenarioFrames},
+	})
+}
+
+// TestConformanceRestricted runs the scenarios that need a restricted server: onlyAllowOrigins
+// and a small maxHttpBufferSize (2000 bytes).
+func TestConformanceRestricted(t *testing.T) {
+	const good = "http://good.example"
+	setup := withHeartbeat(serverSetup{
+		env: []realsails.Option{
+			realsails.WithEnv("SAILSIO_ONLY_ALLOW_ORIGINS", good),
+			realsails.WithEnv("SAILSIO_MAX_BUFFER", "2000"),
+		},
+		mockOpts: []mockserver.Option{mockserver.WithOnlyAllowOrigins(good), mockserver.WithMaxHTTPBufferSize(2000)},
+		origin:   good,
+	})
+	runConformance(t, setup, []scenario{
+		{"origins", scenarioOrigins},
+		{"maxHttpBufferSize", scenarioMaxBuffer},
+	})
+}
+
+// connect connects a client to b (with the Origin b requires) and disconnects it when the test
+// ends.
+func connect(t *testing.T, b *backend, opts ...sailsio.Option) *sailsio.SailsSocket {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	base := []sailsio.Option{sailsio.WithProtocol(b.proto)}
+	if b.origin != "" {
+		base = append(base, sailsio.WithInitialConnectionHeaders(http.Header{"Origin": {b.origin}}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	s, err := sailsio.Connect(ctx, rt.srv.URL, append([]sailsio.Option{sailsio.WithProtocol(rt.proto)}, opts...)...)
+	s, err := sailsio.Connect(ctx, b.url, append(base, opts...)...)
 	if err != nil {
-		t.Fatalf("Connect(%s): %v", rt.name(), err)
+		t.Fatalf("Connect(%s): %v", b.name, err)
 	}
 	t.Cleanup(func() { s.Disconnect() })
 	return s
@@ -65,26 +185,6 @@ func tctx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
-}
-
-type echo struct {
-	Method   string            `json:"method"`
-	URL      string            `json:"url"`
-	Path     string            `json:"path"`
-	Params   map[string]any    `json:"params"`
-	Body     map[string]any    `json:"body"`
-	Query    map[string]any    `json:"query"`
-	Headers  map[string]string `json:"headers"`
-	IsSocket bool              `json:"isSocket"`
-}
-
-func decodeEcho(t *testing.T, jwr *sailsio.JWRes) echo {
-	t.Helper()
-	var e echo
-	if err := jwr.Decode(&e); err != nil {
-		t.Fatalf("echo body %s: %v", jwr.Body, err)
-	}
-	return e
 }
 
 // recv waits for one value (bounded).
@@ -100,183 +200,43 @@ func recv[T any](t *testing.T, ch <-chan T, what string) T {
 	}
 }
 
-func TestRealSails(t *testing.T) {
-	for _, rt := range realTargets(t, heartbeatEnv...) {
-		t.Run(rt.name(), func(t *testing.T) {
-			t.Run("version", func(t *testing.T) {
-				s := connectReal(t, rt)
-				jwr, err := s.GetContext(tctx(t), "/version", nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var v struct{ Hook, Socketio string }
-				if err := jwr.Decode(&v); err != nil {
-					t.Fatal(err)
-				}
-				wantHook, wantIO := "2.", "2."
-				if rt.hook == "hook3" {
-					wantHook, wantIO = "3.", "4."
-				}
-				if !strings.HasPrefix(v.Hook, wantHook) || !strings.HasPrefix(v.Socketio, wantIO) {
-					t.Errorf("versions %s, want hook %s* socket.io %s*", jwr.Body, wantHook, wantIO)
-				}
-				t.Logf("%s: %s", rt.name(), jwr.Body)
-			})
-			t.Run("echo both styles", func(t *testing.T) { scenarioEcho(t, rt) })
-			t.Run("headers", func(t *testing.T) { scenarioHeaders(t, rt) })
-			t.Run("status codes", func(t *testing.T) { scenarioStatus(t, rt) })
-			t.Run("policy", func(t *testing.T) { scenarioPolicy(t, rt) })
-			t.Run("cancel keeps the connection", func(t *testing.T) { scenarioCancel(t, rt) })
-			t.Run("big payloads", func(t *testing.T) { scenarioBig(t, rt) })
-			t.Run("session from HTTP login", func(t *testing.T) { scenarioSession(t, rt) })
-			t.Run("room broadcast to a second socket", func(t *testing.T) { scenarioRooms(t, rt) })
-			t.Run("blast", func(t *testing.T) { scenarioBlast(t, rt) })
-			t.Run("blueprint pubsub", func(t *testing.T) { scenarioPubSub(t, rt) })
-			t.Run("server kick", func(t *testing.T) { scenarioKick(t, rt) })
-			t.Run("heartbeat holds", func(t *testing.T) { scenarioHeartbeat(t, rt) })
-		})
+// none checks that nothing arrives on ch for d.
+func none[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case v := <-ch:
+		t.Errorf("unexpected %s: %v", what, v)
+	case <-time.After(d):
 	}
 }
 
-func scenarioEcho(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt)
-	type res struct {
-		body json.RawMessage
-		jwr  *sailsio.JWRes
+// keysOf returns the keys of a JSON object in the order they appear.
+func keysOf(t *testing.T, raw []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("not a JSON object: %s", raw)
 	}
-	got := make(chan res, 1)
-	s.Get("/echo?x=1", map[string]any{"a": 1}, func(body json.RawMessage, jwr *sailsio.JWRes) { got <- res{body, jwr} })
-	r := recv(t, got, "callback")
-	if r.jwr.StatusCode != 200 || r.jwr.Error != nil || string(r.body) != string(r.jwr.Body) {
-		t.Fatalf("callback: %v", r.jwr)
-	}
-	e := decodeEcho(t, r.jwr)
-	want := echo{Method: "GET", URL: "/echo?x=1", Path: "/echo", Params: map[string]any{"x": "1", "a": 1.0},
-		Body: map[string]any{"a": 1.0}, Query: map[string]any{"x": "1"}, IsSocket: true}
-	if d := cmp.Diff(want, e, ignoreHeaders); d != "" {
-		t.Errorf("GET echo (-want +got):\n%s", d)
-	}
-	if r.jwr.Headers.Get("X-Echo") != "1" {
-		t.Errorf("response headers %v, want X-Echo: 1", r.jwr.Headers)
-	}
-	jwr, err := s.PostContext(tctx(t), "/echo", map[string]any{"name": "Ada"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e = decodeEcho(t, jwr)
-	if e.Method != "POST" || e.Body["name"] != "Ada" || !e.IsSocket {
-		t.Errorf("POST echo %s", jwr.Body)
-	}
-	for _, m := range []string{"put", "patch", "delete"} {
-		jwr, err := s.Do(tctx(t), sailsio.RequestOptions{Method: strings.ToUpper(m), URL: "/echo"})
-		if err != nil || decodeEcho(t, jwr).Method != strings.ToUpper(m) {
-			t.Errorf("%s: %v %v", m, jwr, err)
-		}
-	}
-}
-
-var ignoreHeaders = cmpIgnoreField("Headers")
-
-func cmpIgnoreField(name string) cmp.Option {
-	return cmp.FilterPath(func(p cmp.Path) bool { return p.Last().String() == "."+name }, cmp.Ignore())
-}
-
-func scenarioHeaders(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt, sailsio.WithHeaders(map[string]string{"X-Global": "g", "x-both": "global"}))
-	jwr, err := s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"X-Both": "request", "cookie": "sails.sid=ignored", "origin": "http://evil.example"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := decodeEcho(t, jwr).Headers
-	if h["x-global"] != "g" || h["x-both"] != "request" {
-		t.Errorf("server saw headers %v", h)
-	}
-	// Sails takes cookie and origin from the handshake, whatever the request says.
-	if h["cookie"] == "sails.sid=ignored" || h["origin"] == "http://evil.example" {
-		t.Errorf("per-request cookie/origin reached the server: %v", h)
-	}
-	s.SetHeaders(map[string]string{"x-later": "1"})
-	jwr, err = s.GetContext(tctx(t), "/echo", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h := decodeEcho(t, jwr).Headers; h["x-later"] != "1" || h["x-global"] != "" {
-		t.Errorf("after SetHeaders the server saw %v", h)
-	}
-	_, err = s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"x-a": "1\r\nx-b: 2"}})
-	if !errors.Is(err, sailsio.ErrInvalidHeader) {
-		t.Errorf("CRLF header: %v, want ErrInvalidHeader", err)
-	}
-}
-
-func scenarioStatus(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt)
-	for _, code := range []int{200, 201, 302, 400, 403, 404, 500} {
-		jwr, err := s.GetContext(tctx(t), "/status/"+strconv.Itoa(code), nil)
+	var keys []string
+	for dec.More() {
+		k, err := dec.Token()
 		if err != nil {
-			t.Fatalf("status %d: %v", code, err)
+			t.Fatalf("%s: %v", raw, err)
 		}
-		var se *sailsio.StatusError
-		isErr := code >= 400
-		if jwr.StatusCode != code || (jwr.Error != nil) != isErr || (isErr && (!errors.As(jwr.Error, &se) || se.StatusCode != code)) {
-			t.Errorf("status %d: got %v", code, jwr)
+		keys = append(keys, k.(string))
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			t.Fatalf("%s: %v", raw, err)
 		}
 	}
-	jwr, err := s.GetContext(tctx(t), "/no/such/route", nil)
-	if err != nil || jwr.StatusCode != 404 {
-		t.Errorf("unknown route: %v %v", jwr, err)
-	}
+	return keys
 }
 
-func scenarioPolicy(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt)
-	jwr, err := s.GetContext(tctx(t), "/secret", nil)
-	if err != nil || jwr.StatusCode != 403 {
-		t.Errorf("without key: %v %v", jwr, err)
-	}
-	s.SetHeaders(map[string]string{"x-api-key": "letmein"})
-	jwr, err = s.GetContext(tctx(t), "/secret", nil)
-	if err != nil || jwr.StatusCode != 200 || string(jwr.Body) != `{"secret":42}` {
-		t.Errorf("with key: %v %v", jwr, err)
-	}
-}
-
-func scenarioCancel(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	_, err := s.GetContext(ctx, "/slow?ms=1500", nil)
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("slow request: %v, want DeadlineExceeded", err)
-	}
-	jwr, err := s.GetContext(tctx(t), "/echo", nil)
-	if err != nil || jwr.StatusCode != 200 || !s.IsConnected() {
-		t.Errorf("after cancelling: %v %v", jwr, err)
-	}
-}
-
-func scenarioBig(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt)
-	jwr, err := s.GetContext(tctx(t), "/big?n=2000000", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var str string
-	if err := jwr.Decode(&str); err != nil || len(str) != 2000000 {
-		t.Errorf("big body: %d bytes, %v", len(str), err)
-	}
-	big := strings.Repeat("y", 1<<20)
-	jwr, err = s.PostContext(tctx(t), "/size", map[string]string{"s": big})
-	var size struct{ Bytes int }
-	if err != nil || jwr.Decode(&size) != nil || size.Bytes != len(big)+8 {
-		t.Errorf("size: %v %v %+v", jwr, err, size)
-	}
-}
-
-func scenarioSession(t *testing.T, rt realTarget) {
-	jar, _ := cookiejar.New(nil)
+// httpLogin logs in over HTTP (POST /login) with a client that uses jar.
+func httpLogin(t *testing.T, b *backend, jar http.CookieJar, name string) {
+	t.Helper()
 	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	resp, err := hc.PostForm(rt.srv.URL+"/login", url.Values{"name": {"ada"}})
+	resp, err := hc.PostForm(b.url+"/login", url.Values{"name": {name}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,154 +244,12 @@ func scenarioSession(t *testing.T, rt realTarget) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("HTTP login: %s", resp.Status)
 	}
-	s := connectReal(t, rt, sailsio.WithCookieJar(jar))
-	jwr, err := s.GetContext(tctx(t), "/me", nil)
-	if err != nil || string(jwr.Body) != `{"user":"ada"}` {
-		t.Errorf("socket /me after HTTP login: %v %v", jwr, err)
-	}
-	// Without the cookie the socket has a session of its own, per connection.
-	s2 := connectReal(t, rt)
-	for want := 1; want <= 2; want++ {
-		jwr, err := s2.GetContext(tctx(t), "/count", nil)
-		if err != nil || string(jwr.Body) != `{"count":`+strconv.Itoa(want)+`}` {
-			t.Errorf("count %d: %v %v", want, jwr, err)
-		}
-	}
-	jwr, err = s2.GetContext(tctx(t), "/me", nil)
-	if err != nil || string(jwr.Body) != `{"user":null}` {
-		t.Errorf("/me without cookie: %v %v", jwr, err)
-	}
 }
 
-func scenarioRooms(t *testing.T, rt realTarget) {
-	a := connectReal(t, rt)
-	b := connectReal(t, rt)
-	chats := make(chan json.RawMessage, 4)
-	b.On("chat", func(d json.RawMessage) { chats <- d })
-	for _, s := range []*sailsio.SailsSocket{a, b} {
-		jwr, err := s.PostContext(tctx(t), "/rooms/demo/join", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var j struct{ Joined, ID string }
-		if err := jwr.Decode(&j); err != nil || j.Joined != "demo" || j.ID != s.ID() {
-			t.Errorf("join: %s, socket ID %q", jwr.Body, s.ID())
-		}
-	}
-	if _, err := a.PostContext(tctx(t), "/rooms/demo/say", map[string]string{"text": "hi from A"}); err != nil {
+func newJar(t *testing.T) *cookiejar.Jar {
+	jar, err := cookiejar.New(nil)
+	if err != nil {
 		t.Fatal(err)
 	}
-	got := recv(t, chats, "chat on the second socket")
-	var c struct{ Room, Text, From string }
-	if err := json.Unmarshal(got, &c); err != nil || c.Room != "demo" || c.Text != "hi from A" || c.From != a.ID() {
-		t.Errorf("chat %s, want from %s", got, a.ID())
-	}
-}
-
-func scenarioBlast(t *testing.T, rt realTarget) {
-	a := connectReal(t, rt)
-	b := connectReal(t, rt)
-	got := make(chan string, 4)
-	for name, s := range map[string]*sailsio.SailsSocket{"a": a, "b": b} {
-		s.On("news-"+rt.name(), func(d json.RawMessage) { got <- name + string(d) })
-	}
-	if _, err := a.PostContext(tctx(t), "/blast", map[string]any{"event": "news-" + rt.name(), "data": map[string]int{"x": 1}}); err != nil {
-		t.Fatal(err)
-	}
-	seen := map[string]bool{recv(t, got, "blast"): true, recv(t, got, "blast"): true}
-	if d := cmp.Diff(map[string]bool{`a{"x":1}`: true, `b{"x":1}`: true}, seen); d != "" {
-		t.Errorf("blast (-want +got):\n%s", d)
-	}
-}
-
-func scenarioPubSub(t *testing.T, rt realTarget) {
-	watcher := connectReal(t, rt)
-	creator := connectReal(t, rt)
-	pets := make(chan json.RawMessage, 4)
-	watcher.On("pet", func(d json.RawMessage) { pets <- d })
-	if jwr, err := watcher.GetContext(tctx(t), "/pet", nil); err != nil || jwr.StatusCode != 200 {
-		t.Fatalf("GET /pet: %v %v", jwr, err)
-	}
-	name := "rex-" + rt.name()
-	jwr, err := creator.PostContext(tctx(t), "/pet", map[string]string{"name": name})
-	if err != nil || jwr.StatusCode != 200 {
-		t.Fatalf("POST /pet: %v %v", jwr, err)
-	}
-	var ev struct {
-		Verb string
-		ID   json.Number
-		Data struct{ Name string }
-	}
-	for {
-		d := recv(t, pets, "pet event")
-		if err := json.Unmarshal(d, &ev); err != nil {
-			t.Fatalf("pet event %s: %v", d, err)
-		}
-		if ev.Data.Name == name {
-			break
-		}
-	}
-	if ev.Verb != "created" || ev.ID == "" {
-		t.Errorf("pet event %+v", ev)
-	}
-}
-
-func scenarioKick(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt)
-	disc := make(chan string, 2)
-	s.On(sailsio.EventDisconnect, func(d json.RawMessage) { disc <- string(d) })
-	jwr, err := s.PostContext(tctx(t), "/kick", nil)
-	if err != nil || jwr.StatusCode != 200 {
-		t.Fatalf("kick: %v %v", jwr, err)
-	}
-	if got := recv(t, disc, "disconnect"); got != `{"reason":"io server disconnect"}` {
-		t.Errorf("disconnect %s", got)
-	}
-	if _, err := s.GetContext(tctx(t), "/echo", nil); !errors.Is(err, sailsio.ErrDisconnected) {
-		t.Errorf("after a kick: %v, want ErrDisconnected (no reconnection after a kick)", err)
-	}
-}
-
-// scenarioHeartbeat stays idle for longer than the server's pingInterval+pingTimeout (1000+2000 ms):
-// a client that pinged the wrong way, or not at all, or did not answer pings, would be closed.
-func scenarioHeartbeat(t *testing.T, rt realTarget) {
-	s := connectReal(t, rt)
-	disc := make(chan string, 1)
-	s.On(sailsio.EventDisconnect, func(d json.RawMessage) { disc <- string(d) })
-	select {
-	case d := <-disc:
-		t.Fatalf("disconnected while idle: %s", d)
-	case <-time.After(3500 * time.Millisecond):
-	}
-	if jwr, err := s.GetContext(tctx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
-		t.Errorf("after idling: %v %v", jwr, err)
-	}
-}
-
-func TestRealSailsOrigins(t *testing.T) {
-	for _, rt := range realTargets(t, realsails.WithEnv("SAILSIO_ONLY_ALLOW_ORIGINS", "http://good.example")) {
-		t.Run(rt.name(), func(t *testing.T) {
-			for _, origin := range []string{"", "http://evil.example"} {
-				h := http.Header{}
-				if origin != "" {
-					h.Set("Origin", origin)
-				}
-				_, err := sailsio.Connect(tctx(t), rt.srv.URL, sailsio.WithProtocol(rt.proto), sailsio.WithInitialConnectionHeaders(h))
-				var he *sailsio.HandshakeError
-				if !errors.As(err, &he) || he.StatusCode != 400 {
-					t.Errorf("origin %q: %v, want a HandshakeError with status 400", origin, err)
-				} else {
-					t.Logf("origin %q refused: %v", origin, he)
-				}
-			}
-			s := connectReal(t, rt, sailsio.WithInitialConnectionHeaders(http.Header{"Origin": {"http://good.example"}}))
-			jwr, err := s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"origin": "http://other.example"}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if o := decodeEcho(t, jwr).Headers["origin"]; o != "http://good.example" {
-				t.Errorf("virtual origin %q, want the handshake's", o)
-			}
-		})
-	}
+	return jar
 }

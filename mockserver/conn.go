@@ -18,7 +18,6 @@ import (
 type handshake struct {
 	header    http.Header
 	query     url.Values
-	host      string
 	ip        string
 	tls       bool
 	origin    string // "" when the handshake had none

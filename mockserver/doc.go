@@ -22,6 +22,10 @@
 // namespace violations are punished, the shape of CONNECT_ERROR and of origin rejections) follow
 // the captures in the project's protocol reference.
 //
+// The root package's conformance suite (conformance_test.go) runs the same scenarios against this
+// server, with a Go mirror of the test app of testdata/sails, and against that app on real Sails
+// with both hook generations; real Sails is the reference.
+//
 // Faults for resilience tests (dropped connections, a paused server, slow responses, refused
 // handshakes, raw frames, missing heartbeats, kicks) are methods of Server; WithFrameLog and
 // FrameRecorder let a test see every frame sent and received.

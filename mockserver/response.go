@@ -19,28 +19,49 @@ import (
 //
 // Over a socket the answer is the JWR {"body":...,"headers":{...},"statusCode":N}: body is the
 // value itself (a string is a JSON string), headers holds only the headers the handler Set
-// (names lower-cased, never set-cookie), and body is left out when there is none. Over HTTP the
-// same answer becomes a normal HTTP response.
+// (names lower-cased, in the order they were first set, never set-cookie), and body is left out
+// when there is none. Over HTTP the same answer becomes a normal HTTP response.
 type Response struct {
 	mu      sync.Mutex
 	status  int
-	headers map[string]string
+	headers []header
 	done    chan struct{}
 	res     *result
+}
+
+// header is one response header. Sails builds the JWR headers as a JavaScript object, so they
+// keep the order in which they were first set, and a few built-in answers carry a name that is
+// not lower-case or a value that is not a string.
+type header struct {
+	name  string // as it appears in the JWR
+	value string // the value over HTTP
+	json  []byte // the value in the JWR; nil: value as a JSON string
+}
+
+// setHeader sets name (exactly as given) in list: in place if present, else at the end.
+func setHeader(list []header, h header) []header {
+	for i := range list {
+		if list[i].name == h.name {
+			list[i] = h
+			return list
+		}
+	}
+	return append(list, h)
 }
 
 // result is a finished answer.
 type result struct {
 	status      int
-	headers     map[string]string // lower-case names, as set by the handler
-	socketBody  []byte            // the JWR body as JSON; nil: no body
-	binary      []byte            // non-nil: a binary body (a BINARY_ACK over sockets)
+	headers     []header // as set by the handler (names lower-cased) and built-in answers
+	httpHeaders []header // HTTP only, applied after headers (where Express differs from the JWR)
+	socketBody  []byte   // the JWR body as JSON; nil: no body
+	binary      []byte   // non-nil: a binary body (a BINARY_ACK over sockets)
 	httpBody    []byte
 	contentType string // default Content-Type over HTTP
 }
 
 func newResponse() *Response {
-	return &Response{headers: map[string]string{}, done: make(chan struct{})}
+	return &Response{done: make(chan struct{})}
 }
 
 // Status sets the status code (default 200) and returns r for chaining.
@@ -53,10 +74,10 @@ func (r *Response) Status(code int) *Response {
 
 // Set sets a response header (its name is lower-cased) and returns r for chaining.
 // "set-cookie" reaches HTTP clients only: it is removed from socket responses, as Sails does.
-func (r *Response) Set(header, value string) *Response {
+func (r *Response) Set(name, value string) *Response {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.headers[strings.ToLower(header)] = value
+	r.headers = setHeader(r.headers, header{name: strings.ToLower(name), value: value})
 	return r
 }
 
@@ -77,15 +98,12 @@ func (r *Response) finish(defStatus int, build func(res *result) error) {
 	if r.res != nil {
 		return
 	}
-	res := &result{status: r.status, headers: make(map[string]string, len(r.headers))}
+	res := &result{status: r.status, headers: append([]header(nil), r.headers...)}
 	if res.status == 0 {
 		res.status = defStatus
 	}
-	for k, v := range r.headers {
-		res.headers[k] = v
-	}
 	if err := build(res); err != nil {
-		res = &result{status: http.StatusInternalServerError, headers: map[string]string{}}
+		res = &result{status: http.StatusInternalServerError}
 		setText(res, "mockserver: cannot encode the response body: "+err.Error(), "text/plain; charset=utf-8")
 	}
 	r.res = res
@@ -99,7 +117,7 @@ func (r *Response) override(status int, text string) {
 	if r.res != nil {
 		return
 	}
-	res := &result{status: status, headers: map[string]string{}}
+	res := &result{status: status}
 	setText(res, text, "text/plain; charset=utf-8")
 	r.res = res
 	close(r.done)
@@ -163,11 +181,98 @@ func (r *Response) End() {
 	r.finish(http.StatusOK, func(*result) error { return nil })
 }
 
-// Redirect answers 302 (unless Status was called) with a location header, like res.redirect.
+// Redirect answers 302 (unless Status was called) like Sails' res.redirect: over a socket the
+// JWR is {"body":"Redirecting to <encodeURI(location)>","headers":{"content-type":"text/html",
+// "Location":location,"location":location},...} (the client is not redirected); over HTTP it is
+// Express' redirect: a Location header and the body "Found. Redirecting to <location>" as
+// text/plain.
 func (r *Response) Redirect(location string) {
-	r.Set("location", location)
+	r.mu.Lock()
+	r.headers = setHeader(r.headers, header{name: "content-type", value: "text/html"})
+	r.headers = setHeader(r.headers, header{name: "Location", value: location})
+	r.mu.Unlock()
 	r.finish(http.StatusFound, func(res *result) error {
-		setText(res, "Redirecting to "+location, "text/html; charset=utf-8")
+		res.headers = setHeader(res.headers, header{name: "location", value: location})
+		res.socketBody, _ = marshalJSON("Redirecting to " + encodeURI(location))
+		loc := encodeURL(location)
+		text := http.StatusText(res.status)
+		if text == "" {
+			text = strconv.Itoa(res.status)
+		}
+		res.httpBody = []byte(text + ". Redirecting to " + loc)
+		res.httpHeaders = []header{
+			{name: "Location", value: loc},
+			{name: "Content-Type", value: "text/plain; charset=utf-8"},
+			{name: "Vary", value: "Accept"},
+		}
+		return nil
+	})
+}
+
+// encodeURI is JavaScript's encodeURI (on the UTF-8 bytes of s).
+func encodeURI(s string) string {
+	return percentEncode(s, ";,/?:@&=+$-_.!~*'()#", false)
+}
+
+// encodeURL is the encodeurl package Express uses for Location: it leaves valid %XX escapes,
+// [ and ] alone, but encodes # and $.
+func encodeURL(s string) string {
+	return percentEncode(s, ";,/?:@&=+-_.!~*'()[]", true)
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// percentEncode escapes every byte of s but ASCII letters, digits and the bytes of keep;
+// keepEscapes leaves valid %XX escapes as they are.
+func percentEncode(s, keep string, keepEscapes bool) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(keep, c) >= 0:
+			b.WriteByte(c)
+		case c == '%' && keepEscapes && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+// optionsAllow is what Sails answers to an OPTIONS request no route handles: every path matches
+// one of its built-in routes bound to the default verbs (GET, PUT, POST, DELETE, PATCH; HEAD
+// through GET).
+const (
+	optionsAllowSocket = "DELETE, GET, HEAD, PATCH, POST, PUT" // @sailshq/router (virtual requests)
+	optionsAllowHTTP   = "GET,HEAD,PUT,POST,DELETE,PATCH"      // Express
+)
+
+// autoOptions answers an OPTIONS request that no route handles, as Sails does: 200 with an Allow
+// header. Over a socket the JWR has no body and the headers of @sailshq/router's OPTIONS answer,
+// content-length a JSON number:
+// {"headers":{"allow":"DELETE, GET, HEAD, PATCH, POST, PUT","content-length":35,
+// "content-type":"text/plain","x-content-type-options":"nosniff"},"statusCode":200}.
+// Over HTTP it is Express' answer: the allowed verbs as a text/html body.
+func (r *Response) autoOptions(socket bool) {
+	r.finish(http.StatusOK, func(res *result) error {
+		res.status = http.StatusOK
+		if socket {
+			res.headers = setHeader(res.headers, header{name: "allow", value: optionsAllowSocket})
+			res.headers = setHeader(res.headers, header{name: "content-length", value: strconv.Itoa(len(optionsAllowSocket)),
+				json: []byte(strconv.Itoa(len(optionsAllowSocket)))})
+			res.headers = setHeader(res.headers, header{name: "content-type", value: "text/plain"})
+			res.headers = setHeader(res.headers, header{name: "x-content-type-options", value: "nosniff"})
+			return nil
+		}
+		res.headers = setHeader(res.headers, header{name: "allow", value: optionsAllowHTTP})
+		res.httpBody = []byte(optionsAllowHTTP)
+		res.contentType = "text/html; charset=utf-8"
 		return nil
 	})
 }
@@ -196,25 +301,38 @@ func (r *Response) Created(v any) { r.shorthand(http.StatusCreated, v) }
 // BadRequest answers 400 with v (as Send; nil: "Bad Request").
 func (r *Response) BadRequest(v any) { r.shorthand(http.StatusBadRequest, v) }
 
-// Forbidden answers 403 with v (as Send; nil: "Forbidden").
-func (r *Response) Forbidden(v any) { r.shorthand(http.StatusForbidden, v) }
+// Forbidden answers 403 "Forbidden". Like Sails' default res.forbidden (Sails 1.x), it ignores v:
+// the body is always the status text.
+func (r *Response) Forbidden(v any) { r.shorthand(http.StatusForbidden, nil) }
 
-// NotFound answers 404 with v (as Send; nil: "Not Found").
-func (r *Response) NotFound(v any) { r.shorthand(http.StatusNotFound, v) }
+// NotFound answers 404 "Not Found". Like Sails' default res.notFound (Sails 1.x, without views),
+// it ignores v: the body is always the status text.
+func (r *Response) NotFound(v any) { r.shorthand(http.StatusNotFound, nil) }
 
 // ServerError answers 500 with v (as Send, an error as its message; nil: "Internal Server Error").
 func (r *Response) ServerError(v any) { r.shorthand(http.StatusInternalServerError, v) }
 
-// jwrHeaders returns the JWR headers: everything set but set-cookie.
+// jwrHeaders returns the JWR headers: everything set but set-cookie, in order.
 func (res *result) jwrHeaders() []byte {
-	h := make(map[string]string, len(res.headers))
-	for k, v := range res.headers {
-		if k != "set-cookie" {
-			h[k] = v
+	b := []byte{'{'}
+	for _, h := range res.headers {
+		if strings.EqualFold(h.name, "set-cookie") {
+			continue
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		name, _ := marshalJSON(h.name)
+		b = append(b, name...)
+		b = append(b, ':')
+		if h.json != nil {
+			b = append(b, h.json...)
+		} else {
+			v, _ := marshalJSON(h.value)
+			b = append(b, v...)
 		}
 	}
-	b, _ := marshalJSON(h)
-	return b
+	return append(b, '}')
 }
 
 // ackFrames encodes the answer as the frames of an ACK to ackID.
@@ -244,8 +362,11 @@ func (res *result) ackFrames(ackID int64, eio int) []outFrame {
 
 // writeHTTP writes the answer as an HTTP response.
 func (res *result) writeHTTP(w http.ResponseWriter) {
-	for k, v := range res.headers {
-		w.Header().Set(k, v)
+	for _, h := range res.headers {
+		w.Header().Set(h.name, h.value)
+	}
+	for _, h := range res.httpHeaders {
+		w.Header().Set(h.name, h.value)
 	}
 	if res.httpBody != nil && w.Header().Get("Content-Type") == "" && res.contentType != "" {
 		w.Header().Set("Content-Type", res.contentType)

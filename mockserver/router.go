@@ -28,7 +28,8 @@ type Policy func(req *Request, res *Response, next func())
 // pattern is a compiled Sails route address.
 type pattern struct {
 	address string
-	verb    string // upper-case verb; "" matches every verb
+	verb    string // upper-case verb, or "" for a verbless or "ALL" address
+	all     bool   // verb "" means every verb ("ALL /x", "* /x"); else Sails' default verbs (no OPTIONS)
 	re      *regexp.Regexp
 	keys    []string // names of the capture groups, wildcards as "0", "1", ...
 }
@@ -50,10 +51,11 @@ type router struct {
 	rules  []policyRule
 }
 
-// parseAddress compiles a route address: "VERB /path" or "/path" (any verb); the verb may be
-// any case, and "ALL" or "*" mean any verb. Paths follow Express 4: ":name" matches one segment,
-// ":name?" an optional one, "*" anything (its match is param "0", then "1"...); matching is
-// case-insensitive and ignores one trailing slash.
+// parseAddress compiles a route address: "VERB /path" or "/path"; the verb may be any case.
+// Without a verb the route gets the verbs Sails binds by default (GET, PUT, POST, DELETE, PATCH,
+// and HEAD through GET), not OPTIONS; "ALL" or "*" mean every verb, OPTIONS included. Paths
+// follow Express 4: ":name" matches one segment, ":name?" an optional one, "*" anything (its
+// match is param "0", then "1"...); matching is case-insensitive and ignores one trailing slash.
 func parseAddress(address string) (pattern, error) {
 	f := strings.Fields(address)
 	var verb, path string
@@ -65,10 +67,11 @@ func parseAddress(address string) (pattern, error) {
 	default:
 		return pattern{}, fmt.Errorf("mockserver: invalid route address %q", address)
 	}
+	all := false
 	switch verb {
 	case "", "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD":
 	case "ALL", "*":
-		verb = ""
+		verb, all = "", true
 	default:
 		return pattern{}, fmt.Errorf("mockserver: invalid verb in route address %q", address)
 	}
@@ -76,7 +79,7 @@ func parseAddress(address string) (pattern, error) {
 		return pattern{}, fmt.Errorf("mockserver: route address %q: the path must start with /", address)
 	}
 	re, keys := compilePath(path)
-	return pattern{address: address, verb: verb, re: re, keys: keys}, nil
+	return pattern{address: address, verb: verb, all: all, re: re, keys: keys}, nil
 }
 
 func isNameChar(c byte) bool {
@@ -135,6 +138,9 @@ func (p *pattern) match(method, path string) (map[string]string, bool) {
 	if p.verb != "" && p.verb != method && !(method == "HEAD" && p.verb == "GET") {
 		return nil, false
 	}
+	if p.verb == "" && !p.all && method == "OPTIONS" {
+		return nil, false // Sails binds a verbless address to GET, PUT, POST, DELETE and PATCH only
+	}
 	m := p.re.FindStringSubmatchIndex(path)
 	if m == nil {
 		return nil, false
@@ -154,10 +160,11 @@ func (p *pattern) match(method, path string) (map[string]string, bool) {
 }
 
 // Handle routes the requests matching address to h. Addresses are Sails route addresses:
-// "GET /user/:id", "/logout" (any verb), "POST /file/*" (the wildcard's match is
+// "GET /user/:id", "/logout" (no verb: GET, PUT, POST, DELETE and PATCH, as Sails binds it, so
+// not OPTIONS), "ALL /logout" (every verb), "POST /file/*" (the wildcard's match is
 // req.Params["0"]). Routes are tried in registration order and the first match wins; a GET
-// route also serves HEAD. An unmatched request gets 404 "Not Found". Handle panics on an invalid
-// address.
+// route also serves HEAD. An unmatched request gets 404 "Not Found", except OPTIONS, which gets
+// Sails' automatic 200 answer with an Allow header. Handle panics on an invalid address.
 func (s *Server) Handle(address string, h HandlerFunc) {
 	p, err := parseAddress(address)
 	if err != nil {
@@ -189,6 +196,7 @@ func (s *Server) Policy(address string, p ...Policy) {
 	}
 	s.router.mu.Lock()
 	defer s.router.mu.Unlock()
+	pt.all = pt.all || pt.verb == "" // a verbless policy address covers every verb, OPTIONS included
 	s.router.rules = append(s.router.rules, policyRule{pattern: pt, ps: append([]Policy(nil), p...)})
 }
 
@@ -219,6 +227,10 @@ func (s *Server) route(req *Request, res *Response) {
 		if s.cfg.getCookie && (req.Method == "GET" || req.Method == "HEAD") && strings.EqualFold(strings.TrimSuffix(req.Path, "/"), "/__getcookie") {
 			res.Set("content-type", "application/javascript")
 			res.Send("_sailsIoJSConnect();")
+			return
+		}
+		if req.Method == "OPTIONS" {
+			res.autoOptions(req.IsSocket)
 			return
 		}
 		res.NotFound(nil)

@@ -270,7 +270,6 @@ func (s *Server) newHandshake(r *http.Request) *handshake {
 	h := &handshake{
 		header: r.Header.Clone(),
 		query:  r.URL.Query(),
-		host:   r.Host,
 		ip:     remoteIP(r.RemoteAddr),
 		tls:    r.TLS != nil,
 	}

@@ -147,11 +147,10 @@ func (c *conn) newRequest(verb string, obj map[string]json.RawMessage) *Request 
 		query = url.Values{}
 	}
 	h := virtualHeaders(obj["headers"])
-	// _.defaults({host, cookie}, msg.headers): the handshake's cookie wins over a per-request one.
+	// _.defaults({host: sails.config.host, cookie}, msg.headers): the handshake's cookie wins over
+	// a per-request one; host stays the per-request one, if any (sails.config.host is unset, and
+	// the handshake's Host header is not used).
 	h.Set("Cookie", c.hs.cookie)
-	if h.Get("Host") == "" && c.hs.host != "" {
-		h.Set("Host", c.hs.host)
-	}
 	// origin is always forced to the handshake's.
 	h.Del("Origin")
 	if c.hs.origin != "" {

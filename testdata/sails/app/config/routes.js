@@ -14,5 +14,6 @@ module.exports.routes = {
   'POST /rooms/:room/say': 'HarnessController.say',
   'POST /blast': 'HarnessController.blast',
   'POST /kick': 'HarnessController.kick',
+  'GET /redirect': 'HarnessController.redirect',
   'GET /version': 'HarnessController.version'
 };

@@ -147,6 +147,11 @@ module.exports = {
     }, KICK_DELAY_MS);
   },
 
+  // GET /redirect?to=URL: res.redirect(to) (default "/echo"), a 302 with a Location header.
+  redirect: function (req, res) {
+    return res.redirect(req.param('to') || '/echo');
+  },
+
   // GET /version: versions actually loaded (see lift.js).
   version: function (req, res) {
     return res.json(req._sails.config.custom.versions);
