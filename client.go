@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // SailsSocket is a Sails socket: the Go counterpart of sails.io.js' io.socket. It is safe for
@@ -24,7 +25,7 @@ type SailsSocket struct {
 	mu         sync.Mutex
 	state      State
 	conn       *conn
-	headers    map[string]string
+	headers    atomic.Pointer[globalHeaders]
 	queue      []*request
 	queued     int                // live entries of queue
 	changed    chan struct{}      // closed and replaced on every state change
@@ -67,7 +68,8 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 			return nil, err
 		}
 	}
-	s := &SailsSocket{opts: o, headers: o.headers, changed: make(chan struct{}), stop: make(chan struct{})}
+	s := &SailsSocket{opts: o, changed: make(chan struct{}), stop: make(chan struct{})}
+	s.headers.Store(newGlobalHeaders(o.headers))
 	if err := s.setURL(rawURL); err != nil {
 		return nil, err
 	}

@@ -278,21 +278,22 @@ func (c *conn) wait() {
 func (c *conn) send(r *request) {
 	c.pmu.Lock()
 	id := c.nextID
-	if max := c.open.MaxPayload; max > 0 {
-		if size := int64(2 + len(strconv.FormatInt(id, 10)) + len(r.payload)); size > max {
-			c.pmu.Unlock()
-			r.complete(nil, fmt.Errorf("%w: request of %d bytes exceeds the server's maxPayload of %d", ErrMessageTooLarge, size, max))
-			return
-		}
+	// Write "42<id>" right before the payload, in the headroom newRequest left for it.
+	var num [20]byte
+	digits := strconv.AppendInt(num[:0], id, 10)
+	start := frameHeadroom - 2 - len(digits)
+	frame := r.payload[start:]
+	if max := c.open.MaxPayload; max > 0 && int64(len(frame)) > max {
+		c.pmu.Unlock()
+		r.complete(nil, fmt.Errorf("%w: request of %d bytes exceeds the server's maxPayload of %d", ErrMessageTooLarge, len(frame), max))
+		return
 	}
 	c.nextID++
 	c.pending[id] = r
 	c.pmu.Unlock()
 	r.conn, r.id = c, id
-	frame := make([]byte, 0, len(r.payload)+24)
-	frame = append(frame, "42"...)
-	frame = strconv.AppendInt(frame, id, 10)
-	frame = append(frame, r.payload...)
+	frame[0], frame[1] = '4', '2'
+	copy(frame[2:], digits)
 	c.push(frame)
 }
 
@@ -358,7 +359,10 @@ func (c *conn) fail(reason string, cause error) {
 	})
 }
 
-const closeWriteTimeout = 2 * time.Second
+const (
+	closeWriteTimeout = 2 * time.Second
+	maxKeptReadBuffer = 64 << 10
+)
 
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
@@ -436,14 +440,24 @@ func (c *conn) heartbeatLoop() {
 
 func (c *conn) readLoop() {
 	defer c.wg.Done()
+	// One buffer for every frame: what outlives a frame (bodies, event payloads, attachments) is
+	// copied out of it by the decoders.
+	var buf bytes.Buffer
 	for {
-		mt, frame, err := c.ws.ReadMessage()
+		mt, r, err := c.ws.NextReader()
+		if err == nil {
+			buf.Reset()
+			_, err = buf.ReadFrom(r)
+		}
 		if err != nil {
 			c.fail(classify(err, c.s.opts.maxMessageSize))
 			return
 		}
-		c.handleFrame(mt, frame)
+		c.handleFrame(mt, buf.Bytes())
 		c.lastSeen.Store(time.Now().UnixNano()) // handling time is not silence
+		if buf.Cap() > maxKeptReadBuffer {
+			buf = bytes.Buffer{} // do not keep a large message's memory for the connection's life
+		}
 	}
 }
 
@@ -516,6 +530,7 @@ func (c *conn) handlePacket(payload []byte) {
 			c.dispatchBinary(p)
 			return
 		}
+		p.Data = bytes.Clone(p.Data) // it outlives the frame
 		c.partial = &p
 	case wire.Disconnect:
 		c.fail(ReasonServerDisconnect, nil)
@@ -537,7 +552,7 @@ func (c *conn) handleBinary(frame []byte) {
 		c.partial, c.atts = nil, nil
 		return
 	}
-	c.atts = append(c.atts, att)
+	c.atts = append(c.atts, bytes.Clone(att))
 	if len(c.atts) < c.partial.Attachments {
 		return
 	}

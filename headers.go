@@ -1,6 +1,7 @@
 package sailsio
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 )
@@ -44,20 +45,49 @@ func WithInitialConnectionHeaders(h http.Header) Option {
 // SetHeaders replaces the global virtual headers; the next request uses them. Invalid headers make
 // each later request fail with ErrInvalidHeader until they are replaced.
 func (s *SailsSocket) SetHeaders(h map[string]string) {
-	c := copyHeaders(h)
-	s.mu.Lock()
-	s.headers = c
-	s.mu.Unlock()
+	s.headers.Store(newGlobalHeaders(h))
 }
 
 // Headers returns a copy of the global virtual headers (an empty map when there are none).
 func (s *SailsSocket) Headers() map[string]string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.headers == nil {
-		return map[string]string{}
+	c := copyHeaders(s.headers.Load().given)
+	if c == nil {
+		c = map[string]string{}
 	}
-	return copyHeaders(s.headers)
+	return c
+}
+
+// globalHeaders is an immutable snapshot of the global headers, validated, lower-cased and encoded
+// once, so that a request without headers of its own reuses the encoding.
+type globalHeaders struct {
+	given   map[string]string // as the user gave them (a private copy)
+	lower   map[string]string // lower-cased names
+	encoded []byte            // JSON of lower
+	err     error             // why they are invalid
+}
+
+func newGlobalHeaders(h map[string]string) *globalHeaders {
+	g := &globalHeaders{given: copyHeaders(h)}
+	g.lower, g.err = mergeHeaders(nil, h)
+	if g.err == nil {
+		g.encoded, g.err = json.Marshal(g.lower)
+	}
+	return g
+}
+
+// encode returns the JSON of the headers of a request: the global ones merged with perRequest.
+func (g *globalHeaders) encode(perRequest map[string]string) ([]byte, error) {
+	if g.err != nil {
+		return nil, g.err
+	}
+	if len(perRequest) == 0 {
+		return g.encoded, nil
+	}
+	merged, err := mergeHeaders(g.lower, perRequest)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(merged)
 }
 
 func copyHeaders(h map[string]string) map[string]string {

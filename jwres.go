@@ -72,6 +72,9 @@ const parseErrorPrefix = "SAILS:HOOK:SOCKETS:"
 // decodeAck turns an ACK payload (a JSON array whose first element is the response) into a JWRes,
 // in one decoding pass. See decodeResponse for the results.
 func decodeAck(data []byte) (*JWRes, error) {
+	if jwr, ok := fastAck(data); ok {
+		return jwr, nil
+	}
 	var arr [1]wireResponse
 	if err := json.Unmarshal(data, &arr); err != nil {
 		return nil, errorf(ErrBadResponse, "ack payload: %v", err)

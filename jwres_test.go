@@ -1,6 +1,7 @@
 package sailsio
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // The ack payloads below are the literal ones captured from real Sails (PROTOCOL.md §3.3, §3.4).
@@ -150,4 +152,47 @@ func FuzzDecodeAck(f *testing.F) {
 			t.Fatalf("unexpected error %v", err)
 		}
 	})
+}
+
+// FuzzFastAck checks the fast ack decoder against the general one: whenever it accepts a payload,
+// the result must be what json.Unmarshal-based decoding gives.
+func FuzzFastAck(f *testing.F) {
+	for _, seed := range []string{
+		`[{"body":{"joined":"demo","id":"igbVCdyNdRSmw8TEAAAA"},"headers":{},"statusCode":200}]`,
+		`[{"headers":{"allow":"DELETE, GET","content-length":35},"statusCode":200}]`,
+		`[{"body":"Redirecting to /hello","headers":{"content-type":"text/html","Location":"/hello","location":"/hello"},"statusCode":302}]`,
+		` [ { "statusCode" : 404 , "body" : "Not Found" } ] `, `[{}]`, `[{"body":[1,{"a":"b\"]"}]}]`,
+		`[{"body":tru}]`, `[{"statusCode":2000}]`, `[{"statusCode":20.5}]`, `[{"body":1}, 2]`, `[{"body":"\u0041"}]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fast, ok := fastAck(data)
+		if !ok {
+			return
+		}
+		var arr [1]wireResponse
+		if err := json.Unmarshal(data, &arr); err != nil {
+			t.Fatalf("fastAck accepted %q, which json rejects: %v", data, err)
+		}
+		slow, err := arr[0].response()
+		if err != nil {
+			t.Fatalf("fastAck accepted %q, the general decoder says %v", data, err)
+		}
+		if !bytes.Equal(compact(t, fast.Body), compact(t, slow.Body)) || fast.StatusCode != slow.StatusCode ||
+			!cmp.Equal(fast.Headers, slow.Headers, sortValues) || (fast.Error == nil) != (slow.Error == nil) {
+			t.Fatalf("%q:\nfast %v\nslow %v", data, fast, slow)
+		}
+	})
+}
+
+// sortValues compares header values as sets: the general decoder's order follows a map's.
+var sortValues = cmpopts.SortSlices(func(a, b string) bool { return a < b })
+
+func compact(t *testing.T, b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		t.Fatalf("invalid JSON %q: %v", b, err)
+	}
+	return buf.Bytes()
 }

@@ -131,15 +131,15 @@ func TestNewRequestPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `["post",{"method":"post","headers":{"x-both":"request","x-global":"g"},"data":{"a":1},"url":"/echo/"}]`
-	if string(r.payload) != want {
-		t.Errorf("payload\n got %s\nwant %s", r.payload, want)
+	if string(r.payload[frameHeadroom:]) != want {
+		t.Errorf("payload\n got %s\nwant %s", r.payload[frameHeadroom:], want)
 	}
 	r, err = s.newRequest(RequestOptions{URL: "/hello"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `["get",{"method":"get","headers":{"x-both":"global","x-global":"g"},"data":{},"url":"/hello"}]`; string(r.payload) != want {
-		t.Errorf("payload\n got %s\nwant %s", r.payload, want)
+	if want := `["get",{"method":"get","headers":{"x-both":"global","x-global":"g"},"data":{},"url":"/hello"}]`; string(r.payload[frameHeadroom:]) != want {
+		t.Errorf("payload\n got %s\nwant %s", r.payload[frameHeadroom:], want)
 	}
 	for _, bad := range []RequestOptions{{Method: "GET2", URL: "/"}, {URL: ""}, {URL: "/", Data: make(chan int)}, {URL: "/", Data: json.RawMessage("{")}} {
 		if _, err := s.newRequest(bad); !errors.Is(err, ErrInvalidRequest) {

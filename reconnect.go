@@ -133,7 +133,7 @@ type resubscription struct {
 
 // sendOn sends the request on c. Caller holds s.mu.
 func (rs *resubscription) sendOn(c *conn) {
-	r, err := rs.s.buildRequest(rs.opts, rs.s.headers)
+	r, err := rs.s.newRequest(rs.opts)
 	if err != nil { // SetHeaders may have made the global headers invalid since
 		if rs.cb != nil {
 			jwr := failedResponse(err)

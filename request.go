@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,20 +81,25 @@ func (s *SailsSocket) Do(ctx context.Context, opts RequestOptions) (*JWRes, erro
 	if err != nil {
 		return nil, err
 	}
-	r.ch = make(chan result, 1)
+	r.ch = resultChans.Get().(chan result)
 	s.submit(r)
+	var res result
 	select {
-	case res := <-r.ch:
-		return res.jwr, res.err
+	case res = <-r.ch:
 	case <-ctx.Done():
 		if r.abort(fmt.Errorf("sailsio: %w", ctx.Err())) {
-			res := <-r.ch
-			return nil, res.err
+			res = <-r.ch
+			res.jwr = nil
+		} else {
+			res = <-r.ch // the response won the race
 		}
-		res := <-r.ch // the response won the race
-		return res.jwr, res.err
 	}
+	resultChans.Put(r.ch) // drained: complete sends exactly once
+	return res.jwr, res.err
 }
+
+// resultChans recycles the channels through which Do receives its result.
+var resultChans = sync.Pool{New: func() any { return make(chan result, 1) }}
 
 // GetContext is Do with method "get".
 func (s *SailsSocket) GetContext(ctx context.Context, url string, data any) (*JWRes, error) {
@@ -128,7 +134,7 @@ type result struct {
 // request is one virtual request from the call to its completion.
 type request struct {
 	s       *SailsSocket
-	payload []byte // the Socket.IO EVENT data: ["verb",{...}]
+	payload []byte // frameHeadroom free bytes, then the Socket.IO EVENT data: ["verb",{...}]
 	cb      Callback
 	ch      chan result
 	done    atomic.Bool
@@ -140,16 +146,12 @@ type request struct {
 	id     int64
 }
 
+// frameHeadroom is room left before a request's payload for "42" and the ack id, so that the frame
+// is written in place when the request is sent.
+const frameHeadroom = 2 + 20
+
 // newRequest validates opts and encodes the request once, with the current global headers.
 func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
-	s.mu.Lock()
-	global := s.headers
-	s.mu.Unlock()
-	return s.buildRequest(opts, global)
-}
-
-// buildRequest validates opts and encodes the request with the given global headers.
-func (s *SailsSocket) buildRequest(opts RequestOptions, global map[string]string) (*request, error) {
 	method := strings.ToLower(opts.Method)
 	if method == "" {
 		method = "get"
@@ -160,13 +162,9 @@ func (s *SailsSocket) buildRequest(opts RequestOptions, global map[string]string
 	if opts.URL == "" {
 		return nil, errorf(ErrInvalidRequest, "empty URL")
 	}
-	headers, err := mergeHeaders(global, opts.Headers)
+	hb, err := s.headers.Load().encode(opts.Headers)
 	if err != nil {
 		return nil, err
-	}
-	hb, err := json.Marshal(headers)
-	if err != nil {
-		return nil, errorf(ErrInvalidRequest, "headers: %v", err)
 	}
 	data := []byte("{}")
 	switch d := opts.Data.(type) {
@@ -181,7 +179,7 @@ func (s *SailsSocket) buildRequest(opts RequestOptions, global map[string]string
 			return nil, fmt.Errorf("%w: cannot encode Data: %w", ErrInvalidRequest, err)
 		}
 	}
-	buf := make([]byte, 0, len(method)*2+len(hb)+len(data)+len(opts.URL)+48)
+	buf := make([]byte, frameHeadroom, frameHeadroom+len(method)*2+len(hb)+len(data)+len(opts.URL)+48)
 	buf = append(buf, `["`...)
 	buf = append(buf, method...)
 	buf = append(buf, `",{"method":"`...)
