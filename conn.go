@@ -454,6 +454,11 @@ func (c *conn) readLoop() {
 			return
 		}
 		c.handleFrame(mt, buf.Bytes())
+		select {
+		case <-c.done: // the frame ended the connection: what gorilla still buffers is not for us
+			return
+		default:
+		}
 		c.lastSeen.Store(time.Now().UnixNano()) // handling time is not silence
 		if buf.Cap() > maxKeptReadBuffer {
 			buf = bytes.Buffer{} // do not keep a large message's memory for the connection's life
