@@ -33,6 +33,7 @@ type SailsSocket struct {
 	dialCancel context.CancelFunc // cancels the current attempt's dial
 	attemptSeq uint64             // identifies the current connection attempt
 	loopGen    uint64             // identifies the running reconnection loop
+	loopStop   chan struct{}      // closed to wake the running reconnection loop when it is superseded
 	reconnects sync.WaitGroup     // the reconnection loop
 
 	resubs []*resubscription // sent again on every connection, in order
@@ -340,7 +341,7 @@ func (s *SailsSocket) Reconnect(ctx context.Context) error {
 		s.emitJSON(EventDisconnect, map[string]string{"reason": ReasonClientDisconnect})
 	}
 	seq := s.beginAttempt()
-	s.loopGen++ // a running reconnection loop stops at its next check
+	s.stopLoop()
 	s.mu.Unlock()
 	if c != nil {
 		c.closeGracefully()

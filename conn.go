@@ -66,6 +66,7 @@ func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 		done:    make(chan struct{}),
 	}
 	var nd net.Dialer
+	var stopWatch func() bool
 	d := websocket.Dialer{
 		Proxy:           http.ProxyFromEnvironment,
 		TLSClientConfig: s.opts.tlsConfig,
@@ -76,10 +77,16 @@ func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 				return nil, err
 			}
 			c.net = &liveConn{Conn: nc, seen: &c.lastSeen}
+			// gorilla bounds the upgrade by the context's deadline only; make a cancellation
+			// (Disconnect, Reconnect) interrupt it too.
+			stopWatch = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
 			return c.net, nil
 		},
 	}
 	ws, resp, err := d.DialContext(ctx, s.wsURL, s.handshakeHeader())
+	if stopWatch != nil {
+		stopWatch()
+	}
 	if resp != nil && s.opts.jar != nil {
 		if cookies := resp.Cookies(); len(cookies) > 0 {
 			s.opts.jar.SetCookies(s.httpURL, cookies)

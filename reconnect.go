@@ -10,9 +10,20 @@ import (
 // startReconnecting starts the reconnection loop. Caller holds s.mu.
 func (s *SailsSocket) startReconnecting() {
 	s.setState(StateReconnecting)
-	s.loopGen++
+	s.stopLoop()
+	s.loopStop = make(chan struct{})
 	s.reconnects.Add(1)
-	go s.reconnectLoop(s.loopGen)
+	go s.reconnectLoop(s.loopGen, s.loopStop)
+}
+
+// stopLoop makes a running reconnection loop stop at once (if asleep) or at its next check.
+// Caller holds s.mu.
+func (s *SailsSocket) stopLoop() {
+	s.loopGen++
+	if s.loopStop != nil {
+		close(s.loopStop)
+		s.loopStop = nil
+	}
 }
 
 // newBackOff returns the delay policy: the user's, or a jittered exponential one between the
@@ -50,7 +61,7 @@ func (b *boundedBackOff) Reset() { b.b.Reset() }
 
 // reconnectLoop tries to connect again after a lost connection, until it succeeds, the attempts or
 // the policy run out (reconnect_failed), or Disconnect/Reconnect take over.
-func (s *SailsSocket) reconnectLoop(gen uint64) {
+func (s *SailsSocket) reconnectLoop(gen uint64, superseded <-chan struct{}) {
 	defer s.reconnects.Done()
 	b := s.newBackOff()
 	for attempt := 1; ; attempt++ {
@@ -70,6 +81,9 @@ func (s *SailsSocket) reconnectLoop(gen uint64) {
 		select {
 		case <-t.C:
 		case <-s.stop:
+			t.Stop()
+			return
+		case <-superseded:
 			t.Stop()
 			return
 		}
