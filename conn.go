@@ -79,7 +79,7 @@ func (s *SailsSocket) dial(ctx context.Context) (*conn, error) {
 			c.net = &liveConn{Conn: nc, seen: &c.lastSeen}
 			// gorilla bounds the upgrade by the context's deadline only; make a cancellation
 			// (Disconnect, Reconnect) interrupt it too.
-			stopWatch = context.AfterFunc(ctx, func() { nc.SetDeadline(time.Unix(1, 0)) })
+			stopWatch = context.AfterFunc(ctx, func() { nc.Close() })
 			return c.net, nil
 		},
 	}
@@ -162,11 +162,11 @@ func (l *liveConn) endBatch() error {
 // handshake reads the open packet and connects the main namespace: under EIO3 the server sends
 // `40` by itself and the client must not; under EIO4 the client sends `40` and gets `40{"sid":...}`.
 func (c *conn) handshake(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { c.ws.NetConn().SetReadDeadline(time.Unix(1, 0)) })
-	defer stop()
 	if dl, ok := ctx.Deadline(); ok {
 		c.ws.SetReadDeadline(dl)
 	}
+	stop := context.AfterFunc(ctx, func() { c.ws.NetConn().Close() }) // a cancelled attempt ends now
+	defer stop()
 	frame, err := c.readText()
 	if err != nil {
 		return err

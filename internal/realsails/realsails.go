@@ -79,6 +79,7 @@ type config struct {
 //	SAILSIO_BEFORE_CONNECT_REJECT                 "1": refuse handshakes carrying an x-reject header
 //	SAILSIO_MAX_BUFFER                            sockets.maxHttpBufferSize in bytes
 //	SAILSIO_LOG_LEVEL                             Sails log level (default "warn")
+//	SAILSIO_SESSION_FILE                          keep sessions in this JSON file, so they survive a restart
 //
 // SAILSIO_PORT is chosen by Start and cannot be set. Later calls for the same key win.
 func WithEnv(key, value string) Option {

@@ -18,13 +18,16 @@
  *   SAILSIO_BEFORE_CONNECT_REJECT  "1": a beforeConnect that refuses handshakes carrying an x-reject header.
  *   SAILSIO_MAX_BUFFER           sockets.maxHttpBufferSize in bytes (Sails default 1e8).
  *   SAILSIO_LOG_LEVEL            Sails log level (default "warn").
+ *   SAILSIO_SESSION_FILE         path of a JSON file: sessions are kept there (session-store.js)
+ *                                instead of in memory, so they survive a restart of the server.
  *   SAILSIO_EXIT_ON_STDIN_EOF    "1": shut down when stdin reaches EOF (set by the Go harness, so
  *                                the server cannot outlive the test process that started it).
  * (The SAILSIO_* socket settings are read in config/sockets.js.)
  *
  * Once lifted it prints exactly one line, `SAILSIO_READY <port>`, to stdout.
  * SIGTERM / SIGINT lower the app and exit (forced after a few seconds).
- * Nothing is written to disk: the datastore is in memory and sessions use the memory store.
+ * Nothing is written to disk: the datastore is in memory and sessions use the memory store
+ * (unless SAILSIO_SESSION_FILE is set).
  */
 
 'use strict';
@@ -102,6 +105,17 @@ module.exports = function lift(hookDir) {
   var Sails = hookRequire('sails').constructor;
   var app = new Sails();
 
+  // Optional persistent sessions: a session adapter (see session-store.js), which Sails'
+  // session hook builds with its own express-session. The secret stays the one of
+  // config/session.js, so cookies signed before a restart are still valid after it.
+  var sessionConfig;
+  if (process.env.SAILSIO_SESSION_FILE) {
+    sessionConfig = {
+      adapter: require('./session-store.js'),
+      sessionFile: path.resolve(process.env.SAILSIO_SESSION_FILE)
+    };
+  }
+
   var lifted = false;
   var stopping = false;
   function onSignal() {
@@ -142,7 +156,8 @@ module.exports = function lift(hookDir) {
       // Hand the hook directory's sails-disk to the ORM (the app dir has no node_modules).
       moduleDefinitions: {adapters: {'sails-disk': hookRequire('sails-disk')}}
     },
-    custom: {versions: versions}
+    custom: {versions: versions},
+    ...(sessionConfig ? {session: sessionConfig} : {})
   }, function (err) {
     if (err) {
       var msg = (err && (err.code === 'EADDRINUSE' || /EADDRINUSE/.test(String(err)))) ? 'EADDRINUSE ' : '';
