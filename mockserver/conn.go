@@ -421,7 +421,7 @@ func (c *conn) onEvent(p wire.Packet) bool {
 		msg = args[0]
 	}
 	c.srv.wg.Add(1)
-	go c.srv.handleVirtual(c, name, msg, p.ID)
+	c.srv.spawn(func() { c.srv.handleVirtual(c, name, msg, p.ID) })
 	return true
 }
 

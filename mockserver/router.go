@@ -262,7 +262,7 @@ func (s *Server) dispatch(req *Request) *result {
 	req.ctx = ctx
 	res := newResponse()
 	s.wg.Add(1)
-	go func() {
+	s.spawn(func() {
 		defer s.wg.Done()
 		defer func() {
 			if v := recover(); v != nil {
@@ -270,7 +270,7 @@ func (s *Server) dispatch(req *Request) *result {
 			}
 		}()
 		s.route(req, res)
-	}()
+	})
 	t := time.NewTimer(s.cfg.responseTimeout)
 	defer t.Stop()
 	select {

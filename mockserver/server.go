@@ -37,6 +37,7 @@ type Server struct {
 	conns   map[string]*conn            // every live WebSocket connection, by socket id
 	rooms   map[string]map[string]*conn // room -> socket id -> namespace-connected socket
 	changed chan struct{}               // closed (and replaced) whenever conns or sockets change
+	work    chan func()                 // hands a task to an idle worker (workers.go)
 	faults  faultState                  // guarded by mu
 	resume  chan struct{}               // closed while the server is not paused
 
@@ -66,6 +67,7 @@ func New(opts ...Option) *Server {
 		rooms:        make(map[string]map[string]*conn),
 		changed:      make(chan struct{}),
 		resume:       make(chan struct{}),
+		work:         make(chan func()),
 	}
 	close(s.resume)
 	s.sessions.m = make(map[string]*Session)
