@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
 // JWRes is a JSON WebSocket Response: what Sails answers to a virtual request (sails.io.js' JWR).
@@ -79,7 +81,7 @@ func decodeAck(data []byte) (*JWRes, error) {
 	if err := json.Unmarshal(data, &arr); err != nil {
 		return nil, errorf(ErrBadResponse, "ack payload: %v", err)
 	}
-	if firstNonSpace(bytes.TrimLeft(bytes.TrimSpace(data), "[")) == ']' {
+	if wire.FirstByte(bytes.TrimLeft(bytes.TrimSpace(data), "[")) == ']' {
 		return nil, errorf(ErrBadResponse, "ack carries no response")
 	}
 	return arr[0].response()
@@ -128,7 +130,7 @@ func (w *wireResponse) response() (*JWRes, error) {
 // duplicating a value already present under the same canonical name.
 func addHeaderValue(h http.Header, key string, raw json.RawMessage) {
 	var vals []string
-	switch firstNonSpace(raw) {
+	switch wire.FirstByte(raw) {
 	case '"':
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
@@ -148,26 +150,8 @@ func addHeaderValue(h http.Header, key string, raw json.RawMessage) {
 		vals = []string{string(bytes.TrimSpace(raw))}
 	}
 	for _, v := range vals {
-		dup := false
-		for _, have := range h[key] {
-			if have == v {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if !containsValue(h[key], v) {
 			h[key] = append(h[key], v)
 		}
 	}
-}
-
-func firstNonSpace(b []byte) byte {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return c
-	}
-	return 0
 }

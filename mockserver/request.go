@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
 // Request is what a handler sees of a request, virtual (over a socket) or plain HTTP, like a
@@ -97,7 +99,7 @@ func (r *Request) Header(field string) string { return r.Get(field) }
 
 // bodyObject decodes Body when it is a JSON object.
 func (r *Request) bodyObject() map[string]json.RawMessage {
-	if firstByte(r.Body) != '{' {
+	if wire.FirstByte(r.Body) != '{' {
 		return nil
 	}
 	var m map[string]json.RawMessage
@@ -114,8 +116,8 @@ func (r *Request) Param(name string, def ...string) string {
 	if v, ok := r.Params[name]; ok {
 		return v
 	}
-	if v, ok := r.bodyObject()[name]; ok && firstByte(v) != 'n' {
-		if firstByte(v) == '"' {
+	if v, ok := r.bodyObject()[name]; ok && wire.FirstByte(v) != 'n' {
+		if wire.FirstByte(v) == '"' {
 			var s string
 			if json.Unmarshal(v, &s) == nil {
 				return s

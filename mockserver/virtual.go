@@ -86,7 +86,7 @@ func checkVirtual(hs *handshake, msg []byte, obj map[string]json.RawMessage) str
 	if !ok || isFalsy(u) {
 		return "No url provided in request: " + formatS(msg)
 	}
-	if firstByte(u) != '"' {
+	if wire.FirstByte(u) != '"' {
 		return "Invalid url provided: " + formatS(u)
 	}
 	if !hs.versionOK {
@@ -106,7 +106,7 @@ func (s *Server) handleVirtual(c *conn, verb string, msg []byte, ackID int64) {
 		return
 	}
 	var obj map[string]json.RawMessage
-	if firstByte(msg) == '{' {
+	if wire.FirstByte(msg) == '{' {
 		_ = json.Unmarshal(msg, &obj)
 	}
 	if details := checkVirtual(c.hs, msg, obj); details != "" {
@@ -196,11 +196,11 @@ func splitURL(u string) (string, string) {
 
 // virtualBody is `_.isArray(data) ? data : _.extend({}, params, data)`.
 func virtualBody(data, params json.RawMessage) json.RawMessage {
-	if firstByte(data) == '[' {
+	if wire.FirstByte(data) == '[' {
 		return append(json.RawMessage(nil), data...)
 	}
-	dataObj := firstByte(data) == '{'
-	paramsObj := firstByte(params) == '{'
+	dataObj := wire.FirstByte(data) == '{'
+	paramsObj := wire.FirstByte(params) == '{'
 	switch {
 	case dataObj && !paramsObj:
 		return compactJSON(data)
@@ -235,7 +235,7 @@ func compactJSON(b []byte) json.RawMessage {
 // then canonicalized; non-string values as their JSON text; null dropped).
 func virtualHeaders(raw json.RawMessage) http.Header {
 	h := http.Header{}
-	if firstByte(raw) != '{' {
+	if wire.FirstByte(raw) != '{' {
 		return h
 	}
 	var m map[string]json.RawMessage
@@ -243,11 +243,11 @@ func virtualHeaders(raw json.RawMessage) http.Header {
 		return h
 	}
 	for k, v := range m {
-		if firstByte(v) == 'n' { // null
+		if wire.FirstByte(v) == 'n' { // null
 			continue
 		}
 		val := string(v)
-		if firstByte(v) == '"' {
+		if wire.FirstByte(v) == '"' {
 			_ = json.Unmarshal(v, &val)
 		}
 		h[http.CanonicalHeaderKey(strings.ToLower(k))] = []string{val}
@@ -255,21 +255,9 @@ func virtualHeaders(raw json.RawMessage) http.Header {
 	return h
 }
 
-// firstByte returns the first non-space byte of b, or 0.
-func firstByte(b []byte) byte {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return c
-	}
-	return 0
-}
-
 // isFalsy reports whether a JSON value is falsy in JavaScript.
 func isFalsy(v json.RawMessage) bool {
-	switch firstByte(v) {
+	switch wire.FirstByte(v) {
 	case 'n', 'f', 0:
 		return true
 	case '"':
@@ -298,7 +286,7 @@ func formatS(raw []byte) string {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return "undefined"
 	}
-	if firstByte(raw) == '"' {
+	if wire.FirstByte(raw) == '"' {
 		var s string
 		if json.Unmarshal(raw, &s) == nil {
 			return s

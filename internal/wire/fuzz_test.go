@@ -280,7 +280,7 @@ func FuzzSplitEvent(f *testing.F) {
 		}
 		if _, err := SplitAck(data); err != nil {
 			requireMalformed(t, "SplitAck", data, err)
-		} else if firstByte(data) != '[' {
+		} else if FirstByte(data) != '[' {
 			t.Fatalf("SplitAck(%q) accepted a payload that is not an array", data)
 		}
 

@@ -116,8 +116,8 @@ func DecodePacket(s []byte) (Packet, error) {
 	return p, nil
 }
 
-// firstByte returns the first non-space byte of b, or 0.
-func firstByte(b []byte) byte {
+// FirstByte returns the first non-space byte of b (the kind of a JSON value), or 0.
+func FirstByte(b []byte) byte {
 	for _, c := range b {
 		switch c {
 		case ' ', '\t', '\r', '\n':
@@ -129,7 +129,7 @@ func firstByte(b []byte) byte {
 }
 
 func checkPayload(p Packet) error {
-	c := firstByte(p.Data)
+	c := FirstByte(p.Data)
 	switch p.Type {
 	case Connect:
 		if p.Data != nil && c != '{' {
