@@ -52,9 +52,10 @@ func textFrame(s string) outFrame { return outFrame{typ: websocket.TextMessage, 
 type conn struct {
 	srv *Server
 	ws  *websocket.Conn
-	eio int    // 3 or 4: the semantics the connection follows
-	sid string // Engine.IO session id
-	id  string // Socket.IO socket id (= sid under EIO3)
+	bc  *batchConn // under ws: batches the frames of one writeLoop pass
+	eio int        // 3 or 4: the semantics the connection follows
+	sid string     // Engine.IO session id
+	id  string     // Socket.IO socket id (= sid under EIO3)
 	hs  *handshake
 
 	ctx    context.Context // cancelled when the connection is gone
@@ -89,10 +90,11 @@ func newID() string {
 func durationMS(d time.Duration) int64 { return int64(d / time.Millisecond) }
 
 // startConn registers a freshly upgraded WebSocket and starts its goroutines.
-func (s *Server) startConn(ws *websocket.Conn, eio int, hs *handshake) {
+func (s *Server) startConn(ws *websocket.Conn, bc *batchConn, eio int, hs *handshake) {
 	c := &conn{
 		srv:     s,
 		ws:      ws,
+		bc:      bc,
 		eio:     eio,
 		sid:     newID(),
 		hs:      hs,
@@ -243,21 +245,29 @@ func (c *conn) writeLoop() {
 			if len(frames) == 0 {
 				break
 			}
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			c.bc.beginBatch()
 			for _, f := range frames {
 				if c.ctx.Err() != nil {
+					c.bc.endBatch()
 					return
 				}
 				if f.typ == closeFrame {
+					c.bc.endBatch()
 					_ = c.ws.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(writeWait))
 					_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 					return
 				}
 				c.logFrame('<', f.data)
-				_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 				if err := c.ws.WriteMessage(f.typ, f.data); err != nil {
+					c.bc.endBatch()
 					c.shutdown()
 					return
 				}
+			}
+			if err := c.bc.endBatch(); err != nil {
+				c.shutdown()
+				return
 			}
 		}
 	}

@@ -256,7 +256,8 @@ func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hs := s.newHandshake(r)
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	bw := &batchingWriter{ResponseWriter: w}
+	ws, err := s.upgrader.Upgrade(bw, r, nil)
 	if err != nil {
 		return // the upgrader has answered
 	}
@@ -264,7 +265,7 @@ func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request) {
 	if hook3 && q.Get("EIO") == "4" {
 		eio = 4
 	}
-	s.startConn(ws, eio, hs)
+	s.startConn(ws, bw.conn, eio, hs)
 }
 
 // newHandshake captures what the server keeps of a handshake request.
