@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -379,6 +380,7 @@ func (c *conn) writeLoop() {
 		case <-c.done:
 			return
 		}
+		runtime.Gosched() // let the other requests of a burst add their frames to this batch
 		c.omu.Lock()
 		batch, closing := c.out, c.closing
 		c.out, c.spare = c.spare[:0], nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+
+	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
 // fastAck decodes the usual shape of an ACK payload,
@@ -15,11 +17,11 @@ import (
 // caller then falls back to decodeAck, which handles everything. The body is copied: data may be a
 // reused read buffer.
 func fastAck(data []byte) (jwr *JWRes, ok bool) {
-	i := skipSpace(data, 0)
+	i := wire.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
 		return nil, false
 	}
-	i = skipSpace(data, i+1)
+	i = wire.SkipSpace(data, i+1)
 	if i >= len(data) || data[i] != '{' {
 		return nil, false
 	}
@@ -28,23 +30,23 @@ func fastAck(data []byte) (jwr *JWRes, ok bool) {
 		headers http.Header
 		status  = 200
 	)
-	i = skipSpace(data, i+1)
+	i = wire.SkipSpace(data, i+1)
 	if i < len(data) && data[i] == '}' {
 		i++
 	} else {
 		for {
-			key, j, ok := simpleString(data, i)
+			key, j, ok := wire.SimpleString(data, i)
 			if !ok {
 				return nil, false
 			}
-			i = skipSpace(data, j)
+			i = wire.SkipSpace(data, j)
 			if i >= len(data) || data[i] != ':' {
 				return nil, false
 			}
-			i = skipSpace(data, i+1)
+			i = wire.SkipSpace(data, i+1)
 			switch string(key) {
 			case "body":
-				end := skipValue(data, i)
+				end := wire.SkipValue(data, i)
 				if end < 0 {
 					return nil, false
 				}
@@ -69,7 +71,7 @@ func fastAck(data []byte) (jwr *JWRes, ok bool) {
 			default:
 				return nil, false
 			}
-			i = skipSpace(data, i)
+			i = wire.SkipSpace(data, i)
 			if i >= len(data) {
 				return nil, false
 			}
@@ -80,11 +82,11 @@ func fastAck(data []byte) (jwr *JWRes, ok bool) {
 			if data[i] != ',' {
 				return nil, false
 			}
-			i = skipSpace(data, i+1)
+			i = wire.SkipSpace(data, i+1)
 		}
 	}
-	i = skipSpace(data, i)
-	if i >= len(data) || data[i] != ']' || skipSpace(data, i+1) != len(data) {
+	i = wire.SkipSpace(data, i)
+	if i >= len(data) || data[i] != ']' || wire.SkipSpace(data, i+1) != len(data) {
 		return nil, false
 	}
 	if body == nil {
@@ -104,30 +106,6 @@ func fastAck(data []byte) (jwr *JWRes, ok bool) {
 	return r, true
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// simpleString reads a JSON string of printable ASCII without escapes starting at i; it returns
-// its contents and the index after the closing quote.
-func simpleString(b []byte, i int) ([]byte, int, bool) {
-	if i >= len(b) || b[i] != '"' {
-		return nil, 0, false
-	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c == '\\' || c < 0x20 || c >= 0x80:
-			return nil, 0, false
-		}
-	}
-	return nil, 0, false
-}
-
 // simpleHeaders reads an object whose values are simple strings or unsigned integers, as Sails sends
 // response headers. It returns -1 for anything else.
 func simpleHeaders(b []byte, i int) (http.Header, int) {
@@ -135,13 +113,13 @@ func simpleHeaders(b []byte, i int) (http.Header, int) {
 		return nil, -1
 	}
 	h := http.Header{}
-	i = skipSpace(b, i+1)
+	i = wire.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return h, i + 1
 	}
 	var seen [][]byte
 	for {
-		key, j, ok := simpleString(b, i)
+		key, j, ok := wire.SimpleString(b, i)
 		if !ok {
 			return nil, -1
 		}
@@ -151,14 +129,14 @@ func simpleHeaders(b []byte, i int) (http.Header, int) {
 			}
 		}
 		seen = append(seen, key)
-		i = skipSpace(b, j)
+		i = wire.SkipSpace(b, j)
 		if i >= len(b) || b[i] != ':' {
 			return nil, -1
 		}
-		i = skipSpace(b, i+1)
+		i = wire.SkipSpace(b, i+1)
 		var val []byte
 		if i < len(b) && b[i] == '"' {
-			if val, i, ok = simpleString(b, i); !ok {
+			if val, i, ok = wire.SimpleString(b, i); !ok {
 				return nil, -1
 			}
 		} else {
@@ -176,7 +154,7 @@ func simpleHeaders(b []byte, i int) (http.Header, int) {
 		if !containsValue(h[k], v) {
 			h[k] = append(h[k], v)
 		}
-		i = skipSpace(b, i)
+		i = wire.SkipSpace(b, i)
 		if i >= len(b) {
 			return nil, -1
 		}
@@ -186,7 +164,7 @@ func simpleHeaders(b []byte, i int) (http.Header, int) {
 		if b[i] != ',' {
 			return nil, -1
 		}
-		i = skipSpace(b, i+1)
+		i = wire.SkipSpace(b, i+1)
 	}
 }
 
@@ -197,49 +175,4 @@ func containsValue(vs []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// skipValue returns the index just after the JSON value starting at i (found by matching quotes and
-// brackets, not validated), or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	depth := 0
-	for j := i; j < len(b); j++ {
-		switch b[j] {
-		case '"':
-			j++
-			for j < len(b) && b[j] != '"' {
-				if b[j] == '\\' {
-					j++
-				}
-				j++
-			}
-			if j >= len(b) {
-				return -1
-			}
-			if depth == 0 {
-				return j + 1
-			}
-		case '{', '[':
-			depth++
-		case '}', ']':
-			if depth == 0 {
-				return j
-			}
-			depth--
-			if depth == 0 {
-				return j + 1
-			}
-		case ',', ' ', '\t', '\n', '\r':
-			if depth == 0 {
-				return j
-			}
-		}
-	}
-	if depth == 0 {
-		return len(b)
-	}
-	return -1
 }

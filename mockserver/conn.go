@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"runtime"
 	"sync"
 	"time"
 
@@ -237,6 +238,7 @@ func (c *conn) writeLoop() {
 			return
 		case <-c.outWake:
 		}
+		runtime.Gosched() // let the other producers of a burst add their frames to this batch
 		for {
 			c.outMu.Lock()
 			frames := c.out

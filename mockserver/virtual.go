@@ -105,10 +105,7 @@ func (s *Server) handleVirtual(c *conn, verb string, msg []byte, ackID int64) {
 	if !s.waitUnpaused(c.ctx) {
 		return
 	}
-	var obj map[string]json.RawMessage
-	if wire.FirstByte(msg) == '{' {
-		_ = json.Unmarshal(msg, &obj)
-	}
+	obj := decodeObject(msg)
 	if details := checkVirtual(c.hs, msg, obj); details != "" {
 		perr := newParseError(details)
 		if !s.beforeAnswer(c.ctx) {
@@ -139,8 +136,7 @@ func (s *Server) handleVirtual(c *conn, verb string, msg []byte, ackID int64) {
 // newRequest builds the request of a virtual request the way receive-incoming-sails-io-msg.js
 // does (PROTOCOL §5.4).
 func (c *conn) newRequest(verb string, obj map[string]json.RawMessage) *Request {
-	var rawURL string
-	_ = json.Unmarshal(obj["url"], &rawURL)
+	rawURL := decodeString(obj["url"])
 	path, rawQuery := splitURL(rawURL)
 	query, _ := url.ParseQuery(rawQuery)
 	if query == nil {
@@ -238,17 +234,14 @@ func virtualHeaders(raw json.RawMessage) http.Header {
 	if wire.FirstByte(raw) != '{' {
 		return h
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
-		return h
-	}
+	m := decodeObject(raw)
 	for k, v := range m {
 		if wire.FirstByte(v) == 'n' { // null
 			continue
 		}
 		val := string(v)
 		if wire.FirstByte(v) == '"' {
-			_ = json.Unmarshal(v, &val)
+			val = decodeString(v)
 		}
 		h[http.CanonicalHeaderKey(strings.ToLower(k))] = []string{val}
 	}
@@ -381,4 +374,58 @@ func inspectValue(dec *json.Decoder, tok json.Token, level int) (string, error) 
 		return "null", nil
 	}
 	return fmt.Sprint(tok), nil
+}
+
+// decodeObject returns the members of a JSON object (nil if raw is not one). Objects with plain
+// ASCII keys are split without reflection, their values aliasing raw; raw comes from a decoded
+// packet, so it is valid JSON.
+func decodeObject(raw []byte) map[string]json.RawMessage {
+	i := wire.SkipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil
+	}
+	m := make(map[string]json.RawMessage, 4)
+	i = wire.SkipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return m
+	}
+	for {
+		key, j, ok := wire.SimpleString(raw, i)
+		if !ok {
+			break
+		}
+		i = wire.SkipSpace(raw, j)
+		if i >= len(raw) || raw[i] != ':' {
+			break
+		}
+		start := wire.SkipSpace(raw, i+1)
+		end := wire.SkipValue(raw, start)
+		if end < 0 || end == start {
+			break
+		}
+		m[string(key)] = raw[start:end:end]
+		i = wire.SkipSpace(raw, end)
+		if i < len(raw) && raw[i] == '}' {
+			return m
+		}
+		if i >= len(raw) || raw[i] != ',' {
+			break
+		}
+		i = wire.SkipSpace(raw, i+1)
+	}
+	m = nil // not the simple shape: let encoding/json do it
+	if json.Unmarshal(raw, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// decodeString returns the value of a JSON string ("" for anything else).
+func decodeString(raw []byte) string {
+	if s, end, ok := wire.SimpleString(raw, wire.SkipSpace(raw, 0)); ok && wire.SkipSpace(raw, end) == len(raw) {
+		return string(s)
+	}
+	var s string
+	_ = json.Unmarshal(raw, &s)
+	return s
 }

@@ -438,3 +438,26 @@ func FuzzDecodeBinaryFrame(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSplitSimpleEvent checks SplitEvent's fast path against encoding/json: whenever it accepts a
+// payload, json.Unmarshal must accept it too and give the same name and argument.
+func FuzzSplitSimpleEvent(f *testing.F) {
+	for _, s := range []string{`["get",{"method":"get","headers":{},"data":{},"url":"/x"}]`, `[ "chat" , "hi" ]`,
+		`["a",1,]`, `["a",[1,2]`, `["a","\"]"]`, `["a",tru]`, `["a",{}] x`, `["\u0041",1]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name, arg, ok := splitSimpleEvent(data)
+		if !ok {
+			return
+		}
+		var arr []json.RawMessage
+		if err := json.Unmarshal(data, &arr); err != nil || len(arr) != 2 {
+			t.Fatalf("fast path accepted %q; json says %v (%d elements)", data, err, len(arr))
+		}
+		var want string
+		if err := json.Unmarshal(arr[0], &want); err != nil || want != name || !bytes.Equal(bytes.TrimSpace(arr[1]), arg) {
+			t.Fatalf("%q: fast %q %q, json %q %q", data, name, arg, want, arr[1])
+		}
+	})
+}

@@ -215,8 +215,12 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, b...)
 }
 
-// SplitEvent splits an EVENT payload into its event name and arguments.
+// SplitEvent splits an EVENT payload into its event name and arguments. The arguments are copies:
+// they do not alias data.
 func SplitEvent(data []byte) (string, []json.RawMessage, error) {
+	if name, arg, ok := splitSimpleEvent(data); ok {
+		return name, []json.RawMessage{arg}, nil
+	}
 	var arr []json.RawMessage
 	if err := json.Unmarshal(data, &arr); err != nil {
 		return "", nil, fmt.Errorf("%w: event payload: %v", ErrMalformed, err)
@@ -245,3 +249,30 @@ func SplitAck(data []byte) ([]json.RawMessage, error) {
 
 // AppendJSONString appends s as a JSON string.
 func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
+
+// splitSimpleEvent is SplitEvent's fast path for the usual `["name",<value>]` with a plain ASCII
+// name: one validation pass and one copy, no reflection. ok is false for any other shape.
+func splitSimpleEvent(data []byte) (string, json.RawMessage, bool) {
+	i := SkipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return "", nil, false
+	}
+	name, i, ok := SimpleString(data, SkipSpace(data, i+1))
+	if !ok {
+		return "", nil, false
+	}
+	i = SkipSpace(data, i)
+	if i >= len(data) || data[i] != ',' {
+		return "", nil, false
+	}
+	start := SkipSpace(data, i+1)
+	end := SkipValue(data, start)
+	if end < 0 || end == start {
+		return "", nil, false
+	}
+	i = SkipSpace(data, end)
+	if i >= len(data) || data[i] != ']' || SkipSpace(data, i+1) != len(data) || !json.Valid(data[start:end]) {
+		return "", nil, false
+	}
+	return string(name), append(json.RawMessage(nil), data[start:end]...), true
+}
