@@ -544,8 +544,9 @@ func (c *conn) handlePacket(payload []byte) {
 			c.dispatchBinary(p)
 			return
 		}
-		p.Data = bytes.Clone(p.Data) // it outlives the frame
-		c.partial = &p
+		bp := p                       // only a binary packet goes to the heap
+		bp.Data = bytes.Clone(p.Data) // it outlives the frame
+		c.partial = &bp
 	case wire.Disconnect:
 		c.fail(ReasonServerDisconnect, nil)
 	case wire.ConnectError:

@@ -32,6 +32,9 @@ type pattern struct {
 	all     bool   // verb "" means every verb ("ALL /x", "* /x"); else Sails' default verbs (no OPTIONS)
 	re      *regexp.Regexp
 	keys    []string // names of the capture groups, wildcards as "0", "1", ...
+
+	static   string // the path without its trailing slash, when isStatic
+	isStatic bool   // no params or wildcards: matched by comparison
 }
 
 type route struct {
@@ -79,7 +82,12 @@ func parseAddress(address string) (pattern, error) {
 		return pattern{}, fmt.Errorf("mockserver: route address %q: the path must start with /", address)
 	}
 	re, keys := compilePath(path)
-	return pattern{address: address, verb: verb, all: all, re: re, keys: keys}, nil
+	pt := pattern{address: address, verb: verb, all: all, re: re, keys: keys}
+	if len(keys) == 0 {
+		// No params nor wildcards: the regexp is ^path/?$ (case-insensitive), matched here without it.
+		pt.static, pt.isStatic = strings.TrimSuffix(path, "/"), true
+	}
+	return pt, nil
 }
 
 func isNameChar(c byte) bool {
@@ -140,6 +148,12 @@ func (p *pattern) match(method, path string) (map[string]string, bool) {
 	}
 	if p.verb == "" && !p.all && method == "OPTIONS" {
 		return nil, false // Sails binds a verbless address to GET, PUT, POST, DELETE and PATCH only
+	}
+	if p.isStatic {
+		if !strings.EqualFold(strings.TrimSuffix(path, "/"), p.static) {
+			return nil, false
+		}
+		return map[string]string{}, true
 	}
 	m := p.re.FindStringSubmatchIndex(path)
 	if m == nil {
