@@ -299,6 +299,56 @@ func (s *Server) dispatch(req *Request) *result {
 	return res.result()
 }
 
+// dispatchInline is dispatch for virtual requests, without a goroutine per request: the route runs
+// on the calling goroutine and deliver gets the result once — when the handler answers (before or
+// after it returns), or 500 after a panic or the response timeout, delivered by the timer even if
+// the handler never returns. Nothing is delivered when the connection or the server ends first.
+func (s *Server) dispatchInline(req *Request, deliver func(*result)) {
+	ctx, cancel := context.WithCancel(req.Context())
+	req.ctx = ctx
+	res := newResponse()
+	var once sync.Once
+	finish := func() {
+		once.Do(func() {
+			cancel()
+			if s.ctx.Err() == nil {
+				deliver(res.result())
+			}
+		})
+	}
+	timer := time.AfterFunc(s.cfg.responseTimeout, func() {
+		res.override(http.StatusInternalServerError, fmt.Sprintf("mockserver: %s %s was not answered within %v", req.Method, req.URL, s.cfg.responseTimeout))
+		finish()
+	})
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				res.override(http.StatusInternalServerError, panicText(v))
+			}
+		}()
+		s.route(req, res)
+	}()
+	select {
+	case <-res.done:
+		timer.Stop()
+		finish()
+		return
+	default:
+	}
+	// The handler returned without answering: wait for a later answer without holding this worker.
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-res.done:
+			finish()
+		case <-ctx.Done(): // the connection ended, or the timer answered
+		case <-s.ctx.Done():
+		}
+		timer.Stop()
+	}()
+}
+
 // serveRoute serves a plain HTTP request through the router.
 func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.maxBuffer))

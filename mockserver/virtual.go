@@ -123,14 +123,15 @@ func (s *Server) handleVirtual(c *conn, verb string, msg []byte, ackID int64) {
 		return
 	}
 	req := c.newRequest(verb, obj)
-	res := s.dispatch(req)
-	if res == nil || !s.beforeAnswer(c.ctx) {
-		return
-	}
-	if ackID == wire.NoID {
-		return // "it's ok to NOT include a callback": the response is dropped
-	}
-	c.send(res.ackFrames(ackID, c.eio)...)
+	s.dispatchInline(req, func(res *result) {
+		if !s.beforeAnswer(c.ctx) {
+			return
+		}
+		if ackID == wire.NoID {
+			return // "it's ok to NOT include a callback": the response is dropped
+		}
+		c.send(res.ackFrames(ackID, c.eio)...)
+	})
 }
 
 // newRequest builds the request of a virtual request the way receive-incoming-sails-io-msg.js
