@@ -29,24 +29,8 @@ import (
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
-// waitLimit bounds every wait for something that must happen (the machine may be loaded).
-const waitLimit = 10 * time.Second
-
 // ---------------------------------------------------------------------------------------------
 // Harness
-
-// combo is one server generation / client protocol pair.
-type combo struct {
-	name   string
-	server sailsio.Protocol // mockserver.WithProtocol: EIO3 = hook 2.x, EIO4 = hook 3.x
-	client sailsio.Protocol // sailsio.WithProtocol
-}
-
-var clientCombos = []combo{
-	{"hook2-EIO3", sailsio.EIO3, sailsio.EIO3},
-	{"hook3-EIO3", sailsio.EIO4, sailsio.EIO3},
-	{"hook3-EIO4", sailsio.EIO4, sailsio.EIO4},
-}
 
 // hook3 reports whether the mock imitates sails-hook-sockets 3.x.
 func (cb combo) hook3() bool { return cb.server == sailsio.EIO4 }
@@ -114,26 +98,6 @@ func (cb combo) dialLife(t testing.TB, srv *mockserver.Server, opts ...sailsio.O
 	}
 	expectEvent(t, life, sailsio.EventConnect)
 	return s, life
-}
-
-// testCtx is a context bounded by waitLimit and cancelled when the test ends.
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// await receives one value from ch, failing the test after waitLimit.
-func await[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitLimit):
-		t.Fatalf("no %s within %v", what, waitLimit)
-		var zero T
-		return zero
-	}
 }
 
 // nothingIn fails if ch holds a value right now.

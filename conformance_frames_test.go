@@ -57,24 +57,24 @@ func scenarioFrames(t *testing.T, b *backend) {
 	pid := p.ID()
 	chats := make(chan string, 1)
 	p.On("chat", func(d json.RawMessage) { chats <- string(d) })
-	if _, err := p.PostContext(tctx(t), "/rooms/demo/join", nil); err != nil {
+	if _, err := p.PostContext(testCtx(t), "/rooms/demo/join", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Do(tctx(t), sailsio.RequestOptions{URL: "/echo?x=1", Headers: map[string]string{"x-custom": "hello"}}); err != nil {
+	if _, err := p.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo?x=1", Headers: map[string]string{"x-custom": "hello"}}); err != nil {
 		t.Fatal(err)
 	}
 	q := connect(t, &fb)
-	if _, err := q.PostContext(tctx(t), "/rooms/demo/say", map[string]string{"text": "hi from Q"}); err != nil {
+	if _, err := q.PostContext(testCtx(t), "/rooms/demo/say", map[string]string{"text": "hi from Q"}); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, chats, "chat")
+	await(t, chats, "chat")
 	// One heartbeat, in the direction of the protocol: EIO3 client pings and the server answers 3;
 	// under EIO4 the server pings.
 	beat := "3"
 	if b.proto == sailsio.EIO4 {
 		beat = "2"
 	}
-	if _, err := rec.Wait(tctx(t), func(f mockserver.Frame) bool {
+	if _, err := rec.Wait(testCtx(t), func(f mockserver.Frame) bool {
 		return f.SocketID == pid && f.Dir == mockserver.ServerToClient && string(f.Data) == beat
 	}); err != nil {
 		t.Fatalf("no heartbeat frame %q from the server: %v", beat, err)

@@ -66,7 +66,7 @@ func sortStrings(s []string) {
 
 func scenarioVersion(t *testing.T, b *backend) {
 	s := connect(t, b)
-	jwr, err := s.GetContext(tctx(t), "/version", nil)
+	jwr, err := s.GetContext(testCtx(t), "/version", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func scenarioEcho(t *testing.T, b *backend) {
 	}
 	got := make(chan res, 1)
 	s.Get("/echo?x=1", map[string]any{"a": 1}, func(body json.RawMessage, jwr *sailsio.JWRes) { got <- res{body, jwr} })
-	r := recv(t, got, "callback")
+	r := await(t, got, "callback")
 	if r.jwr.StatusCode != 200 || r.jwr.Error != nil || string(r.body) != string(r.jwr.Body) {
 		t.Fatalf("callback: %v", r.jwr)
 	}
@@ -123,7 +123,7 @@ func scenarioEcho(t *testing.T, b *backend) {
 	if d := cmp.Diff(http.Header{"X-Echo": {"1"}}, r.jwr.Headers); d != "" {
 		t.Errorf("response headers (-want +got):\n%s", d)
 	}
-	jwr, err := s.PostContext(tctx(t), "/echo", map[string]any{"name": "Ada"})
+	jwr, err := s.PostContext(testCtx(t), "/echo", map[string]any{"name": "Ada"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func scenarioEcho(t *testing.T, b *backend) {
 		t.Errorf("POST echo %s", jwr.Body)
 	}
 	for _, m := range []string{"put", "patch", "delete"} {
-		jwr, err := s.Do(tctx(t), sailsio.RequestOptions{Method: m, URL: "/echo/"})
+		jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{Method: m, URL: "/echo/"})
 		if err != nil || jwr.StatusCode != 200 || decodeEcho(t, jwr).Method != strings.ToUpper(m) {
 			t.Errorf("%s: %v %v", m, jwr, err)
 		}
@@ -145,7 +145,7 @@ func cmpIgnoreField(name string) cmp.Option {
 
 func scenarioHeaders(t *testing.T, b *backend) {
 	s := connect(t, b, sailsio.WithHeaders(map[string]string{"X-Global": "g", "x-both": "global"}))
-	jwr, err := s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"X-Both": "request", "origin": "http://evil.example"}})
+	jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"X-Both": "request", "origin": "http://evil.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func scenarioHeaders(t *testing.T, b *backend) {
 	}
 	// A per-request host header is passed through (Sails only fills host when it is missing, from
 	// sails.config.host, unset here).
-	jwr, err = s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"host": "virtual.example"}})
+	jwr, err = s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"host": "virtual.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,14 +167,14 @@ func scenarioHeaders(t *testing.T, b *backend) {
 		t.Errorf("per-request host: server saw %v", h)
 	}
 	s.SetHeaders(map[string]string{"x-later": "1"})
-	jwr, err = s.GetContext(tctx(t), "/echo", nil)
+	jwr, err = s.GetContext(testCtx(t), "/echo", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if h := decodeEcho(t, jwr).Headers; h["x-later"] != "1" || h["x-global"] != "" {
 		t.Errorf("after SetHeaders the server saw %v", h)
 	}
-	_, err = s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"x-a": "1\r\nx-b: 2"}})
+	_, err = s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"x-a": "1\r\nx-b: 2"}})
 	if !errors.Is(err, sailsio.ErrInvalidHeader) {
 		t.Errorf("CRLF header: %v, want ErrInvalidHeader", err)
 	}
@@ -197,11 +197,11 @@ func scenarioCookieIgnored(t *testing.T, b *backend) {
 	}
 	s := connect(t, b) // no jar: the server generates the socket's session cookie
 	cookie := map[string]string{"cookie": "sails.sid=" + sid}
-	jwr, err := s.Do(tctx(t), sailsio.RequestOptions{URL: "/me", Headers: cookie})
+	jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{URL: "/me", Headers: cookie})
 	if err != nil || string(jwr.Body) != `{"user":null}` {
 		t.Errorf("/me with a per-request cookie: %v %v, want {\"user\":null}", jwr, err)
 	}
-	jwr, err = s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: cookie})
+	jwr, err = s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo", Headers: cookie})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func scenarioCookieIgnored(t *testing.T, b *backend) {
 func scenarioStatus(t *testing.T, b *backend) {
 	s := connect(t, b)
 	for _, code := range []int{200, 201, 302, 400, 403, 404, 500} {
-		jwr, err := s.GetContext(tctx(t), "/status/"+strconv.Itoa(code), nil)
+		jwr, err := s.GetContext(testCtx(t), "/status/"+strconv.Itoa(code), nil)
 		if err != nil {
 			t.Fatalf("status %d: %v", code, err)
 		}
@@ -230,21 +230,21 @@ func scenarioStatus(t *testing.T, b *backend) {
 		{"/status/abc", `{"error":"bad status code"}`},
 		{"/status/99", `{"error":"bad status code"}`},
 	} {
-		jwr, err := s.GetContext(tctx(t), c.url, nil)
+		jwr, err := s.GetContext(testCtx(t), c.url, nil)
 		if err != nil || jwr.StatusCode != 400 || string(jwr.Body) != c.body {
 			t.Errorf("%s: %v %v, want 400 %s", c.url, jwr, err, c.body)
 		}
 	}
 	// No route: 404 with the body "Not Found" (res.notFound), whatever the verb.
 	for _, m := range []string{"get", "post", "delete"} {
-		jwr, err := s.Do(tctx(t), sailsio.RequestOptions{Method: m, URL: "/no/such/route"})
+		jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{Method: m, URL: "/no/such/route"})
 		var se *sailsio.StatusError
 		if err != nil || jwr.StatusCode != 404 || string(jwr.Body) != `"Not Found"` || !errors.As(jwr.Error, &se) || string(se.Body) != `"Not Found"` {
 			t.Errorf("%s unknown route: %v %v", m, jwr, err)
 		}
 	}
 	// A verb a route does not have: 404 too (POST /login exists, GET /login does not).
-	if jwr, err := s.GetContext(tctx(t), "/login", nil); err != nil || jwr.StatusCode != 404 {
+	if jwr, err := s.GetContext(testCtx(t), "/login", nil); err != nil || jwr.StatusCode != 404 {
 		t.Errorf("GET /login: %v %v", jwr, err)
 	}
 }
@@ -257,7 +257,7 @@ func scenarioRedirect(t *testing.T, b *backend) {
 		{"/redirect", "/echo", `"Redirecting to /echo"`},
 		{"/redirect?to=" + url.QueryEscape("/far away"), "/far away", `"Redirecting to /far%20away"`},
 	} {
-		jwr, err := s.GetContext(tctx(t), c.url, nil)
+		jwr, err := s.GetContext(testCtx(t), c.url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -282,7 +282,7 @@ func scenarioOptionsHead(t *testing.T, b *backend) {
 		"X-Content-Type-Options": {"nosniff"},
 	}
 	for _, u := range []string{"/echo", "/version", "/pet", "/no/such/route"} {
-		jwr, err := s.Do(tctx(t), sailsio.RequestOptions{Method: "options", URL: u})
+		jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{Method: "options", URL: u})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,18 +293,18 @@ func scenarioOptionsHead(t *testing.T, b *backend) {
 			t.Errorf("OPTIONS %s headers (-want +got):\n%s", u, d)
 		}
 	}
-	jwr, err := s.Do(tctx(t), sailsio.RequestOptions{Method: "head", URL: "/echo?h=1"})
+	jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{Method: "head", URL: "/echo?h=1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e := decodeEcho(t, jwr); jwr.StatusCode != 200 || e.Method != "HEAD" || e.Query["h"] != "1" || jwr.Headers.Get("X-Echo") != "1" {
 		t.Errorf("HEAD /echo: %v", jwr)
 	}
-	jwr, err = s.Do(tctx(t), sailsio.RequestOptions{Method: "head", URL: "/version"})
+	jwr, err = s.Do(testCtx(t), sailsio.RequestOptions{Method: "head", URL: "/version"})
 	if err != nil || jwr.StatusCode != 200 || !strings.Contains(string(jwr.Body), `"hook"`) {
 		t.Errorf("HEAD /version (a GET route): %v %v", jwr, err)
 	}
-	jwr, err = s.Do(tctx(t), sailsio.RequestOptions{Method: "head", URL: "/no/such/route"})
+	jwr, err = s.Do(testCtx(t), sailsio.RequestOptions{Method: "head", URL: "/no/such/route"})
 	if err != nil || jwr.StatusCode != 404 || string(jwr.Body) != `"Not Found"` {
 		t.Errorf("HEAD unknown route: %v %v", jwr, err)
 	}
@@ -314,14 +314,14 @@ func scenarioOptionsHead(t *testing.T, b *backend) {
 // its argument and sends "Forbidden".
 func scenarioPolicy(t *testing.T, b *backend) {
 	s := connect(t, b)
-	jwr, err := s.GetContext(tctx(t), "/secret", nil)
+	jwr, err := s.GetContext(testCtx(t), "/secret", nil)
 	var se *sailsio.StatusError
 	if err != nil || jwr.StatusCode != 403 || string(jwr.Body) != `"Forbidden"` || len(jwr.Headers) != 0 ||
 		!errors.As(jwr.Error, &se) || se.StatusCode != 403 {
 		t.Errorf("without key: %v %v, want 403 \"Forbidden\"", jwr, err)
 	}
 	s.SetHeaders(map[string]string{"x-api-key": "letmein"})
-	jwr, err = s.GetContext(tctx(t), "/secret", nil)
+	jwr, err = s.GetContext(testCtx(t), "/secret", nil)
 	if err != nil || jwr.StatusCode != 200 || string(jwr.Body) != `{"secret":42}` {
 		t.Errorf("with key: %v %v", jwr, err)
 	}
@@ -335,11 +335,11 @@ func scenarioCancel(t *testing.T, b *backend) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("slow request: %v, want DeadlineExceeded", err)
 	}
-	jwr, err := s.GetContext(tctx(t), "/echo", nil)
+	jwr, err := s.GetContext(testCtx(t), "/echo", nil)
 	if err != nil || jwr.StatusCode != 200 || !s.IsConnected() {
 		t.Errorf("after cancelling: %v %v", jwr, err)
 	}
-	jwr, err = s.GetContext(tctx(t), "/slow?ms=50", nil)
+	jwr, err = s.GetContext(testCtx(t), "/slow?ms=50", nil)
 	if err != nil || string(jwr.Body) != `{"slow":true}` {
 		t.Errorf("short slow request: %v %v", jwr, err)
 	}
@@ -347,7 +347,7 @@ func scenarioCancel(t *testing.T, b *backend) {
 
 func scenarioBig(t *testing.T, b *backend) {
 	s := connect(t, b)
-	jwr, err := s.GetContext(tctx(t), "/big?n=2000000", nil)
+	jwr, err := s.GetContext(testCtx(t), "/big?n=2000000", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,16 +355,16 @@ func scenarioBig(t *testing.T, b *backend) {
 	if err := jwr.Decode(&str); err != nil || len(str) != 2000000 || strings.Trim(str, "x") != "" {
 		t.Errorf("big body: %d bytes, %v", len(str), err)
 	}
-	if jwr, err := s.GetContext(tctx(t), "/big?n=3", nil); err != nil || string(jwr.Body) != `"xxx"` {
+	if jwr, err := s.GetContext(testCtx(t), "/big?n=3", nil); err != nil || string(jwr.Body) != `"xxx"` {
 		t.Errorf("small big: %v %v", jwr, err)
 	}
 	big := strings.Repeat("y", 1<<20)
-	jwr, err = s.PostContext(tctx(t), "/size", map[string]string{"s": big})
+	jwr, err = s.PostContext(testCtx(t), "/size", map[string]string{"s": big})
 	if err != nil || string(jwr.Body) != `{"bytes":`+strconv.Itoa(len(big)+8)+`}` {
 		t.Errorf("size: %v %v", jwr, err)
 	}
 	// JSON.stringify(body).length counts UTF-16 code units: é is 1, 😀 is 2.
-	jwr, err = s.PostContext(tctx(t), "/size", map[string]any{"u": "é😀", "n": 1.5})
+	jwr, err = s.PostContext(testCtx(t), "/size", map[string]any{"u": "é😀", "n": 1.5})
 	if err != nil || string(jwr.Body) != `{"bytes":`+strconv.Itoa(len(`{"u":"","n":1.5}`)+3)+`}` {
 		t.Errorf("size of non-ASCII: %v %v", jwr, err)
 	}
@@ -374,27 +374,27 @@ func scenarioSession(t *testing.T, b *backend) {
 	jar := newJar(t)
 	httpLogin(t, b, jar, "ada")
 	s := connect(t, b, sailsio.WithCookieJar(jar))
-	jwr, err := s.GetContext(tctx(t), "/me", nil)
+	jwr, err := s.GetContext(testCtx(t), "/me", nil)
 	if err != nil || string(jwr.Body) != `{"user":"ada"}` {
 		t.Errorf("socket /me after HTTP login: %v %v", jwr, err)
 	}
 	// Without the cookie the socket has a session of its own, per connection.
 	s2 := connect(t, b)
 	for want := 1; want <= 2; want++ {
-		jwr, err := s2.GetContext(tctx(t), "/count", nil)
+		jwr, err := s2.GetContext(testCtx(t), "/count", nil)
 		if err != nil || string(jwr.Body) != `{"count":`+strconv.Itoa(want)+`}` {
 			t.Errorf("count %d: %v %v", want, jwr, err)
 		}
 	}
-	jwr, err = s2.GetContext(tctx(t), "/me", nil)
+	jwr, err = s2.GetContext(testCtx(t), "/me", nil)
 	if err != nil || string(jwr.Body) != `{"user":null}` {
 		t.Errorf("/me without cookie: %v %v", jwr, err)
 	}
 	// A socket login lasts as long as the socket's session.
-	if jwr, err := s2.PostContext(tctx(t), "/login", map[string]string{"name": "bob"}); err != nil || string(jwr.Body) != `{"user":"bob"}` {
+	if jwr, err := s2.PostContext(testCtx(t), "/login", map[string]string{"name": "bob"}); err != nil || string(jwr.Body) != `{"user":"bob"}` {
 		t.Errorf("socket login: %v %v", jwr, err)
 	}
-	if jwr, err := s2.GetContext(tctx(t), "/me", nil); err != nil || string(jwr.Body) != `{"user":"bob"}` {
+	if jwr, err := s2.GetContext(testCtx(t), "/me", nil); err != nil || string(jwr.Body) != `{"user":"bob"}` {
 		t.Errorf("/me after socket login: %v %v", jwr, err)
 	}
 }
@@ -407,26 +407,26 @@ func scenarioSessionReconnect(t *testing.T, b *backend) {
 	s := connect(t, b, sailsio.WithCookieJar(jar))
 	plain := connect(t, b)
 	for _, sock := range []*sailsio.SailsSocket{s, plain} {
-		if jwr, err := sock.GetContext(tctx(t), "/count", nil); err != nil || string(jwr.Body) != `{"count":1}` {
+		if jwr, err := sock.GetContext(testCtx(t), "/count", nil); err != nil || string(jwr.Body) != `{"count":1}` {
 			t.Fatalf("count before Reconnect: %v %v", jwr, err)
 		}
 	}
 	for _, sock := range []*sailsio.SailsSocket{s, plain} {
 		before := sock.ID()
-		if err := sock.Reconnect(tctx(t)); err != nil {
+		if err := sock.Reconnect(testCtx(t)); err != nil {
 			t.Fatalf("Reconnect: %v", err)
 		}
 		if sock.ID() == before || sock.ID() == "" {
 			t.Errorf("socket id %q after Reconnect, was %q", sock.ID(), before)
 		}
 	}
-	if jwr, err := s.GetContext(tctx(t), "/me", nil); err != nil || string(jwr.Body) != `{"user":"grace"}` {
+	if jwr, err := s.GetContext(testCtx(t), "/me", nil); err != nil || string(jwr.Body) != `{"user":"grace"}` {
 		t.Errorf("/me after Reconnect with the jar: %v %v", jwr, err)
 	}
-	if jwr, err := s.GetContext(tctx(t), "/count", nil); err != nil || string(jwr.Body) != `{"count":2}` {
+	if jwr, err := s.GetContext(testCtx(t), "/count", nil); err != nil || string(jwr.Body) != `{"count":2}` {
 		t.Errorf("count after Reconnect with the jar: %v %v, want 2", jwr, err)
 	}
-	if jwr, err := plain.GetContext(tctx(t), "/count", nil); err != nil || string(jwr.Body) != `{"count":1}` {
+	if jwr, err := plain.GetContext(testCtx(t), "/count", nil); err != nil || string(jwr.Body) != `{"count":1}` {
 		t.Errorf("count after Reconnect without a jar: %v %v, want 1 (a new session)", jwr, err)
 	}
 }
@@ -440,7 +440,7 @@ func scenarioRooms(t *testing.T, b *backend) {
 	a.On("chat", func(d json.RawMessage) { chatsA <- string(d) })
 	bb.On("chat", func(d json.RawMessage) { chatsB <- string(d) })
 	for _, s := range []*sailsio.SailsSocket{a, bb} {
-		jwr, err := s.PostContext(tctx(t), "/rooms/"+room+"/join", nil)
+		jwr, err := s.PostContext(testCtx(t), "/rooms/"+room+"/join", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -448,25 +448,25 @@ func scenarioRooms(t *testing.T, b *backend) {
 			t.Errorf("join: %s, want %s", jwr.Body, want)
 		}
 	}
-	if jwr, err := a.PostContext(tctx(t), "/rooms/"+room+"/say", map[string]string{"text": "hi from A"}); err != nil || string(jwr.Body) != `{"sent":true}` {
+	if jwr, err := a.PostContext(testCtx(t), "/rooms/"+room+"/say", map[string]string{"text": "hi from A"}); err != nil || string(jwr.Body) != `{"sent":true}` {
 		t.Fatalf("say: %v %v", jwr, err)
 	}
 	want := `{"room":"` + room + `","text":"hi from A","from":"` + a.ID() + `"}`
-	if got := recv(t, chatsB, "chat on the second socket"); got != want {
+	if got := await(t, chatsB, "chat on the second socket"); got != want {
 		t.Errorf("chat %s, want %s", got, want)
 	}
-	if got := recv(t, chatsA, "chat on the sender (in the room too)"); got != want {
+	if got := await(t, chatsA, "chat on the sender (in the room too)"); got != want {
 		t.Errorf("chat to the sender %s, want %s", got, want)
 	}
-	jwr, err := bb.PostContext(tctx(t), "/rooms/"+room+"/leave", nil)
+	jwr, err := bb.PostContext(testCtx(t), "/rooms/"+room+"/leave", nil)
 	if want := `{"left":"` + room + `","id":"` + bb.ID() + `"}`; err != nil || string(jwr.Body) != want {
 		t.Errorf("leave: %v %v, want %s", jwr, err, want)
 	}
 	// No text: the key is left out (undefined), as JSON.stringify does.
-	if _, err := a.PostContext(tctx(t), "/rooms/"+room+"/say", nil); err != nil {
+	if _, err := a.PostContext(testCtx(t), "/rooms/"+room+"/say", nil); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := recv(t, chatsA, "second chat"), `{"room":"`+room+`","from":"`+a.ID()+`"}`; got != want {
+	if got, want := await(t, chatsA, "second chat"), `{"room":"`+room+`","from":"`+a.ID()+`"}`; got != want {
 		t.Errorf("chat without text %s, want %s", got, want)
 	}
 	none(t, chatsB, 300*time.Millisecond, "chat after leaving the room")
@@ -489,11 +489,11 @@ func scenarioBlast(t *testing.T, b *backend) {
 	for name, s := range map[string]*sailsio.SailsSocket{"a": a, "b": bb} {
 		s.On(event, func(d json.RawMessage) { got <- name + string(d) })
 	}
-	jwr, err := a.PostContext(tctx(t), "/blast", map[string]any{"event": event, "data": map[string]int{"x": 1}})
+	jwr, err := a.PostContext(testCtx(t), "/blast", map[string]any{"event": event, "data": map[string]int{"x": 1}})
 	if err != nil || string(jwr.Body) != `{"blasted":true}` {
 		t.Fatalf("blast: %v %v", jwr, err)
 	}
-	seen := map[string]bool{recv(t, got, "blast"): true, recv(t, got, "blast"): true}
+	seen := map[string]bool{await(t, got, "blast"): true, await(t, got, "blast"): true}
 	if d := cmp.Diff(map[string]bool{`a{"x":1}`: true, `b{"x":1}`: true}, seen); d != "" {
 		t.Errorf("blast (-want +got):\n%s", d)
 	}
@@ -525,11 +525,11 @@ func scenarioPubSub(t *testing.T, b *backend) {
 		return ch
 	}
 	wEvents, cEvents := events(watcher), events(creator)
-	if jwr, err := watcher.GetContext(tctx(t), "/pet", nil); err != nil || jwr.StatusCode != 200 || !strings.HasPrefix(string(jwr.Body), "[") {
+	if jwr, err := watcher.GetContext(testCtx(t), "/pet", nil); err != nil || jwr.StatusCode != 200 || !strings.HasPrefix(string(jwr.Body), "[") {
 		t.Fatalf("GET /pet: %v %v", jwr, err)
 	}
 	name := "rex-" + b.slug()
-	jwr, err := creator.PostContext(tctx(t), "/pet", map[string]string{"name": name})
+	jwr, err := creator.PostContext(testCtx(t), "/pet", map[string]string{"name": name})
 	if err != nil || jwr.StatusCode != 200 {
 		t.Fatalf("POST /pet: %v %v, want 200", jwr, err)
 	}
@@ -549,7 +549,7 @@ func scenarioPubSub(t *testing.T, b *backend) {
 	next := func(ch chan petEvent, who string) petEvent {
 		t.Helper()
 		for {
-			ev := recv(t, ch, "pet event on the "+who)
+			ev := await(t, ch, "pet event on the "+who)
 			if ev.ID.String() == id {
 				return ev
 			}
@@ -560,7 +560,7 @@ func scenarioPubSub(t *testing.T, b *backend) {
 		t.Errorf("created event\n got %s\nwant %s", ev.raw, want)
 	}
 
-	jwr, err = watcher.PatchContext(tctx(t), "/pet/"+id, map[string]string{"name": name + "-2"})
+	jwr, err = watcher.PatchContext(testCtx(t), "/pet/"+id, map[string]string{"name": name + "-2"})
 	if err != nil || jwr.StatusCode != 200 || !strings.Contains(string(jwr.Body), `"name":"`+name+`-2"`) {
 		t.Fatalf("PATCH: %v %v", jwr, err)
 	}
@@ -576,7 +576,7 @@ func scenarioPubSub(t *testing.T, b *backend) {
 		t.Errorf("updated event data %s (-want +got):\n%s", ev.Data, d)
 	}
 
-	jwr, err = creator.DeleteContext(tctx(t), "/pet/"+id, nil)
+	jwr, err = creator.DeleteContext(testCtx(t), "/pet/"+id, nil)
 	if err != nil || jwr.StatusCode != 200 || string(jwr.Body) != string(updated) {
 		t.Fatalf("DELETE: %v %v, want the record %s", jwr, err, updated)
 	}
@@ -600,7 +600,7 @@ func scenarioPubSub(t *testing.T, b *backend) {
 		}
 	}
 	for _, m := range []string{"get", "patch", "delete"} {
-		jwr, err := watcher.Do(tctx(t), sailsio.RequestOptions{Method: m, URL: "/pet/" + id})
+		jwr, err := watcher.Do(testCtx(t), sailsio.RequestOptions{Method: m, URL: "/pet/" + id})
 		if err != nil || jwr.StatusCode != 404 || string(jwr.Body) != `"Not Found"` {
 			t.Errorf("%s of a destroyed record: %v %v, want 404 \"Not Found\"", m, jwr, err)
 		}
@@ -611,14 +611,14 @@ func scenarioKick(t *testing.T, b *backend) {
 	s := connect(t, b)
 	disc := make(chan string, 2)
 	s.On(sailsio.EventDisconnect, func(d json.RawMessage) { disc <- string(d) })
-	jwr, err := s.PostContext(tctx(t), "/kick", nil)
+	jwr, err := s.PostContext(testCtx(t), "/kick", nil)
 	if err != nil || jwr.StatusCode != 200 || string(jwr.Body) != `{"kicked":true}` {
 		t.Fatalf("kick: %v %v", jwr, err)
 	}
-	if got := recv(t, disc, "disconnect"); got != `{"reason":"io server disconnect"}` {
+	if got := await(t, disc, "disconnect"); got != `{"reason":"io server disconnect"}` {
 		t.Errorf("disconnect %s", got)
 	}
-	if _, err := s.GetContext(tctx(t), "/echo", nil); !errors.Is(err, sailsio.ErrDisconnected) {
+	if _, err := s.GetContext(testCtx(t), "/echo", nil); !errors.Is(err, sailsio.ErrDisconnected) {
 		t.Errorf("after a kick: %v, want ErrDisconnected (no reconnection after a kick)", err)
 	}
 }
@@ -634,7 +634,7 @@ func scenarioHeartbeat(t *testing.T, b *backend) {
 		t.Fatalf("disconnected while idle: %s", d)
 	case <-time.After(3500 * time.Millisecond):
 	}
-	if jwr, err := s.GetContext(tctx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+	if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
 		t.Errorf("after idling: %v %v", jwr, err)
 	}
 }
@@ -652,14 +652,14 @@ func scenarioOrigins(t *testing.T, b *backend) {
 		if origin != "" {
 			h.Set("Origin", origin)
 		}
-		_, err := sailsio.Connect(tctx(t), b.url, sailsio.WithProtocol(b.proto), sailsio.WithInitialConnectionHeaders(h), sailsio.WithReconnection(false))
+		_, err := sailsio.Connect(testCtx(t), b.url, sailsio.WithProtocol(b.proto), sailsio.WithInitialConnectionHeaders(h), sailsio.WithReconnection(false))
 		var he *sailsio.HandshakeError
 		if !errors.As(err, &he) || he.StatusCode != 400 || he.Body != wantBody {
 			t.Errorf("origin %q: %v, want a HandshakeError 400 %q", origin, err, wantBody)
 		}
 	}
 	s := connect(t, b) // with the good origin
-	jwr, err := s.Do(tctx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"origin": "http://other.example"}})
+	jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo", Headers: map[string]string{"origin": "http://other.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -676,10 +676,10 @@ func scenarioMaxBuffer(t *testing.T, b *backend) {
 	s := connect(t, b)
 	disc := make(chan string, 4)
 	s.On(sailsio.EventDisconnect, func(d json.RawMessage) { disc <- string(d) })
-	if jwr, err := s.PostContext(tctx(t), "/size", map[string]string{"s": strings.Repeat("a", 1500)}); err != nil || string(jwr.Body) != `{"bytes":1508}` {
+	if jwr, err := s.PostContext(testCtx(t), "/size", map[string]string{"s": strings.Repeat("a", 1500)}); err != nil || string(jwr.Body) != `{"bytes":1508}` {
 		t.Fatalf("request under the limit: %v %v", jwr, err)
 	}
-	_, err := s.PostContext(tctx(t), "/size", map[string]string{"s": strings.Repeat("a", 3000)})
+	_, err := s.PostContext(testCtx(t), "/size", map[string]string{"s": strings.Repeat("a", 3000)})
 	if !errors.Is(err, sailsio.ErrMessageTooLarge) {
 		t.Fatalf("request over the limit: %v, want ErrMessageTooLarge", err)
 	}
@@ -694,12 +694,12 @@ func scenarioMaxBuffer(t *testing.T, b *backend) {
 		if !errors.Is(err, sailsio.ErrDisconnected) {
 			t.Errorf("over maxHttpBufferSize: %v, want ErrDisconnected too", err)
 		}
-		if got := recv(t, disc, "disconnect"); got != `{"reason":"transport close"}` {
+		if got := await(t, disc, "disconnect"); got != `{"reason":"transport close"}` {
 			t.Errorf("disconnect %s", got)
 		}
 	}
 	// The socket works (again: the client reconnects by itself after the close).
-	if jwr, err := s.GetContext(tctx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+	if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
 		t.Errorf("after the refused request: %v %v", jwr, err)
 	}
 }
@@ -713,7 +713,7 @@ func scenarioPlainHTTP(t *testing.T, b *backend) {
 	}
 	do := func(method, path string) (*http.Response, string) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(tctx(t), method, b.url+path, nil)
+		req, err := http.NewRequestWithContext(testCtx(t), method, b.url+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

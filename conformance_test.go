@@ -181,25 +181,6 @@ func connect(t *testing.T, b *backend, opts ...sailsio.Option) *sailsio.SailsSoc
 	return s
 }
 
-func tctx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// recv waits for one value (bounded).
-func recv[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no %s within 10s", what)
-		var zero T
-		return zero
-	}
-}
-
 // none checks that nothing arrives on ch for d.
 func none[T any](t *testing.T, ch <-chan T, d time.Duration, what string) {
 	t.Helper()

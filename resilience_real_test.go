@@ -121,7 +121,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 		srv.Stop()
 	}
 	stopped := time.Since(began)
-	jwr := resilAwaitFor(t, inflight, slow, "the in-flight /slow callback")
+	jwr := awaitFor(t, inflight, slow, "the in-flight /slow callback")
 	if jwr.StatusCode != 0 || !errors.Is(jwr.Error, sailsio.ErrDisconnected) {
 		t.Errorf("in-flight /slow when the server went away: %v, want ErrDisconnected", jwr)
 	}
@@ -144,7 +144,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 	rc := ev.waitForWithin(t, sailsio.EventReconnect, slow)
 	reconnectedAfter := time.Since(restartBegan)
 
-	jwr = resilAwaitFor(t, queued, slow, "the queued /me callback")
+	jwr = awaitFor(t, queued, slow, "the queued /me callback")
 	var v struct {
 		User *string `json:"user"`
 	}
@@ -177,16 +177,4 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 	t.Logf("%s: %s took %v; in-flight failed with ErrDisconnected; disconnect %q; restart took %v; %s after %v; queued request answered, session kept: %v; listener works",
 		name, map[bool]string{false: "SIGTERM (Stop)", true: "SIGKILL (Kill)"}[kill], stopped.Round(time.Millisecond), reason,
 		restarted.Round(time.Millisecond), rc, reconnectedAfter.Round(time.Millisecond), sessionKept)
-}
-
-func resilAwaitFor[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(d):
-		t.Fatalf("no %s within %v", what, d)
-		var zero T
-		return zero
-	}
 }

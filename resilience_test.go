@@ -32,28 +32,6 @@ import (
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
-// resilWait bounds every wait for something that must happen.
-const resilWait = 10 * time.Second
-
-// resilCombo is a server generation and the protocol the client speaks to it.
-type resilCombo struct {
-	name   string
-	server sailsio.Protocol // mockserver.WithProtocol: EIO3 = hook 2.x, EIO4 = hook 3.x
-	client sailsio.Protocol
-}
-
-var resilCombos = []resilCombo{
-	{"hook2-EIO3", sailsio.EIO3, sailsio.EIO3},
-	{"hook3-EIO3", sailsio.EIO4, sailsio.EIO3},
-	{"hook3-EIO4", sailsio.EIO4, sailsio.EIO4},
-}
-
-func resilCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), resilWait)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // resilNew makes a socket for srv (not connected yet) that is disconnected when the test ends.
 func resilNew(t testing.TB, srv *mockserver.Server, p sailsio.Protocol, opts ...sailsio.Option) *sailsio.SailsSocket {
 	t.Helper()
@@ -67,22 +45,8 @@ func resilNew(t testing.TB, srv *mockserver.Server, p sailsio.Protocol, opts ...
 
 func resilDial(t testing.TB, s *sailsio.SailsSocket) {
 	t.Helper()
-	if err := s.Connect(resilCtx(t)); err != nil {
+	if err := s.Connect(testCtx(t)); err != nil {
 		t.Fatalf("Connect: %v", err)
-	}
-}
-
-func resilAwait[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	timer := time.NewTimer(resilWait)
-	defer timer.Stop()
-	select {
-	case v := <-ch:
-		return v
-	case <-timer.C:
-		t.Fatalf("no %s within %v", what, resilWait)
-		var zero T
-		return zero
 	}
 }
 
@@ -129,7 +93,7 @@ func resilCollect(s *sailsio.SailsSocket, names ...string) *resilEvents {
 // next returns the next unread event, waiting for it (bounded).
 func (e *resilEvents) next(t testing.TB) resilEvent {
 	t.Helper()
-	return e.nextWithin(t, resilWait)
+	return e.nextWithin(t, waitLimit)
 }
 
 // nextWithin returns the next unread event, waiting at most d for it.
@@ -157,7 +121,7 @@ func (e *resilEvents) nextWithin(t testing.TB, d time.Duration) resilEvent {
 // waitFor skips events until one named name.
 func (e *resilEvents) waitFor(t testing.TB, name string) resilEvent {
 	t.Helper()
-	return e.waitForWithin(t, name, resilWait)
+	return e.waitForWithin(t, name, waitLimit)
 }
 
 // waitForWithin skips events until one named name, which must come within d.
@@ -250,7 +214,7 @@ func resilFlush(t testing.TB, s *sailsio.SailsSocket) {
 	t.Helper()
 	done := make(chan error, 1)
 	s.Get("/flush", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) { done <- jwr.Error })
-	if err := resilAwait(t, done, "flush callback"); !errors.Is(err, sailsio.ErrClosed) {
+	if err := await(t, done, "flush callback"); !errors.Is(err, sailsio.ErrClosed) {
 		t.Fatalf("flush request on a closed socket: %v, want ErrClosed", err)
 	}
 }
@@ -259,7 +223,7 @@ func resilFlush(t testing.TB, s *sailsio.SailsSocket) {
 // signal for goroutines ending, so it polls.
 func resilSettle(t testing.TB, base int) int {
 	t.Helper()
-	deadline := time.Now().Add(resilWait)
+	deadline := time.Now().Add(waitLimit)
 	for {
 		n := runtime.NumGoroutine()
 		if n <= base {
@@ -373,7 +337,7 @@ type resilOutcome struct {
 // 1. A thousand requests in flight when the connection drops
 
 func TestResilienceInFlightDrop(t *testing.T) {
-	for _, cb := range resilCombos {
+	for _, cb := range clientCombos {
 		for _, reconnect := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/reconnection=%v", cb.name, reconnect), func(t *testing.T) {
 				resilInFlightDrop(t, cb, reconnect)
@@ -382,7 +346,7 @@ func TestResilienceInFlightDrop(t *testing.T) {
 	}
 }
 
-func resilInFlightDrop(t *testing.T, cb resilCombo, reconnect bool) {
+func resilInFlightDrop(t *testing.T, cb combo, reconnect bool) {
 	const n = 1000
 	srv := mockserver.NewT(t, mockserver.WithProtocol(cb.server))
 	var entered atomic.Int32
@@ -419,21 +383,21 @@ func resilInFlightDrop(t *testing.T, cb resilCombo, reconnect bool) {
 			results <- resilOutcome{i, jwr, time.Since(time.Unix(0, dropAt.Load()))}
 		})
 	}
-	resilAwait(t, all, fmt.Sprintf("the server receiving all %d requests (got %d)", n, entered.Load()))
+	await(t, all, fmt.Sprintf("the server receiving all %d requests (got %d)", n, entered.Load()))
 
 	dropAt.Store(time.Now().UnixNano())
 	srv.DropConnections()
 
 	var worst time.Duration
 	bad := 0
-	timer := time.NewTimer(resilWait)
+	timer := time.NewTimer(waitLimit)
 	defer timer.Stop()
 	for k := range n {
 		var o resilOutcome
 		select {
 		case o = <-results:
 		case <-timer.C:
-			t.Fatalf("%d of %d callbacks within %v of the drop", k, n, resilWait)
+			t.Fatalf("%d of %d callbacks within %v of the drop", k, n, waitLimit)
 		}
 		worst = max(worst, o.at)
 		if o.jwr.StatusCode != 0 || !errors.Is(o.jwr.Error, sailsio.ErrDisconnected) || string(o.jwr.Body) != "null" {
@@ -457,14 +421,14 @@ func resilInFlightDrop(t *testing.T, cb resilCombo, reconnect bool) {
 	if reconnect {
 		ev.waitFor(t, sailsio.EventReconnect)
 		// The old connection's requests have all failed before the new connection's connect handler.
-		if c := resilAwait(t, connectAt, "connect handler"); c < lastFailed.Load() {
+		if c := await(t, connectAt, "connect handler"); c < lastFailed.Load() {
 			t.Errorf("the new connection's connect handler ran before %d of the old connection's in-flight failures", lastFailed.Load()-c)
 		}
 	} else {
 		if st := s.State(); st != sailsio.StateDisconnected {
 			t.Errorf("State() = %v after a loss without reconnection, want disconnected", st)
 		}
-		if _, err := s.GetContext(resilCtx(t), "/hold/x", nil); !errors.Is(err, sailsio.ErrDisconnected) {
+		if _, err := s.GetContext(testCtx(t), "/hold/x", nil); !errors.Is(err, sailsio.ErrDisconnected) {
 			t.Errorf("request after the loss without reconnection: %v, want ErrDisconnected at once", err)
 		}
 	}
@@ -543,7 +507,7 @@ func resilDropCycles(t *testing.T, p sailsio.Protocol) {
 		}
 		refusedAttempts++ // the one waited for above
 		for range perCycle {
-			o := resilAwait(t, results, fmt.Sprintf("cycle %d response", c))
+			o := await(t, results, fmt.Sprintf("cycle %d response", c))
 			var got int
 			if o.jwr.StatusCode != 200 || o.jwr.Decode(&got) != nil || got != o.i {
 				t.Fatalf("cycle %d: request %d got %v", c, o.i, o.jwr)
@@ -596,7 +560,7 @@ func resilDropCycles(t *testing.T, p sailsio.Protocol) {
 // 3. Lifecycle events, the reconnection policy, kicks and half-open connections
 
 func TestResilienceLifecycleOrder(t *testing.T) {
-	for _, cb := range resilCombos {
+	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			const minD, maxD = 20 * time.Millisecond, 80 * time.Millisecond
 			gate := &resilGate{}
@@ -656,7 +620,7 @@ func TestResilienceLifecycleOrder(t *testing.T) {
 					t.Errorf("round %d: ID %q after reconnecting (was %q)", round, s.ID(), oldID)
 				}
 				srv.Blast("news", round)
-				if d := resilAwait(t, news, "news event after a reconnection"); string(d) != strconv.Itoa(round) {
+				if d := await(t, news, "news event after a reconnection"); string(d) != strconv.Itoa(round) {
 					t.Errorf("round %d: listener got %s", round, d)
 				}
 			}
@@ -689,7 +653,7 @@ func TestResilienceReconnectFailed(t *testing.T) {
 	mark := gate.count()
 	srv.DropConnections()
 	ev.expect(t, sailsio.EventDisconnect)
-	if st := resilAwait(t, stateInHandler, "state"); st != sailsio.StateReconnecting {
+	if st := await(t, stateInHandler, "state"); st != sailsio.StateReconnecting {
 		t.Errorf("State() in the disconnect handler = %v, want reconnecting", st)
 	}
 	for attempt := 1; attempt <= 3; attempt++ {
@@ -702,7 +666,7 @@ func TestResilienceReconnectFailed(t *testing.T) {
 	if d := jsonDiffResil(`{"attempts":3}`, failed.data); d != "" {
 		t.Errorf("reconnect_failed payload: %s", d)
 	}
-	jwr := resilAwait(t, queued, "queued request's callback")
+	jwr := await(t, queued, "queued request's callback")
 	if jwr.StatusCode != 0 || !errors.Is(jwr.Error, sailsio.ErrDisconnected) {
 		t.Errorf("queued request after reconnect_failed: %v, want ErrDisconnected", jwr)
 	}
@@ -713,7 +677,7 @@ func TestResilienceReconnectFailed(t *testing.T) {
 		t.Errorf("the server saw %d handshakes, want 3", n)
 	}
 	began := time.Now()
-	if _, err := s.GetContext(resilCtx(t), "/ok", nil); !errors.Is(err, sailsio.ErrDisconnected) {
+	if _, err := s.GetContext(testCtx(t), "/ok", nil); !errors.Is(err, sailsio.ErrDisconnected) {
 		t.Errorf("request after reconnect_failed: %v, want ErrDisconnected", err)
 	}
 	if d := time.Since(began); d > 500*time.Millisecond {
@@ -722,7 +686,7 @@ func TestResilienceReconnectFailed(t *testing.T) {
 	// Connect works again once the server accepts handshakes.
 	gate.set(0)
 	resilDial(t, s)
-	if jwr, err := s.GetContext(resilCtx(t), "/ok", nil); err != nil || jwr.StatusCode != 200 {
+	if jwr, err := s.GetContext(testCtx(t), "/ok", nil); err != nil || jwr.StatusCode != 200 {
 		t.Errorf("request after a new Connect: %v, %v", jwr, err)
 	}
 	s.Disconnect()
@@ -821,7 +785,7 @@ func TestResilienceCustomBackOff(t *testing.T) {
 }
 
 func TestResilienceForcedReconnect(t *testing.T) {
-	for _, cb := range resilCombos {
+	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			gate := &resilGate{}
 			srv := mockserver.NewT(t, mockserver.WithProtocol(cb.server), mockserver.WithBeforeConnect(gate.check))
@@ -840,13 +804,13 @@ func TestResilienceForcedReconnect(t *testing.T) {
 
 			// While connected: the current connection is dropped (in flight fails) and a new one made.
 			inflight := make(chan error, 1)
-			go func() { _, err := s.GetContext(resilCtx(t), "/hold", nil); inflight <- err }()
-			resilAwait(t, entered, "held request")
+			go func() { _, err := s.GetContext(testCtx(t), "/hold", nil); inflight <- err }()
+			await(t, entered, "held request")
 			first := s.ID()
-			if err := s.Reconnect(resilCtx(t)); err != nil {
+			if err := s.Reconnect(testCtx(t)); err != nil {
 				t.Fatalf("Reconnect while connected: %v", err)
 			}
-			if err := resilAwait(t, inflight, "in-flight result"); !errors.Is(err, sailsio.ErrDisconnected) {
+			if err := await(t, inflight, "in-flight result"); !errors.Is(err, sailsio.ErrDisconnected) {
 				t.Errorf("in flight during Reconnect: %v, want ErrDisconnected", err)
 			}
 			if r := resilReason(t, ev.expect(t, sailsio.EventDisconnect)); r != sailsio.ReasonClientDisconnect {
@@ -868,12 +832,12 @@ func TestResilienceForcedReconnect(t *testing.T) {
 			queued := make(chan *sailsio.JWRes, 1)
 			s.Get("/ok/1", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) { queued <- jwr })
 			began := time.Now()
-			if err := s.Reconnect(resilCtx(t)); err != nil {
+			if err := s.Reconnect(testCtx(t)); err != nil {
 				t.Fatalf("Reconnect during the loop: %v", err)
 			}
 			took := time.Since(began)
 			ev.expect(t, sailsio.EventConnect)
-			if jwr := resilAwait(t, queued, "queued request"); jwr.StatusCode != 200 || string(jwr.Body) != `"1"` {
+			if jwr := await(t, queued, "queued request"); jwr.StatusCode != 200 || string(jwr.Body) != `"1"` {
 				t.Errorf("queued request after Reconnect: %v", jwr)
 			}
 			if n := len(gate.since(mark)); n != 1 {
@@ -911,7 +875,7 @@ func TestResilienceForcedReconnect(t *testing.T) {
 }
 
 func TestResilienceDisconnectStopsLoop(t *testing.T) {
-	for _, cb := range resilCombos {
+	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			gate := &resilGate{}
 			srv := mockserver.NewT(t, mockserver.WithProtocol(cb.server), mockserver.WithBeforeConnect(gate.check))
@@ -930,7 +894,7 @@ func TestResilienceDisconnectStopsLoop(t *testing.T) {
 				ev.waitFor(t, sailsio.EventConnectError)
 			}
 			s.Disconnect()
-			if jwr := resilAwait(t, queued, "queued request"); !errors.Is(jwr.Error, sailsio.ErrClosed) {
+			if jwr := await(t, queued, "queued request"); !errors.Is(jwr.Error, sailsio.ErrClosed) {
 				t.Errorf("queued request on Disconnect: %v, want ErrClosed", jwr)
 			}
 			if st := s.State(); st != sailsio.StateClosed {
@@ -957,7 +921,7 @@ func TestResilienceDisconnectStopsLoop(t *testing.T) {
 }
 
 func TestResilienceKick(t *testing.T) {
-	for _, cb := range resilCombos {
+	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			gate := &resilGate{}
 			srv := mockserver.NewT(t, mockserver.WithProtocol(cb.server), mockserver.WithBeforeConnect(gate.check))
@@ -975,7 +939,7 @@ func TestResilienceKick(t *testing.T) {
 			if st := s.State(); st != sailsio.StateDisconnected {
 				t.Errorf("State() = %v after a kick, want disconnected", st)
 			}
-			if _, err := s.GetContext(resilCtx(t), "/x", nil); !errors.Is(err, sailsio.ErrDisconnected) {
+			if _, err := s.GetContext(testCtx(t), "/x", nil); !errors.Is(err, sailsio.ErrDisconnected) {
 				t.Errorf("request after a kick: %v, want ErrDisconnected", err)
 			}
 			// No reconnection: 20 times the longest delay without any attempt.
@@ -1003,7 +967,7 @@ func TestResilienceHalfOpen(t *testing.T) {
 		{"StopHeartbeats", (*mockserver.Server).StopHeartbeats},
 		{"SetPaused", (*mockserver.Server).SetPaused},
 	}
-	for _, cb := range resilCombos {
+	for _, cb := range clientCombos {
 		for _, fault := range faults {
 			t.Run(cb.name+"/"+fault.name, func(t *testing.T) {
 				rec := &mockserver.FrameRecorder{}
@@ -1017,7 +981,7 @@ func TestResilienceHalfOpen(t *testing.T) {
 				// Let two heartbeats go by (a pong "3", whichever side sends it), so that the
 				// fault starts at any point of the heartbeat cycle, not right after the handshake.
 				pongs := 0
-				if _, err := rec.Wait(resilCtx(t), func(f mockserver.Frame) bool {
+				if _, err := rec.Wait(testCtx(t), func(f mockserver.Frame) bool {
 					if string(f.Data) == "3" {
 						pongs++
 					}
@@ -1041,7 +1005,7 @@ func TestResilienceHalfOpen(t *testing.T) {
 				}
 				fault.set(srv, false)
 				ev.waitFor(t, sailsio.EventReconnect)
-				if jwr, err := s.GetContext(resilCtx(t), "/ok", nil); err != nil || jwr.StatusCode != 200 {
+				if jwr, err := s.GetContext(testCtx(t), "/ok", nil); err != nil || jwr.StatusCode != 200 {
 					t.Errorf("request after reconnecting: %v, %v", jwr, err)
 				}
 			})
@@ -1067,7 +1031,7 @@ func TestResilienceSession(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hc := &http.Client{Jar: jar, Timeout: resilWait}
+			hc := &http.Client{Jar: jar, Timeout: waitLimit}
 			resp, err := hc.Post(srv.URL()+"/login", "application/json", strings.NewReader(`{"name":"ada"}`))
 			if err != nil {
 				t.Fatal(err)
@@ -1091,7 +1055,7 @@ func TestResilienceSession(t *testing.T) {
 			type me struct{ User, Sid, Socket string }
 			getMe := func() me {
 				t.Helper()
-				jwr, err := s.GetContext(resilCtx(t), "/me", nil)
+				jwr, err := s.GetContext(testCtx(t), "/me", nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -1189,12 +1153,12 @@ func resilResubscribe(t *testing.T, p sailsio.Protocol) {
 	}
 	checkConn := func(round int, wantQueued []int) {
 		t.Helper()
-		id := resilAwait(t, joins, "join callback")
+		id := await(t, joins, "join callback")
 		if id != s.ID() {
 			t.Fatalf("round %d: join callback %q, want the current socket %q", round, id, s.ID())
 		}
 		for range wantQueued {
-			if v := resilAwait(t, queued, "queued response"); strings.HasPrefix(v, "bad") {
+			if v := await(t, queued, "queued response"); strings.HasPrefix(v, "bad") {
 				t.Fatalf("round %d: queued request %s", round, v)
 			}
 		}
@@ -1207,7 +1171,7 @@ func resilResubscribe(t *testing.T, p sailsio.Protocol) {
 		}
 		// The room membership is back: a broadcast reaches the socket.
 		srv.Broadcast("lobby", "chat", round)
-		if d := resilAwait(t, chat, "chat broadcast"); string(d) != strconv.Itoa(round) {
+		if d := await(t, chat, "chat broadcast"); string(d) != strconv.Itoa(round) {
 			t.Errorf("round %d: chat %s", round, d)
 		}
 	}
@@ -1234,7 +1198,7 @@ func resilResubscribe(t *testing.T, p sailsio.Protocol) {
 	srv.DropConnections()
 	ev.waitFor(t, sailsio.EventReconnect)
 	queue(n)
-	if v := resilAwait(t, queued, "request after stop"); strings.HasPrefix(v, "bad") {
+	if v := await(t, queued, "request after stop"); strings.HasPrefix(v, "bad") {
 		t.Fatalf("request after stop: %s", v)
 	}
 	id := s.ID()
@@ -1299,24 +1263,24 @@ func TestResilienceQueue(t *testing.T) {
 	watch := &resilDoneWatch{Context: cctx, waiting: make(chan struct{})}
 	doErr := make(chan error, 1)
 	go func() { _, err := s.Do(watch, sailsio.RequestOptions{URL: "/w/3"}); doErr <- err }()
-	resilAwait(t, watch.waiting, "Do waiting in the queue")
+	await(t, watch.waiting, "Do waiting in the queue")
 	// The queue is full: the next ones fail at once.
 	req(4)
-	if o := resilAwait(t, results, "queue-full callback"); o.i != 4 || o.jwr.StatusCode != 0 || !errors.Is(o.jwr.Error, sailsio.ErrQueueFull) {
+	if o := await(t, results, "queue-full callback"); o.i != 4 || o.jwr.StatusCode != 0 || !errors.Is(o.jwr.Error, sailsio.ErrQueueFull) {
 		t.Errorf("request beyond the queue limit: %d %v, want ErrQueueFull", o.i, o.jwr)
 	}
-	if _, err := s.GetContext(resilCtx(t), "/w/5", nil); !errors.Is(err, sailsio.ErrQueueFull) {
+	if _, err := s.GetContext(testCtx(t), "/w/5", nil); !errors.Is(err, sailsio.ErrQueueFull) {
 		t.Errorf("Do beyond the queue limit: %v, want ErrQueueFull", err)
 	}
 	// Cancelling the queued Do frees its slot.
 	cancel()
-	if err := resilAwait(t, doErr, "cancelled Do"); !errors.Is(err, context.Canceled) {
+	if err := await(t, doErr, "cancelled Do"); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled queued Do: %v, want context.Canceled", err)
 	}
 	req(6)
 	// A request timeout counts time in the queue.
 	began := time.Now()
-	if _, err := s2.GetContext(resilCtx(t), "/w/7", nil); !errors.Is(err, sailsio.ErrTimeout) {
+	if _, err := s2.GetContext(testCtx(t), "/w/7", nil); !errors.Is(err, sailsio.ErrTimeout) {
 		t.Errorf("queued request with a 100ms timeout: %v, want ErrTimeout", err)
 	} else if d := time.Since(began); d < 100*time.Millisecond {
 		t.Errorf("timed out after %v, before the timeout", d)
@@ -1330,7 +1294,7 @@ func TestResilienceQueue(t *testing.T) {
 	ev2.waitFor(t, sailsio.EventReconnect)
 	got := map[int]*sailsio.JWRes{}
 	for range 3 {
-		o := resilAwait(t, results, "queued response")
+		o := await(t, results, "queued response")
 		got[o.i] = o.jwr
 	}
 	for _, n := range []int{1, 2, 6} {
@@ -1355,7 +1319,7 @@ func TestResilienceQueue(t *testing.T) {
 }
 
 func TestResilienceInFlightNotResent(t *testing.T) {
-	for _, cb := range resilCombos {
+	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			const n = 20
 			rec := &mockserver.FrameRecorder{}
@@ -1378,19 +1342,19 @@ func TestResilienceInFlightNotResent(t *testing.T) {
 			ev := resilCollect(s)
 			resilDial(t, s)
 			errs := make(chan error, n)
-			ctx := resilCtx(t)
+			ctx := testCtx(t)
 			for i := range n {
 				go func() { _, err := s.GetContext(ctx, "/hold/"+strconv.Itoa(i), nil); errs <- err }()
 			}
-			resilAwait(t, all, "all requests at the server")
+			await(t, all, "all requests at the server")
 			srv.DropConnections()
 			for range n {
-				if err := resilAwait(t, errs, "in-flight result"); !errors.Is(err, sailsio.ErrDisconnected) {
+				if err := await(t, errs, "in-flight result"); !errors.Is(err, sailsio.ErrDisconnected) {
 					t.Errorf("in flight at the drop: %v, want ErrDisconnected", err)
 				}
 			}
 			ev.waitFor(t, sailsio.EventReconnect)
-			if jwr, err := s.GetContext(resilCtx(t), "/after", nil); err != nil || jwr.StatusCode != 200 {
+			if jwr, err := s.GetContext(testCtx(t), "/after", nil); err != nil || jwr.StatusCode != 200 {
 				t.Fatalf("request after reconnecting: %v, %v", jwr, err)
 			}
 			wire := map[string]int{}
@@ -1508,8 +1472,8 @@ func TestResilienceConcurrentUse(t *testing.T) {
 				case <-done:
 					outstanding--
 					return true
-				case <-time.After(resilWait):
-					t.Errorf("worker %d: %d callbacks missing after %v", w, outstanding, resilWait)
+				case <-time.After(waitLimit):
+					t.Errorf("worker %d: %d callbacks missing after %v", w, outstanding, waitLimit)
 					return false
 				}
 			}
@@ -1598,9 +1562,9 @@ func TestResilienceConcurrentUse(t *testing.T) {
 	<-dropperDone
 	// The socket still works once the drops stop.
 	reconnected := len(ev.all())
-	if _, err := s.Do(resilCtx(t), sailsio.RequestOptions{URL: "/echo/final"}); err != nil {
+	if _, err := s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo/final"}); err != nil {
 		// The last drop may have cut it: the retry waits for the reconnection.
-		if jwr, err := s.Do(resilCtx(t), sailsio.RequestOptions{URL: "/echo/final"}); err != nil || jwr.StatusCode != 200 {
+		if jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo/final"}); err != nil || jwr.StatusCode != 200 {
 			t.Errorf("request after the storm: %v, %v", jwr, err)
 		}
 	}
