@@ -1,25 +1,42 @@
-// Package realsails runs the real Sails.js test servers in testdata/sails for integration tests.
+// Package realsails runs the real Sails.js test servers of testdata/sails, for integration tests and
+// for programs such as the benchmark (go run ./bench).
 //
 // The testdata holds one small Sails 1.5 app (testdata/sails/app) and one directory per
 // sails-hook-sockets major version (testdata/sails/hook2, testdata/sails/hook3), each with its own
-// package.json and lockfile. [Start] lifts the shared app with the node_modules of one hook directory
-// on a free 127.0.0.1 port and stops it when the test ends:
+// package.json and lockfile. A server is the shared app lifted with the node_modules of one hook
+// directory, on a free 127.0.0.1 port.
+//
+// The package has two entry points over one launcher. [Launch] is for any program (the package does
+// not import testing): it returns the running server or an error, and the caller stops the server
+// with [Server.Stop]:
+//
+//	srv, err := realsails.Launch(ctx, "hook3")
+//	if err != nil {
+//		return err // matches realsails.ErrNotInstalled when Node.js or node_modules is missing
+//	}
+//	defer srv.Stop()
+//
+// [Start] is for tests: it takes the test (any [TB], such as *testing.T), stops the server when the
+// test ends, and skips the test when Node.js or the hook's node_modules is missing (it fails the test
+// instead when the environment variable CI is "true"):
 //
 //	srv := realsails.Start(t, "hook3", realsails.WithEnv("SAILSIO_PING_INTERVAL", "1000"))
 //	resp, err := http.Get(srv.URL + "/version")
 //
-// When Node.js or the hook's node_modules is missing, Start skips the test, naming the command that
-// installs them; when the environment variable CI is "true" it fails the test instead.
+// A server exits by itself when the process that started it dies (its stdin pipe closes).
 // See testdata/sails/README.md for the app's routes and its SAILSIO_* settings.
 package realsails
 
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,7 +44,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -35,14 +51,14 @@ import (
 const modulePath = "github.com/sailsio-go/sailsio"
 
 const (
-	// readyTimeout bounds how long Start and Restart wait for the SAILSIO_READY line, and
+	// readyTimeout bounds how long Launch and Relaunch wait for the SAILSIO_READY line, and
 	// separately how long they wait for a lift slot (see liftSlots).
 	readyTimeout = 60 * time.Second
 	// stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
 	stopGrace = 5 * time.Second
 	// killWait bounds the wait for the process after SIGKILL.
 	killWait = 5 * time.Second
-	// launchAttempts is how many ports Start tries when lifting fails with EADDRINUSE.
+	// launchAttempts is how many ports Launch and Start try when lifting fails with EADDRINUSE.
 	launchAttempts = 3
 	// outputLimit is how many bytes of the server's combined stdout/stderr are kept.
 	outputLimit = 64 << 10
@@ -50,7 +66,7 @@ const (
 	readyPrefix = "SAILSIO_READY "
 )
 
-// liftSlots bounds how many servers of this test binary are lifting at once. Lifting is CPU-bound
+// liftSlots bounds how many servers of this process (a test binary, say) are lifting at once. Lifting is CPU-bound
 // (about 1.5 s of CPU each), so on a busy machine unbounded parallel lifts would all run late.
 var liftSlots = make(chan struct{}, max(2, runtime.NumCPU()))
 
@@ -64,7 +80,7 @@ func Hooks() []string {
 	return append([]string(nil), hooks...)
 }
 
-// An Option configures a server started by [Start].
+// An Option configures a server started by [Launch] or [Start].
 type Option func(*config)
 
 type config struct {
@@ -81,7 +97,7 @@ type config struct {
 //	SAILSIO_LOG_LEVEL                             Sails log level (default "warn")
 //	SAILSIO_SESSION_FILE                          keep sessions in this JSON file, so they survive a restart
 //
-// SAILSIO_PORT is chosen by Start and cannot be set. Later calls for the same key win.
+// SAILSIO_PORT is chosen by the launcher and cannot be set. Later calls for the same key win.
 func WithEnv(key, value string) Option {
 	return func(c *config) { c.env = append(c.env, key+"="+value) }
 }
@@ -92,7 +108,7 @@ type Server struct {
 	URL string
 	// Hook is the hook directory name, "hook2" or "hook3".
 	Hook string
-	// Port is the TCP port on 127.0.0.1. It stays the same across Restart.
+	// Port is the TCP port on 127.0.0.1. It stays the same across Relaunch and Restart.
 	Port int
 
 	dir  string   // absolute hook directory
@@ -106,29 +122,37 @@ type Server struct {
 	shown bool     // the output was already included in a failure message
 }
 
-// Start lifts the shared Sails app with the given hook's node_modules on a free 127.0.0.1 port and
-// waits (at most 60 s) for it to print its ready line; if the port was taken in between, it retries
-// on another port. Lifting is CPU-bound, so at most max(2, NumCPU) servers of one test binary lift
-// at a time; the wait for a turn is bounded by another 60 s.
+// ErrNotInstalled is matched (with errors.Is) by the error of [Launch] when node is not on PATH or the
+// hook's node_modules is missing; the error's text names the command that installs them.
+var ErrNotInstalled = errors.New("realsails: Node.js or the test servers' node_modules is not installed")
+
+// Launch lifts the shared Sails app with the given hook's node_modules on a free 127.0.0.1 port and
+// waits for it to print its ready line (at most 60 s, or until ctx ends); if the port was taken in
+// between, it retries on another port. Lifting is CPU-bound, so at most max(2, NumCPU) servers of one
+// process lift at a time; the wait for a turn is bounded by another 60 s.
 //
-// Start registers a t.Cleanup that stops the server (SIGTERM to its process group, SIGKILL after a
-// few seconds, then waits for the process) and, if the test failed, logs the tail of the server's
-// output. The server also exits by itself if the test process dies (its stdin pipe closes).
-//
-// Start skips the test when node is not on PATH or the hook's node_modules is missing, or fails it
-// instead when the environment variable CI is "true". An unknown hook name fails the test.
-func Start(t testing.TB, hook string, opts ...Option) *Server {
-	t.Helper()
+// The caller stops the server with [Server.Stop]. If the calling process dies first, the server exits
+// by itself (its stdin pipe closes). When lifting fails, the error includes the tail of the server's
+// output. An unknown hook name is an error; a missing node binary or node_modules is an error that
+// matches [ErrNotInstalled].
+func Launch(ctx context.Context, hook string, opts ...Option) (*Server, error) {
 	root, err := repoRoot()
 	if err != nil {
-		t.Fatalf("realsails: %v", err)
+		return nil, fmt.Errorf("realsails: %w", err)
 	}
-	return start(t, root, hook, opts...)
+	s, err := newServer(root, hook, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.liftOnFreePort(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// start is Start with the repository root given.
-func start(t testing.TB, root, hook string, opts ...Option) *Server {
-	t.Helper()
+// newServer checks the options and the prerequisites and returns a stopped server. Its errors start
+// with "realsails: "; a missing prerequisite matches ErrNotInstalled.
+func newServer(root, hook string, opts ...Option) (*Server, error) {
 	var cfg config
 	for _, o := range opts {
 		o(&cfg)
@@ -136,52 +160,38 @@ func start(t testing.TB, root, hook string, opts ...Option) *Server {
 	for _, kv := range cfg.env {
 		key, _, _ := strings.Cut(kv, "=")
 		if key == "" || strings.ContainsRune(key, 0) {
-			t.Fatalf("realsails: WithEnv: invalid key %q", key)
+			return nil, fmt.Errorf("realsails: WithEnv: invalid key %q", key)
 		}
 		if key == "SAILSIO_PORT" {
-			t.Fatalf("realsails: WithEnv: SAILSIO_PORT is chosen by Start")
+			return nil, errors.New("realsails: WithEnv: SAILSIO_PORT is chosen by the launcher")
 		}
 	}
-
 	dir, node, err := checkPrereqs(root, hook)
 	if err != nil {
-		var miss *missingError
-		if errors.As(err, &miss) {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("realsails: %v (CI=true: the real Sails servers must be installed)", err)
-			}
-			t.Skipf("realsails: %v; skipping", err)
-		}
-		t.Fatalf("realsails: %v", err)
+		return nil, fmt.Errorf("realsails: %w", err)
 	}
-
-	s := &Server{
+	return &Server{
 		Hook: hook,
 		dir:  dir,
 		node: node,
 		env:  buildEnv(os.Environ(), cfg.env),
 		out:  newTailBuffer(outputLimit),
-	}
-	t.Cleanup(func() {
-		s.Stop()
-		s.mu.Lock()
-		shown := s.shown
-		s.mu.Unlock()
-		if t.Failed() && !shown {
-			t.Logf("realsails: %s server output (tail):\n%s", s.Hook, s.Output())
-		}
-	})
+	}, nil
+}
 
+// liftOnFreePort launches s on a free port, trying another one when the port was taken in between.
+// On failure the error carries the tail of the server's output, and s.shown is set.
+func (s *Server) liftOnFreePort(ctx context.Context) error {
 	deadline := time.Now().Add(readyTimeout)
 	var lastErr error
 	for attempt := 0; attempt < launchAttempts; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("realsails: %v", err)
+			return fmt.Errorf("realsails: %w", err)
 		}
-		err = s.launch(port, deadline)
+		err = s.launch(ctx, port, deadline)
 		if err == nil {
-			return s
+			return nil
 		}
 		lastErr = err
 		if !errors.Is(err, errAddrInUse) {
@@ -191,13 +201,12 @@ func start(t testing.TB, root, hook string, opts ...Option) *Server {
 	s.mu.Lock()
 	s.shown = true
 	s.mu.Unlock()
-	t.Fatalf("realsails: starting %s: %v\n--- server output (tail) ---\n%s", hook, lastErr, s.Output())
-	return nil
+	return fmt.Errorf("realsails: starting %s: %w\n--- server output (tail) ---\n%s", s.Hook, lastErr, s.Output())
 }
 
 // Stop stops the server now: SIGTERM to its process group, SIGKILL if it is still running a few
 // seconds later. It returns once the process has been waited for. Stop is idempotent; a stopped
-// server can be started again with Restart.
+// server can be started again with Relaunch or Restart.
 func (s *Server) Stop() {
 	s.mu.Lock()
 	p := s.proc
@@ -220,27 +229,33 @@ func (s *Server) Kill() {
 	}
 }
 
-// Restart stops the server if it is running and lifts it again on the same port, with the same
-// hook and options, waiting (at most 60 s) for it to be ready. It fails t if the server cannot be
-// started, for example because another process took the port in between.
-func (s *Server) Restart(t testing.TB) {
-	t.Helper()
+// Relaunch stops the server if it is running and lifts it again on the same port, with the same
+// hook and options, waiting (at most 60 s, or until ctx ends) for it to be ready. It fails if the
+// server cannot be started, for example because another process took the port in between; the error
+// then includes the tail of the server's output.
+func (s *Server) Relaunch(ctx context.Context) error {
 	s.Stop()
 	deadline := time.Now().Add(readyTimeout)
 	// After a stop the port is normally free at once; give a slow exit a few seconds.
 	retryUntil := time.Now().Add(5 * time.Second)
 	for {
-		err := s.launch(s.Port, deadline)
+		err := s.launch(ctx, s.Port, deadline)
 		if err == nil {
-			return
+			return nil
 		}
-		if !errors.Is(err, errAddrInUse) || time.Now().After(retryUntil) {
+		if !errors.Is(err, errAddrInUse) || time.Now().After(retryUntil) || ctx.Err() != nil {
 			s.mu.Lock()
 			s.shown = true
 			s.mu.Unlock()
-			t.Fatalf("realsails: restarting %s on port %d: %v\n--- server output (tail) ---\n%s", s.Hook, s.Port, err, s.Output())
+			return fmt.Errorf("realsails: restarting %s on port %d: %w\n--- server output (tail) ---\n%s", s.Hook, s.Port, err, s.Output())
 		}
-		time.Sleep(200 * time.Millisecond)
+		// Nothing signals that another process released the port: poll it.
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
 }
 
@@ -269,9 +284,9 @@ func (s *Server) Output() string {
 
 var errAddrInUse = errors.New("port already in use")
 
-// launch starts the node process on port and waits until it is ready, it exits, or deadline passes.
-// On success it sets s.proc, s.Port and s.URL.
-func (s *Server) launch(port int, deadline time.Time) error {
+// launch starts the node process on port and waits until it is ready, it exits, deadline passes or
+// ctx ends. On success it sets s.proc, s.Port and s.URL.
+func (s *Server) launch(ctx context.Context, port int, deadline time.Time) error {
 	s.mu.Lock()
 	running := s.proc != nil
 	s.mu.Unlock()
@@ -286,6 +301,9 @@ func (s *Server) launch(port int, deadline time.Time) error {
 		slotTimer.Stop()
 	case <-slotTimer.C:
 		return fmt.Errorf("no lift slot within %v (too many servers starting at once)", readyTimeout)
+	case <-ctx.Done():
+		slotTimer.Stop()
+		return ctx.Err()
 	}
 	defer func() { <-liftSlots }()
 	deadline = time.Now().Add(readyTimeout)
@@ -326,7 +344,7 @@ func (s *Server) launch(port int, deadline time.Time) error {
 		fmt.Fprintf(s.out, "--- realsails: %s ready after %v\n", s.Hook, time.Since(began).Round(time.Millisecond))
 		s.mu.Lock()
 		s.proc = p
-		if s.Port != port { // only on the first launch: Restart keeps the port
+		if s.Port != port { // only on the first launch: Relaunch keeps the port
 			s.Port = port
 			s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
 		}
@@ -340,6 +358,9 @@ func (s *Server) launch(port int, deadline time.Time) error {
 	case <-timer.C:
 		p.stop(stopGrace)
 		return fmt.Errorf("server not ready within %v", readyTimeout)
+	case <-ctx.Done():
+		p.stop(stopGrace)
+		return fmt.Errorf("waiting for the server: %w", ctx.Err())
 	}
 }
 
@@ -380,11 +401,14 @@ func (p *process) stop(grace time.Duration) {
 	})
 }
 
-// missingError reports a missing prerequisite (node or node_modules): the test is skipped, or
-// fails when CI=true.
+// missingError reports a missing prerequisite (node or node_modules): Launch's error matches
+// ErrNotInstalled, and Start skips the test, or fails it when CI=true.
 type missingError struct{ msg string }
 
 func (e *missingError) Error() string { return e.msg }
+
+// Is makes a missingError match ErrNotInstalled.
+func (e *missingError) Is(target error) bool { return target == ErrNotInstalled }
 
 // checkPrereqs returns the hook directory and the node binary, or an error; a *missingError when
 // node or the hook's node_modules is missing.
@@ -413,6 +437,48 @@ func checkPrereqs(root, hook string) (dir, node string, err error) {
 	}
 	return dir, node, nil
 }
+
+// Versions are the versions the app actually loaded, as reported by its GET /version route.
+type Versions struct {
+	Sails    string `json:"sails"`    // sails
+	Hook     string `json:"hook"`     // sails-hook-sockets
+	SocketIO string `json:"socketio"` // socket.io (the server)
+	EngineIO string `json:"engineio"` // engine.io (the server)
+	ORM      string `json:"orm"`      // sails-hook-orm
+	Node     string `json:"node"`     // Node.js, without the leading "v"
+}
+
+// Versions asks the running server which versions it loaded (GET /version, over HTTP).
+func (s *Server) Versions(ctx context.Context) (Versions, error) {
+	var v Versions
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/version", nil)
+	if err != nil {
+		return v, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return v, fmt.Errorf("realsails: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if err != nil {
+		return v, fmt.Errorf("realsails: GET /version: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("realsails: GET /version: status %d: %.200s", resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, &v); err != nil {
+		return v, fmt.Errorf("realsails: GET /version: %w", err)
+	}
+	return v, nil
+}
+
+// Root returns the repository root, the directory whose go.mod declares module
+// github.com/sailsio-go/sailsio, found from the working directory upwards. The test apps are in
+// testdata/sails under it.
+func Root() (string, error) { return repoRoot() }
 
 var (
 	rootOnce sync.Once

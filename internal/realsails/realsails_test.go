@@ -2,6 +2,7 @@ package realsails
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,16 +21,8 @@ import (
 
 var httpClient = &http.Client{Timeout: 15 * time.Second}
 
-// versions is the body of GET /version.
-type versions struct {
-	Sails    string `json:"sails"`
-	Hook     string `json:"hook"`
-	SocketIO string `json:"socketio"`
-	EngineIO string `json:"engineio"`
-}
-
 // wantVersions gives, per hook directory, the version prefixes it must load.
-var wantVersions = map[string]versions{
+var wantVersions = map[string]Versions{
 	"hook2": {Sails: "1.5.", Hook: "2.", SocketIO: "2.", EngineIO: "3."},
 	"hook3": {Sails: "1.5.", Hook: "3.", SocketIO: "4.", EngineIO: "6."},
 }
@@ -63,8 +56,10 @@ func getJSON(t *testing.T, url string, header http.Header, v any) *http.Response
 
 func checkVersions(t *testing.T, s *Server) {
 	t.Helper()
-	var got versions
-	getJSON(t, s.URL+"/version", nil, &got)
+	got, err := s.Versions(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := wantVersions[s.Hook]
 	for _, c := range []struct{ name, got, prefix string }{
 		{"sails", got.Sails, want.Sails},
@@ -75,6 +70,9 @@ func checkVersions(t *testing.T, s *Server) {
 		if !strings.HasPrefix(c.got, c.prefix) {
 			t.Errorf("%s: %s version %q, want %s*", s.Hook, c.name, c.got, c.prefix)
 		}
+	}
+	if got.Node == "" {
+		t.Errorf("%s: no node version in %+v", s.Hook, got)
 	}
 	t.Logf("%s on port %d: %+v", s.Hook, s.Port, got)
 }
@@ -118,6 +116,66 @@ func TestConcurrentServers(t *testing.T) {
 	}
 	checkVersions(t, a)
 	checkVersions(t, b)
+}
+
+// TestLaunch uses the program API: no TB, the caller stops the server.
+func TestLaunch(t *testing.T) {
+	t.Parallel()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := checkPrereqs(root, "hook3"); err != nil {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*readyTimeout)
+	defer cancel()
+	s, err := Launch(ctx, "hook3", WithEnv("SAILSIO_LOG_LEVEL", "warn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	checkVersions(t, s)
+	port := s.Port
+	if err := s.Relaunch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Port != port || !s.Running() {
+		t.Fatalf("after Relaunch: port %d (was %d), running %v", s.Port, port, s.Running())
+	}
+	s.Stop()
+	refused(t, port)
+
+	// A context that has ended stops the wait for the ready line, and the process with it.
+	ended, cancelEnded := context.WithCancel(context.Background())
+	cancelEnded()
+	if _, err := Launch(ended, "hook3"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Launch with an ended context: %v, want context.Canceled", err)
+	}
+}
+
+// TestLaunchErrors checks the errors Launch's setup returns instead of skipping or failing a test.
+func TestLaunchErrors(t *testing.T) {
+	root := t.TempDir()
+	hookDir := filepath.Join(root, "testdata", "sails", "hook3")
+	if err := os.MkdirAll(hookDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hookDir, "package.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := newServer(root, "hook3")
+	if !errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), "npm ci --prefix testdata/sails/hook3") {
+		t.Errorf("node_modules missing: %v, want ErrNotInstalled naming the install command", err)
+	}
+	for _, hook := range []string{"hook9", "hook2"} { // unknown; known but no directory under root
+		if _, err := newServer(root, hook); err == nil || errors.Is(err, ErrNotInstalled) {
+			t.Errorf("%s: %v, want an error other than ErrNotInstalled", hook, err)
+		}
+	}
+	if _, err := newServer(root, "hook3", WithEnv("SAILSIO_PORT", "1")); err == nil || !strings.Contains(err.Error(), "SAILSIO_PORT") {
+		t.Errorf("SAILSIO_PORT: %v", err)
+	}
 }
 
 func refused(t *testing.T, port int) {
@@ -165,7 +223,7 @@ func TestStopRestartKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.launch(port, time.Now().Add(readyTimeout))
+	err = s.launch(context.Background(), port, time.Now().Add(readyTimeout))
 	l.Close()
 	if !errors.Is(err, errAddrInUse) {
 		t.Fatalf("launch on a taken port: %v, want errAddrInUse", err)
