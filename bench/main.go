@@ -38,10 +38,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sailsio-go/sailsio/internal/realsails"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
-
-const modulePath = "github.com/sailsio-go/sailsio"
 
 type config struct {
 	hook         string
@@ -168,33 +167,11 @@ func run(ctx context.Context, cfg *config) error {
 	return nil
 }
 
-// findRoot walks up from the working directory to the directory whose go.mod declares this module.
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				if f := strings.Fields(line); len(f) == 2 && f[0] == "module" && strings.Trim(f[1], `"`) == modulePath {
-					return dir, nil
-				}
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("run from inside the %s repository (no go.mod declaring it above the working directory)", modulePath)
-		}
-		dir = parent
-	}
-}
-
 // prerequisites returns the repository root and the node binary, or says what to install.
 func prerequisites(hook string) (root, node string, err error) {
-	root, err = findRoot()
+	root, err = realsails.Root()
 	if err != nil {
-		return "", "", err
+		return "", "", fmt.Errorf("run from inside the repository: %w", err)
 	}
 	node, err = exec.LookPath("node")
 	if err != nil {
@@ -219,8 +196,11 @@ func sideBySide(ctx context.Context, cfg *config) error {
 		return err
 	}
 	benchDir := filepath.Join(root, "bench")
-	srv, err := startSails(ctx, root, node, cfg.hook)
+	srv, err := realsails.Launch(ctx, cfg.hook)
 	if err != nil {
+		if errors.Is(err, realsails.ErrNotInstalled) {
+			err = fmt.Errorf("%w\n(`npm ci --prefix bench` installs the JS client and both Sails test servers)", err)
+		}
 		return err
 	}
 	defer srv.Stop()
@@ -230,7 +210,7 @@ func sideBySide(ctx context.Context, cfg *config) error {
 	}
 	w := cfg.work
 	fmt.Printf("\nSide by side: real Sails app of testdata/sails/%s at %s — sails %s, sails-hook-sockets %s (socket.io %s, engine.io %s), node %s\n",
-		cfg.hook, srv.URL, v["sails"], v["hook"], v["socketio"], v["engineio"], v["node"])
+		cfg.hook, srv.URL, v.Sails, v.Hook, v.SocketIO, v.EngineIO, v.Node)
 	fmt.Printf("request: GET %s (Engine.IO v3 on both sides); per run: %d warmup, %d sequential, %d with %d in flight, %d sockets connected at once\n",
 		w.path, w.warmup, w.seq, w.par, w.inflight, w.sockets)
 
@@ -266,7 +246,7 @@ func sideBySide(ctx context.Context, cfg *config) error {
 			}
 			if err != nil {
 				if !srv.Running() {
-					err = fmt.Errorf("%w\nthe Sails server exited:%s", err, indented(srv.out.String()))
+					err = fmt.Errorf("%w\nthe Sails server exited:%s", err, indented(srv.Output()))
 				}
 				return fmt.Errorf("round %d, %s client: %w", r+1, side, err)
 			}

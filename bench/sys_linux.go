@@ -6,28 +6,10 @@ import (
 	"bufio"
 	"bytes"
 	"os"
-	"os/exec"
 	"strconv"
 	"syscall"
 	"time"
 )
-
-// setProcAttr starts a child in its own process group, so that stopping it reaches whatever it
-// started itself, and nothing else.
-func setProcAttr(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-}
-
-// signalGroup signals the process group led by the started process (its pgid is its pid).
-func signalGroup(cmd *exec.Cmd, sig syscall.Signal) {
-	if cmd.Process == nil || cmd.Process.Pid <= 0 {
-		return
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, sig)
-}
-
-func terminate(cmd *exec.Cmd) { signalGroup(cmd, syscall.SIGTERM) }
-func kill(cmd *exec.Cmd)      { signalGroup(cmd, syscall.SIGKILL) }
 
 // cpuTime is the user+system CPU time of this process so far (every thread).
 func cpuTime() time.Duration {

@@ -2,23 +2,10 @@
 
 package main
 
-import (
-	"os/exec"
-	"time"
-)
+import "time"
 
 // On other systems the benchmark runs, but without CPU time, RSS or a raised file limit (the
 // figures that need them show as n/a).
-
-func setProcAttr(cmd *exec.Cmd) {}
-
-func terminate(cmd *exec.Cmd) { kill(cmd) }
-
-func kill(cmd *exec.Cmd) {
-	if cmd.Process != nil {
-		_ = cmd.Process.Kill()
-	}
-}
 
 func cpuTime() time.Duration { return -1 }
 
