@@ -1,9 +1,16 @@
-// One benchmark round with the official client: sails.io.js 1.2.1 on socket.io-client 2.x (the
-// combination sails.io.js works with; see shared/reference/PROTOCOL.md §2.3), driven by the Go
-// program in bench/ (go run ./bench). It is not meant to be run by hand, but can be:
+// One benchmark round with the official client, sails.io.js 1.2.1, driven by the Go program in
+// bench/ (go run ./bench). It is not meant to be run by hand, but can be:
 //
 //   node bench/js/client.js '{"url":"http://127.0.0.1:1337","path":"/status/200","warmup":200,
-//     "seq":2000,"par":10000,"inflight":64,"sockets":200,"timeoutMs":120000}'
+//     "seq":2000,"par":10000,"inflight":64,"sockets":200,"timeoutMs":120000,
+//     "sio":"4","transports":["websocket"]}'
+//
+// "sio" picks the socket.io-client under sails.io.js (see shared/reference/PROTOCOL.md §2.3):
+//   "2"  socket.io-client 2.x (package socket.io-client), the pairing sails.io.js was written for;
+//        Engine.IO v3.
+//   "4"  socket.io-client 4.x (package socket.io-client-4, an npm alias), through a shim that passes
+//        sails.io.js' options as a plain object; Engine.IO v4, so the server must be hook3.
+// "transports" is passed to socket.io-client as is: ["websocket"] (default) or ["polling"].
 //
 // Phases, in this order, each against the same server and route as the Go side:
 //   warmup   `warmup` requests one at a time (not measured)
@@ -36,12 +43,34 @@ var watchdog = setTimeout(function () {
 
 var rssAtStart = process.memoryUsage().rss;
 
-var socketIOClient = require('socket.io-client');
-var io = require('sails.io.js')(socketIOClient);
+var sioPackage = params.sio === '4' ? 'socket.io-client-4' : 'socket.io-client';
+var socketIOClient = require(sioPackage);
+var io = require('sails.io.js')(params.sio === '4' ? plainOptions(socketIOClient) : socketIOClient);
 // No eager io.socket, no console logging, no reconnection: one plain socket per connect().
 io.sails.autoConnect = false;
 io.sails.environment = 'production';
 io.sails.reconnection = false;
+
+// ENGINE_OPTIONS are the SailsSocket properties socket.io-client reads as its options.
+var ENGINE_OPTIONS = ['path', 'query', 'transports', 'multiplex', 'reconnection', 'reconnectionAttempts',
+  'reconnectionDelay', 'reconnectionDelayMax', 'randomizationFactor', 'timeout', 'rejectUnauthorized',
+  'extraHeaders', 'transportOptions'];
+
+// plainOptions wraps socket.io-client 3+ so that sails.io.js works on it. sails.io.js passes its
+// SailsSocket as the options (io(url, sailsSocket)); most of its options are accessor properties,
+// which socket.io-client 3+ loses when it copies its options with Object.assign (the path and the
+// SDK version query among them). The wrapper passes a plain-object snapshot instead.
+function plainOptions(connect) {
+  return function (url, sailsSocket) {
+    var opts = {};
+    ENGINE_OPTIONS.forEach(function (k) {
+      if (sailsSocket[k] !== undefined) {
+        opts[k] = sailsSocket[k];
+      }
+    });
+    return connect(url, opts);
+  };
+}
 
 function versionOf(name) {
   try {
@@ -69,7 +98,7 @@ function connect() {
     var s = io.sails.connect(params.url, {
       multiplex: false,
       reconnection: false,
-      transports: ['websocket']
+      transports: params.transports || ['websocket']
     });
     var settled = false;
     s.on('connect', function () {
@@ -151,7 +180,8 @@ function inFlight(s, total, inflight) {
 
 async function main() {
   var out = {
-    client: 'sails.io.js ' + versionOf('sails.io.js') + ' + socket.io-client ' + versionOf('socket.io-client'),
+    client: 'sails.io.js ' + versionOf('sails.io.js') + ' + socket.io-client ' + versionOf(sioPackage) +
+      (params.sio === '4' ? ' (options as a plain object)' : ''),
     node: process.version,
     rssStart: rssAtStart
   };
@@ -179,6 +209,7 @@ async function main() {
   out.connectWallUs = micros(t0, now());
   out.connectCpuUs = cpuMicros(cpu0);
   out.rssSockets = process.memoryUsage().rss;
+  out.sockets = params.sockets;
 
   many.forEach(function (m) { m.disconnect(); });
   s.disconnect();
