@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -12,7 +13,7 @@ import (
 )
 
 // roundResult is what one round of one client measured. The JSON names are those bench/js/client.js
-// prints, so both sides decode into the same type. Times are in microseconds, sizes in bytes; a
+// prints, so every client decodes into the same type. Times are in microseconds, sizes in bytes; a
 // negative CPU time or size means "not available on this system".
 type roundResult struct {
 	Client        string    `json:"client"`
@@ -24,6 +25,7 @@ type roundResult struct {
 	ParWallUs     float64   `json:"parWallUs"`
 	ParCPUUs      float64   `json:"parCpuUs"`
 	RSSOneSocket  int64     `json:"rssOneSocket"`
+	Sockets       int       `json:"sockets"` // sockets connected in the connect phase (0: no connect phase)
 	ConnectWallUs float64   `json:"connectWallUs"`
 	ConnectCPUUs  float64   `json:"connectCpuUs"`
 	RSSSockets    int64     `json:"rssSockets"`
@@ -32,7 +34,7 @@ type roundResult struct {
 	FirstError    string    `json:"firstError"`
 }
 
-// workload is the request and the sizes of the phases, the same for both clients.
+// workload is the request and the sizes of the phases, the same for every client.
 type workload struct {
 	path     string // GET path
 	warmup   int
@@ -53,87 +55,74 @@ func cpuMicros(start time.Duration) float64 {
 	return micros(now - start)
 }
 
-// goRound runs the phases of bench/js/client.js with this SDK, in this process.
-func goRound(ctx context.Context, url string, w workload) (*roundResult, error) {
-	res := &roundResult{Client: "sailsio (Go, " + runtime.Version() + ")", RSSStart: currentRSS()}
+// goStyle is how the Go SDK issues requests.
+type goStyle int
+
+const (
+	// styleDo: Do(ctx, RequestOptions) from goroutines; 64 goroutines share the socket in flight.
+	styleDo goStyle = iota
+	// styleCallback: Get(url, nil, cb), as in sails.io.js; each next request is issued from the
+	// previous one's callback, sequentially and in flight alike.
+	styleCallback
+)
+
+// goRound runs the phases of bench/js/client.js with this SDK, in this process: warmup, sequential,
+// in flight, then (if w.sockets > 0) connecting w.sockets more sockets at once. Nothing forces a
+// garbage collection: the JS clients do not either.
+func goRound(ctx context.Context, url string, w workload, style goStyle, opts ...sailsio.Option) (*roundResult, error) {
+	name := "sailsio Do"
+	if style == styleCallback {
+		name = "sailsio Get(url, data, cb)"
+	}
+	res := &roundResult{Client: name + " (Go, " + runtime.Version() + ")", RSSStart: currentRSS()}
+	opts = append([]sailsio.Option{sailsio.WithReconnection(false)}, opts...)
 	connect := func(ctx context.Context) (*sailsio.SailsSocket, error) {
-		return sailsio.Connect(ctx, url, sailsio.WithReconnection(false))
+		return sailsio.Connect(ctx, url, opts...)
 	}
 	s, err := connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Disconnect()
-	req := sailsio.RequestOptions{Method: "get", URL: w.path}
-	do := func() error {
-		jwr, err := s.Do(ctx, req)
-		if err != nil {
-			return err
+
+	var rec statusRecorder
+	seq := func(n int, lat []float64) error {
+		if style == styleCallback {
+			return callbackSequential(ctx, s, w.path, n, lat, &rec)
 		}
-		if jwr.StatusCode != 200 {
-			if res.Errors == 0 {
-				res.FirstError = fmt.Sprintf("status %d: %.200s", jwr.StatusCode, jwr.Body)
-			}
-			res.Errors++
-		}
-		return nil
+		return doSequential(ctx, s, w.path, n, lat, &rec)
 	}
-	for i := 0; i < w.warmup; i++ {
-		if err := do(); err != nil {
-			return nil, err
-		}
+	if err := seq(w.warmup, nil); err != nil {
+		return nil, err
 	}
-	runtime.GC()
 
 	// Sequential: one request at a time.
 	res.SeqLatUs = make([]float64, w.seq)
 	cpu0, t0 := cpuTime(), time.Now()
-	for i := range res.SeqLatUs {
-		ti := time.Now()
-		if err := do(); err != nil {
-			return nil, err
-		}
-		res.SeqLatUs[i] = micros(time.Since(ti))
+	if err := seq(w.seq, res.SeqLatUs); err != nil {
+		return nil, err
 	}
 	res.SeqWallUs = micros(time.Since(t0))
 	res.SeqCPUUs = cpuMicros(cpu0)
 
-	// inflight goroutines share the socket until par requests were sent.
-	var (
-		next     atomic.Int64
-		errOnce  sync.Once
-		firstErr error
-		statuses atomic.Int64
-		wg       sync.WaitGroup
-	)
+	// In flight: w.inflight requests outstanding until w.par were answered.
 	cpu0, t0 = cpuTime(), time.Now()
-	for g := 0; g < min(w.inflight, w.par); g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(w.par) {
-				jwr, err := s.Do(ctx, req)
-				if err != nil {
-					errOnce.Do(func() { firstErr = err })
-					return
-				}
-				if jwr.StatusCode != 200 {
-					statuses.Add(1)
-				}
-			}
-		}()
+	if style == styleCallback {
+		err = callbackInFlight(ctx, s, w.path, w.par, w.inflight, &rec)
+	} else {
+		err = doInFlight(ctx, s, w.path, w.par, w.inflight, &rec)
 	}
-	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
 	res.ParWallUs = micros(time.Since(t0))
 	res.ParCPUUs = cpuMicros(cpu0)
-	res.Errors += int(statuses.Load())
-	if firstErr != nil {
-		return nil, firstErr
-	}
+	res.Errors, res.FirstError = rec.result()
 	res.RSSOneSocket = currentRSS()
 
 	// Connect w.sockets more sockets at once.
 	if w.sockets > 0 {
+		var wg sync.WaitGroup
 		socks := make([]*sailsio.SailsSocket, w.sockets)
 		errs := make([]error, w.sockets)
 		cpu0, t0 = cpuTime(), time.Now()
@@ -145,6 +134,7 @@ func goRound(ctx context.Context, url string, w workload) (*roundResult, error) 
 			}()
 		}
 		wg.Wait()
+		res.Sockets = w.sockets
 		res.ConnectWallUs = micros(time.Since(t0))
 		res.ConnectCPUUs = cpuMicros(cpu0)
 		res.RSSSockets = currentRSS()
@@ -167,4 +157,156 @@ func goRound(ctx context.Context, url string, w workload) (*roundResult, error) 
 	}
 	res.MaxRSS = maxRSS()
 	return res, nil
+}
+
+// statusRecorder counts answers other than 200 and keeps the first one.
+type statusRecorder struct {
+	mu    sync.Mutex
+	n     int
+	first string
+}
+
+func (r *statusRecorder) check(jwr *sailsio.JWRes) {
+	if jwr.StatusCode == 200 {
+		return
+	}
+	r.mu.Lock()
+	if r.n == 0 {
+		r.first = fmt.Sprintf("status %d: %.200s", jwr.StatusCode, jwr.Body)
+	}
+	r.n++
+	r.mu.Unlock()
+}
+
+func (r *statusRecorder) result() (int, string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n, r.first
+}
+
+// doSequential sends n GET requests with Do, one at a time; lat (nil, or of length n) receives each
+// latency in µs.
+func doSequential(ctx context.Context, s *sailsio.SailsSocket, path string, n int, lat []float64, rec *statusRecorder) error {
+	req := sailsio.RequestOptions{Method: "get", URL: path}
+	for i := 0; i < n; i++ {
+		t := time.Now()
+		jwr, err := s.Do(ctx, req)
+		if err != nil {
+			return err
+		}
+		if lat != nil {
+			lat[i] = micros(time.Since(t))
+		}
+		rec.check(jwr)
+	}
+	return nil
+}
+
+// doInFlight sends total GET requests with Do from inflight goroutines sharing the socket.
+func doInFlight(ctx context.Context, s *sailsio.SailsSocket, path string, total, inflight int, rec *statusRecorder) error {
+	req := sailsio.RequestOptions{Method: "get", URL: path}
+	var (
+		next     atomic.Int64
+		errOnce  sync.Once
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	for g := 0; g < min(inflight, total); g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(total) {
+				jwr, err := s.Do(ctx, req)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+				rec.check(jwr)
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// callbackSequential sends n GET requests with Get(url, nil, cb), each from the previous one's
+// callback, as bench/js/client.js does; lat (nil, or of length n) receives each latency in µs.
+func callbackSequential(ctx context.Context, s *sailsio.SailsSocket, path string, n int, lat []float64, rec *statusRecorder) error {
+	if n == 0 {
+		return nil
+	}
+	done := make(chan error, 1)
+	// i and t0 are used by the first call here and then only by the callbacks, which run one at a
+	// time on the socket's callback goroutine, each after the request the previous one issued.
+	var (
+		i  int
+		t0 time.Time
+		cb sailsio.Callback
+	)
+	cb = func(_ json.RawMessage, jwr *sailsio.JWRes) {
+		if jwr.StatusCode == 0 {
+			done <- fmt.Errorf("no response: %w", jwr.Error)
+			return
+		}
+		if lat != nil {
+			lat[i] = micros(time.Since(t0))
+		}
+		rec.check(jwr)
+		if i++; i == n {
+			done <- nil
+			return
+		}
+		t0 = time.Now()
+		s.Get(path, nil, cb)
+	}
+	t0 = time.Now()
+	s.Get(path, nil, cb)
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// callbackInFlight sends total GET requests with Get(url, nil, cb), inflight at a time: it starts
+// inflight requests, and each callback issues the next one, as bench/js/client.js does.
+func callbackInFlight(ctx context.Context, s *sailsio.SailsSocket, path string, total, inflight int, rec *statusRecorder) error {
+	k := min(inflight, total)
+	if k <= 0 {
+		return nil
+	}
+	done := make(chan error, 1)
+	var (
+		sent, answered atomic.Int64
+		failed         atomic.Bool
+		cb             sailsio.Callback
+	)
+	cb = func(_ json.RawMessage, jwr *sailsio.JWRes) {
+		if failed.Load() {
+			return
+		}
+		if jwr.StatusCode == 0 {
+			failed.Store(true)
+			done <- fmt.Errorf("no response: %w", jwr.Error)
+			return
+		}
+		rec.check(jwr)
+		if sent.Add(1) <= int64(total) {
+			s.Get(path, nil, cb)
+		}
+		if answered.Add(1) == int64(total) {
+			done <- nil
+		}
+	}
+	sent.Store(int64(k))
+	for j := 0; j < k; j++ {
+		s.Get(path, nil, cb)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

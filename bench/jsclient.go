@@ -15,18 +15,22 @@ import (
 // jsResultPrefix starts the line bench/js/client.js prints with its results.
 const jsResultPrefix = "SAILSIO_BENCH_RESULT "
 
-// jsRound runs one round of bench/js/client.js (a fresh node process) against url and returns
-// what it measured. The process is killed (by pid) if it outlives timeout or ctx.
-func jsRound(ctx context.Context, node, benchDir, url string, w workload, timeout time.Duration) (*roundResult, error) {
+// jsRound runs one round of bench/js/client.js (a fresh node process) against env.url, with
+// sails.io.js on socket.io-client 2.x (sio "2") or 4.x (sio "4") over transport tr, and returns
+// what it measured. The process is killed (by pid) if it outlives env.roundTimeout or ctx.
+func jsRound(ctx context.Context, env *sideEnv, sio, tr string, w workload) (*roundResult, error) {
+	timeout := env.roundTimeout
 	params, err := json.Marshal(map[string]any{
-		"url":       url,
-		"path":      w.path,
-		"warmup":    w.warmup,
-		"seq":       w.seq,
-		"par":       w.par,
-		"inflight":  w.inflight,
-		"sockets":   w.sockets,
-		"timeoutMs": timeout.Milliseconds(),
+		"sio":        sio,
+		"transports": []string{tr},
+		"url":        env.url,
+		"path":       w.path,
+		"warmup":     w.warmup,
+		"seq":        w.seq,
+		"par":        w.par,
+		"inflight":   w.inflight,
+		"sockets":    w.sockets,
+		"timeoutMs":  timeout.Milliseconds(),
 	})
 	if err != nil {
 		return nil, err
@@ -34,8 +38,8 @@ func jsRound(ctx context.Context, node, benchDir, url string, w workload, timeou
 	// The script has its own watchdog; this one is a few seconds later, in case it hangs for good.
 	ctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join(benchDir, "js", "client.js"), string(params))
-	cmd.Dir = benchDir
+	cmd := exec.CommandContext(ctx, env.node, filepath.Join(env.benchDir, "js", "client.js"), string(params))
+	cmd.Dir = env.benchDir
 	var stdout bytes.Buffer
 	stderr := newTailBuffer(16 << 10)
 	cmd.Stdout = &stdout

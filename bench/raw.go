@@ -14,9 +14,9 @@ import (
 // rawPhaseLimit bounds the raw baseline.
 const rawPhaseLimit = 2 * time.Minute
 
-// floorResult is one line of the "floor" section: a sequential and an in-flight phase on one
+// inprocResult is one line of the "inproc" section: a sequential and an in-flight phase on one
 // socket, with both ends in this process.
-type floorResult struct {
+type inprocResult struct {
 	name     string
 	lat      []float64 // sequential round trips, µs
 	seqCPUUs float64   // CPU per sequential round trip (client and server), µs; <0: n/a
@@ -26,8 +26,8 @@ type floorResult struct {
 }
 
 // rawBaseline measures bare gorilla/websocket round trips of frame against a tiny echo server in
-// this process: the physical floor for one socket on this machine.
-func rawBaseline(ctx context.Context, frame []byte, warmup, seqN, parN, inflight int) (*floorResult, error) {
+// this process: the physical limit of one WebSocket on this machine.
+func rawBaseline(ctx context.Context, frame []byte, warmup, seqN, parN, inflight int) (*inprocResult, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -87,7 +87,7 @@ func rawBaseline(ctx context.Context, frame []byte, warmup, seqN, parN, inflight
 			return nil, err
 		}
 	}
-	res := &floorResult{name: "raw gorilla/websocket echo", lat: make([]float64, seqN), parN: parN}
+	res := &inprocResult{name: "raw gorilla/websocket echo", lat: make([]float64, seqN), parN: parN}
 	cpu0 := cpuTime()
 	for i := range res.lat {
 		t := time.Now()
@@ -141,19 +141,19 @@ func perOp(totalUs float64, n int) float64 {
 	return totalUs / float64(n)
 }
 
-// floorWithSDK runs the sequential and in-flight phases of the Go SDK against the in-process
+// inprocWithSDK runs the sequential and in-flight phases of the Go SDK against the in-process
 // mockserver answering the same tiny JSON as the real route.
-func floorWithSDK(ctx context.Context, url string, w workload) (*floorResult, error) {
+func inprocWithSDK(ctx context.Context, url string, w workload) (*inprocResult, error) {
 	w.sockets = 0
-	r, err := goRound(ctx, url, w)
+	r, err := goRound(ctx, url, w, styleDo)
 	if err != nil {
 		return nil, err
 	}
 	if r.Errors > 0 {
 		return nil, fmt.Errorf("%d requests failed, first: %s", r.Errors, r.FirstError)
 	}
-	return &floorResult{
-		name:     "Go SDK <-> mockserver",
+	return &inprocResult{
+		name:     "Go SDK Do <-> mockserver",
 		lat:      r.SeqLatUs,
 		seqCPUUs: perOp(r.SeqCPUUs, w.seq),
 		parN:     w.par,

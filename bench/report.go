@@ -82,35 +82,43 @@ func mb(b int64) float64 {
 
 // metric is one row of the side-by-side table.
 type metric struct {
-	name         string
-	unit         string
-	higherBetter bool
-	value        func(r *roundResult, w workload) float64
+	key   string // for the targets: rowSeqP50, rowParCPU, or ""
+	name  string
+	unit  string
+	value func(r *roundResult, w workload) float64
 }
+
+// connectPhase returns f(r) when r has a connect phase, else NaN.
+func connectPhase(f func(r *roundResult) float64) func(r *roundResult, w workload) float64 {
+	return func(r *roundResult, _ workload) float64 {
+		if r.Sockets == 0 {
+			return math.NaN()
+		}
+		return f(r)
+	}
+}
+
+// The rows the targets of the connection-core issue are about.
+const (
+	rowSeqP50   = "seq-p50"
+	rowParCPU   = "par-cpu"
+	targetP50   = 1.05 // sequential p50 at most 1.05x the floor's
+	targetCPU64 = 1.10 // client CPU per request with 64 in flight at most 1.1x the floor's
+)
 
 func sideMetrics(w workload) []metric {
 	return []metric{
-		{"sequential: latency p50", "µs", false, func(r *roundResult, _ workload) float64 { return percentile(r.SeqLatUs, 50) }},
-		{"sequential: latency p99", "µs", false, func(r *roundResult, _ workload) float64 { return percentile(r.SeqLatUs, 99) }},
-		{"sequential: client CPU per request", "µs", false, func(r *roundResult, w workload) float64 { return per(r.SeqCPUUs, w.seq) }},
-		{fmt.Sprintf("%d in flight, 1 socket: throughput", w.inflight), "req/s", true, func(r *roundResult, w workload) float64 {
+		{rowSeqP50, "sequential: latency p50", "µs", func(r *roundResult, _ workload) float64 { return percentile(r.SeqLatUs, 50) }},
+		{"", "sequential: latency p99", "µs", func(r *roundResult, _ workload) float64 { return percentile(r.SeqLatUs, 99) }},
+		{"", "sequential: client CPU per request", "µs", func(r *roundResult, w workload) float64 { return per(r.SeqCPUUs, w.seq) }},
+		{"", fmt.Sprintf("%d in flight, 1 socket: throughput", w.inflight), "req/s", func(r *roundResult, w workload) float64 {
 			return float64(w.par) / (r.ParWallUs / 1e6)
 		}},
-		{fmt.Sprintf("%d in flight: client CPU per request", w.inflight), "µs", false, func(r *roundResult, w workload) float64 { return per(r.ParCPUUs, w.par) }},
-		{fmt.Sprintf("connect %d sockets at once: wall time", w.sockets), "ms", false, func(r *roundResult, w workload) float64 {
-			if w.sockets == 0 {
-				return math.NaN()
-			}
-			return r.ConnectWallUs / 1000
-		}},
-		{"connect: client CPU per socket", "µs", false, func(r *roundResult, w workload) float64 { return per(r.ConnectCPUUs, w.sockets) }},
-		{"client RSS: 1 socket, after the requests", "MB", false, func(r *roundResult, _ workload) float64 { return mb(r.RSSOneSocket) }},
-		{fmt.Sprintf("client RSS: %d+1 sockets open", w.sockets), "MB", false, func(r *roundResult, w workload) float64 {
-			if w.sockets == 0 {
-				return math.NaN()
-			}
-			return mb(r.RSSSockets)
-		}},
+		{rowParCPU, fmt.Sprintf("%d in flight: client CPU per request", w.inflight), "µs", func(r *roundResult, w workload) float64 { return per(r.ParCPUUs, w.par) }},
+		{"", fmt.Sprintf("connect %d sockets at once: wall time", w.sockets), "ms", connectPhase(func(r *roundResult) float64 { return r.ConnectWallUs / 1000 })},
+		{"", "connect: client CPU per socket", "µs", connectPhase(func(r *roundResult) float64 { return per(r.ConnectCPUUs, r.Sockets) })},
+		{"", "client RSS: 1 socket, after the requests", "MB", func(r *roundResult, _ workload) float64 { return mb(r.RSSOneSocket) }},
+		{"", fmt.Sprintf("client RSS: %d+1 sockets open", w.sockets), "MB", connectPhase(func(r *roundResult) float64 { return mb(r.RSSSockets) })},
 	}
 }
 
@@ -128,59 +136,112 @@ func fmtNum(x float64) string {
 	}
 }
 
-// verdict says which side is better and by how much ("≈" within 5%).
-func verdict(goV, jsV float64, higherBetter bool) string {
-	if math.IsNaN(goV) || math.IsNaN(jsV) || goV <= 0 || jsV <= 0 {
+// fmtRatio prints a ratio as "1.08x", or "" when it is not defined.
+func fmtRatio(x float64) string {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return ""
 	}
-	adv := jsV / goV // how many times better Go is, for lower-is-better figures
-	if higherBetter {
-		adv = goV / jsV
-	}
-	switch {
-	case adv >= 1.05:
-		return fmt.Sprintf("Go %.2fx", adv)
-	case adv <= 1/1.05:
-		return fmt.Sprintf("JS %.2fx", 1/adv)
-	default:
-		return "≈"
-	}
+	return fmt.Sprintf("%.2fx", x)
 }
 
-func printSideTable(out io.Writer, cfg *config, goRes, jsRes []*roundResult) {
+// medians returns, per client and metric, the median of the rounds.
+func medians(cols []*client, results map[*client][]*roundResult, w workload) map[*client][]float64 {
+	out := make(map[*client][]float64)
+	for _, c := range cols {
+		for _, m := range sideMetrics(w) {
+			var xs []float64
+			for _, r := range results[c] {
+				xs = append(xs, m.value(r, w))
+			}
+			out[c] = append(out[c], median(xs))
+		}
+	}
+	return out
+}
+
+// printSideTable prints the medians of every client, and next to each client that is not the floor
+// its ratio to the floor (x / floor for every row, throughput included), then the issue's targets.
+func printSideTable(out io.Writer, cfg *config, cols []*client, results map[*client][]*roundResult) {
 	w := cfg.work
-	fmt.Fprintf(out, "\nmedian of %d rounds (Go/JS: ratio of the medians; better: which client wins, by how much)\n", cfg.rounds)
-	rows := [][]string{{"workload", "", "Go SDK", "sails.io.js", "Go/JS", "better"}}
-	for _, m := range sideMetrics(w) {
-		var gs, js []float64
-		for _, r := range goRes {
-			gs = append(gs, m.value(r, w))
+	rounds := len(results[cols[0]])
+	var floorCol *client
+	for _, c := range cols {
+		if c.key == "floor" {
+			floorCol = c
 		}
-		for _, r := range jsRes {
-			js = append(js, m.value(r, w))
+	}
+	med := medians(cols, results, w)
+	head := []string{"workload", ""}
+	for _, c := range cols {
+		head = append(head, c.column)
+		if floorCol != nil && c != floorCol {
+			head = append(head, "÷floor")
 		}
-		g, j := median(gs), median(js)
-		ratio := math.NaN()
-		if j > 0 {
-			ratio = g / j
+	}
+	if floorCol != nil {
+		fmt.Fprintf(out, "\nmedian of %d rounds; ÷floor: the client's median divided by the raw floor's (for throughput, below 1 is slower)\n", rounds)
+	} else {
+		fmt.Fprintf(out, "\nmedian of %d rounds\n", rounds)
+	}
+	rows := [][]string{head}
+	for i, m := range sideMetrics(w) {
+		row := []string{m.name, m.unit}
+		for _, c := range cols {
+			row = append(row, fmtNum(med[c][i]))
+			if floorCol != nil && c != floorCol {
+				row = append(row, fmtRatio(med[c][i]/med[floorCol][i]))
+			}
 		}
-		rows = append(rows, []string{m.name, m.unit, fmtNum(g), fmtNum(j), fmtNum(ratio), verdict(g, j, m.higherBetter)})
+		rows = append(rows, row)
 	}
 	table(out, rows)
+
+	if floorCol != nil {
+		fmt.Fprintln(out, "targets (ratios of this run's medians):")
+		for i, m := range sideMetrics(w) {
+			var target float64
+			var label string
+			switch m.key {
+			case rowSeqP50:
+				target, label = targetP50, "sequential p50"
+			case rowParCPU:
+				target, label = targetCPU64, fmt.Sprintf("client CPU per request with %d in flight", w.inflight)
+			default:
+				continue
+			}
+			var parts []string
+			for _, c := range cols {
+				if c.key != "do" && c.key != "cb" {
+					continue
+				}
+				ratio := med[c][i] / med[floorCol][i]
+				verdict := "met"
+				if math.IsNaN(ratio) || ratio > target {
+					verdict = "missed"
+				}
+				parts = append(parts, fmt.Sprintf("%s %s (%s)", c.column, fmtRatio(ratio), verdict))
+			}
+			if len(parts) > 0 {
+				fmt.Fprintf(out, "  %s ≤ %.2fx the floor's: %s\n", label, target, strings.Join(parts, ", "))
+			}
+		}
+	}
+
 	if cfg.verbose {
-		fmt.Fprintln(out, "\nevery round (Go | JS):")
-		rows := [][]string{}
+		fmt.Fprintln(out, "\nevery round (in the column order above):")
+		head := []string{"workload (unit)"}
+		for _, c := range cols {
+			head = append(head, c.column)
+		}
+		rows := [][]string{head}
 		for _, m := range sideMetrics(w) {
 			row := []string{m.name + " (" + m.unit + ")"}
-			for i := range max(len(goRes), len(jsRes)) {
-				g, j := math.NaN(), math.NaN()
-				if i < len(goRes) {
-					g = m.value(goRes[i], w)
+			for _, c := range cols {
+				var xs []string
+				for _, r := range results[c] {
+					xs = append(xs, fmtNum(m.value(r, w)))
 				}
-				if i < len(jsRes) {
-					j = m.value(jsRes[i], w)
-				}
-				row = append(row, fmtNum(g)+" | "+fmtNum(j))
+				row = append(row, strings.Join(xs, " "))
 			}
 			rows = append(rows, row)
 		}
@@ -188,7 +249,7 @@ func printSideTable(out io.Writer, cfg *config, goRes, jsRes []*roundResult) {
 	}
 }
 
-func printFloorTable(out io.Writer, inflight int, rows []*floorResult) {
+func printInprocTable(out io.Writer, inflight int, rows []*inprocResult) {
 	t := [][]string{{"one socket", "seq p50 µs", "seq p99 µs", "CPU/req µs", fmt.Sprintf("%d in flight req/s", inflight), "CPU/req µs"}}
 	for _, r := range rows {
 		rps := float64(r.parN) / r.parWall.Seconds()
