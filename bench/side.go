@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,6 +181,12 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 	if err != nil {
 		return err
 	}
+	if tr == "polling" {
+		if err := acceptsPolling(ctx, srv.URL); err != nil {
+			fmt.Printf("\nnote: no side-by-side section over polling: %v\n", err)
+			return nil
+		}
+	}
 	fr, err := captureRequest(ctx, cfg.work.path)
 	if err != nil {
 		return err
@@ -237,6 +246,28 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 		fmt.Printf("  %-12s %s\n", c.column, name)
 	}
 	printSideTable(os.Stdout, cfg, cols, results)
+	return nil
+}
+
+// acceptsPolling opens an Engine.IO v3 long-polling session on the server (the handshake request
+// only) and returns an error saying why it cannot.
+func acceptsPolling(ctx context.Context, baseURL string) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	u := baseURL + "/socket.io/?__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript&EIO=3&transport=polling"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("the server refuses the polling handshake (status %d: %s); the test app allows polling only once app/config/sockets.js reads SAILSIO_TRANSPORTS", resp.StatusCode, bytes.TrimSpace(body))
+	}
 	return nil
 }
 
