@@ -79,6 +79,11 @@ type conn struct {
 	// owned by readLoop
 	pending *wire.Packet // binary packet waiting for its attachments
 	atts    [][]byte
+
+	// virtual requests waiting for their turn (order.go)
+	vmu   sync.Mutex
+	vq    []virtualMsg
+	vbusy bool // a goroutine is draining vq
 }
 
 // newID returns a 20-character id like socket.io's base64id.
@@ -432,8 +437,7 @@ func (c *conn) onEvent(p wire.Packet) bool {
 	if len(args) > 0 {
 		msg = args[0]
 	}
-	c.srv.wg.Add(1)
-	c.srv.spawn(func() { c.srv.handleVirtual(c, name, msg, p.ID) })
+	c.enqueue(virtualMsg{verb: name, msg: msg, ackID: p.ID})
 	return true
 }
 

@@ -30,6 +30,15 @@
 // handshakes, raw frames, missing heartbeats, kicks) are methods of Server; WithFrameLog and
 // FrameRecorder let a test see every frame sent and received.
 //
-// Handlers run on their own goroutine, one per request; a connection's read loop never waits for
-// user code. Close waits for every goroutine the server started, handlers included.
+// # Order
+//
+// Virtual requests of one socket reach their handlers in arrival order, as in Node, where an
+// action's synchronous part runs before the socket's next message is handled. The next request
+// of a socket starts when the handler of the current one returns (an answer sent later from
+// another goroutine does not hold it up), when the handler calls Request.Context (the Go
+// counterpart of a Node action's first await: it is about to wait for something), or when the
+// response timeout answered it. A handler that blocks without either holds up its socket's
+// later requests, as a busy loop in a Node action would. Requests of different sockets, and plain
+// HTTP requests, run concurrently. A connection's read loop never waits for user code. Close
+// waits for every goroutine the server started, handlers included.
 package mockserver

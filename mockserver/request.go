@@ -30,13 +30,21 @@ type Request struct {
 	IP       string            // the client's address (over sockets: the handshake's)
 	Protocol string            // "http", "https", "ws" or "wss"
 
-	ctx context.Context
+	ctx   context.Context
+	yield func() // virtual requests: lets the socket's next request start (order.go)
 }
 
 // Context returns the request's context. It is done once the request has been answered (or
 // timed out), when its socket disconnects or its HTTP client goes away, and when the server
 // closes. A handler that waits for something should also wait for it.
+//
+// Calling Context also tells the server that the handler is about to wait, like the first await
+// of a Node action: the next virtual request of the same socket may then start (see the package
+// documentation on ordering).
 func (r *Request) Context() context.Context {
+	if r.yield != nil {
+		r.yield()
+	}
 	if r.ctx == nil {
 		return context.Background()
 	}

@@ -271,7 +271,7 @@ func (s *Server) route(req *Request, res *Response) {
 // or 500 after a panic or the response timeout. It returns nil when the request's context or
 // the server ended first.
 func (s *Server) dispatch(req *Request) *result {
-	ctx, cancel := context.WithCancel(req.Context())
+	ctx, cancel := context.WithCancel(req.ctx)
 	defer cancel()
 	req.ctx = ctx
 	res := newResponse()
@@ -303,9 +303,12 @@ func (s *Server) dispatch(req *Request) *result {
 // on the calling goroutine and deliver gets the result once — when the handler answers (before or
 // after it returns), or 500 after a panic or the response timeout, delivered by the timer even if
 // the handler never returns. Nothing is delivered when the connection or the server ends first.
-func (s *Server) dispatchInline(req *Request, deliver func(*result)) {
-	ctx, cancel := context.WithCancel(req.Context())
+// yield is called when the handler gives up its turn before returning (Request.Context, or the
+// response timeout): see order.go.
+func (s *Server) dispatchInline(req *Request, yield func(), deliver func(*result)) {
+	ctx, cancel := context.WithCancel(req.ctx)
 	req.ctx = ctx
+	req.yield = yield
 	res := newResponse()
 	var once sync.Once
 	finish := func() {
@@ -319,6 +322,7 @@ func (s *Server) dispatchInline(req *Request, deliver func(*result)) {
 	timer := time.AfterFunc(s.cfg.responseTimeout, func() {
 		res.override(http.StatusInternalServerError, fmt.Sprintf("mockserver: %s %s was not answered within %v", req.Method, req.URL, s.cfg.responseTimeout))
 		finish()
+		yield() // a handler stuck past the timeout no longer holds up the socket
 	})
 	func() {
 		defer func() {

@@ -99,39 +99,54 @@ func checkVirtual(hs *handshake, msg []byte, obj map[string]json.RawMessage) str
 	return ""
 }
 
-// handleVirtual serves one virtual request on its own goroutine.
-func (s *Server) handleVirtual(c *conn, verb string, msg []byte, ackID int64) {
-	defer s.wg.Done()
+// handleVirtual serves one virtual request (see order.go): it returns when the request's
+// handler returned, or earlier if the handler called yield first.
+func (s *Server) handleVirtual(c *conn, v virtualMsg, yield func()) {
 	if !s.waitUnpaused(c.ctx) {
 		return
 	}
-	obj := decodeObject(msg)
-	if details := checkVirtual(c.hs, msg, obj); details != "" {
+	obj := decodeObject(v.msg)
+	if details := checkVirtual(c.hs, v.msg, obj); details != "" {
 		perr := newParseError(details)
-		if !s.beforeAnswer(c.ctx) {
-			return
-		}
-		if ackID == wire.NoID {
+		s.answer(c, func() {
+			if v.ackID == wire.NoID {
+				c.send(outFrame{typ: websocket.TextMessage, data: wire.AppendMessage(nil, wire.Packet{
+					Type: wire.Event, ID: wire.NoID, Data: wire.AppendEventData(nil, "sails:parseError", perr),
+				})})
+				return
+			}
 			c.send(outFrame{typ: websocket.TextMessage, data: wire.AppendMessage(nil, wire.Packet{
-				Type: wire.Event, ID: wire.NoID, Data: wire.AppendEventData(nil, "sails:parseError", perr),
+				Type: wire.Ack, ID: v.ackID, Data: append(append([]byte{'['}, perr...), ']'),
 			})})
-			return
-		}
-		c.send(outFrame{typ: websocket.TextMessage, data: wire.AppendMessage(nil, wire.Packet{
-			Type: wire.Ack, ID: ackID, Data: append(append([]byte{'['}, perr...), ']'),
-		})})
+		})
 		return
 	}
-	req := c.newRequest(verb, obj)
-	s.dispatchInline(req, func(res *result) {
-		if !s.beforeAnswer(c.ctx) {
-			return
-		}
-		if ackID == wire.NoID {
+	req := c.newRequest(v.verb, obj)
+	s.dispatchInline(req, yield, func(res *result) {
+		if v.ackID == wire.NoID {
 			return // "it's ok to NOT include a callback": the response is dropped
 		}
-		c.send(res.ackFrames(ackID, c.eio)...)
+		s.answer(c, func() { c.send(res.ackFrames(v.ackID, c.eio)...) })
 	})
+}
+
+// answer sends an answer on c: at once, or after the delay of SetDelay and once the server is
+// not paused, from another goroutine so that the socket's next request is not held up.
+func (s *Server) answer(c *conn, send func()) {
+	s.mu.Lock()
+	wait := s.faults.delay > 0 || s.faults.paused
+	s.mu.Unlock()
+	if !wait {
+		send()
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if s.beforeAnswer(c.ctx) {
+			send()
+		}
+	}()
 }
 
 // newRequest builds the request of a virtual request the way receive-incoming-sails-io-msg.js
