@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -235,7 +234,39 @@ func installApp(s *mockserver.Server, hook int, fl appFlavor) {
 		})
 	})
 
-	newPetBlueprints(s).install()
+	// POST /seq and GET /seq: the order in which requests reach their action, per key.
+	var seqMu sync.Mutex
+	sequences := map[string][]any{}
+	s.Handle("POST /seq", func(req *mockserver.Request, res *mockserver.Response) {
+		k, _ := paramAny(req, "key")
+		key := jsString(k)
+		n, _ := paramAny(req, "n")
+		seqMu.Lock()
+		sequences[key] = append(sequences[key], n)
+		seqMu.Unlock()
+		answer := func() { res.JSON(map[string]any{"n": n}) }
+		if delay := numberParam(req, "delay", 0, slowMaxMS); delay > 0 {
+			time.AfterFunc(time.Duration(delay)*time.Millisecond, answer) // setTimeout: answers later
+			return
+		}
+		answer()
+	})
+	s.Handle("GET /seq", func(req *mockserver.Request, res *mockserver.Response) {
+		k, _ := paramAny(req, "key")
+		key := jsString(k)
+		seqMu.Lock()
+		list := sequences[key]
+		delete(sequences, key)
+		seqMu.Unlock()
+		if list == nil {
+			list = []any{}
+		}
+		res.JSON(list)
+	})
+
+	// The Pet model (api/models/Pet.js) with the REST blueprints and pub/sub of
+	// config/blueprints.js (rest, autoWatch) and the attributes of config/models.js.
+	s.Model("pet", mockserver.Required("name"))
 }
 
 // paramAny is req.param(name) of Sails: route params, then the body (any JSON value but null),
@@ -396,229 +427,4 @@ func marshalNoEscape(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
-}
-
-// petBlueprints mirrors the REST blueprints of the Pet model with sails-disk and pub/sub
-// (config/blueprints.js: rest, autoWatch; config/models.js: createdAt, updatedAt, id).
-type petBlueprints struct {
-	s      *mockserver.Server
-	mu     sync.Mutex
-	pets   map[int64]*pet
-	nextID int64
-	lastTS int64
-}
-
-// pet is one record. Its JSON is what Waterline returns: attributes the model does not declare
-// first (in the order given), then the attributes of config/models.js, then those of Pet.js.
-type pet struct {
-	extra     orderedObject
-	createdAt int64
-	updatedAt int64
-	id        int64
-	name      string
-}
-
-func (p *pet) object() orderedObject {
-	o := append(orderedObject(nil), p.extra...)
-	return append(o, kv{"createdAt", p.createdAt}, kv{"updatedAt", p.updatedAt}, kv{"id", p.id}, kv{"name", p.name})
-}
-
-func (p *pet) MarshalJSON() ([]byte, error) { return p.object().MarshalJSON() }
-
-func (p *pet) clone() *pet {
-	c := *p
-	c.extra = append(orderedObject(nil), p.extra...)
-	return &c
-}
-
-const petIdentity = "pet"
-
-func newPetBlueprints(s *mockserver.Server) *petBlueprints {
-	return &petBlueprints{s: s, pets: map[int64]*pet{}, nextID: 1}
-}
-
-func (b *petBlueprints) install() {
-	b.s.Handle("GET /pet", b.find)
-	b.s.Handle("POST /pet", b.create)
-	b.s.Handle("GET /pet/:id", b.findOne)
-	b.s.Handle("PATCH /pet/:id", b.update)
-	b.s.Handle("PUT /pet/:id", b.update)
-	b.s.Handle("DELETE /pet/:id", b.destroy)
-}
-
-// now returns a millisecond timestamp, strictly increasing (so that updatedAt always changes).
-func (b *petBlueprints) now() int64 {
-	ts := time.Now().UnixMilli()
-	if ts <= b.lastTS {
-		ts = b.lastTS + 1
-	}
-	b.lastTS = ts
-	return ts
-}
-
-// values returns the request's parameters in order (query, then body, as req.allParams()), less
-// the route's id.
-func values(req *mockserver.Request) orderedObject {
-	var o orderedObject
-	set := func(k string, v any) {
-		for i := range o {
-			if o[i].key == k {
-				o[i].value = v
-				return
-			}
-		}
-		o = append(o, kv{k, v})
-	}
-	keys := make([]string, 0, len(req.Query))
-	for k := range req.Query {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		set(k, req.Query.Get(k))
-	}
-	dec := json.NewDecoder(bytes.NewReader(req.Body))
-	if t, err := dec.Token(); err == nil && t == json.Delim('{') {
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				break
-			}
-			var v any
-			if dec.Decode(&v) != nil {
-				break
-			}
-			set(kt.(string), v)
-		}
-	}
-	return o
-}
-
-func (b *petBlueprints) lookup(req *mockserver.Request) (*pet, bool) {
-	id, err := strconv.ParseInt(req.Params["id"], 10, 64)
-	if err != nil {
-		return nil, false
-	}
-	p, ok := b.pets[id]
-	return p, ok
-}
-
-// apply sets values on p (name as a string, the rest as extra attributes).
-func (p *pet) apply(vals orderedObject) {
-	for _, v := range vals {
-		switch v.key {
-		case "id", "createdAt", "updatedAt":
-		case "name":
-			p.name = jsString(v.value)
-			if v.value == nil {
-				p.name = ""
-			}
-		default:
-			found := false
-			for i := range p.extra {
-				if p.extra[i].key == v.key {
-					p.extra[i].value, found = v.value, true
-				}
-			}
-			if !found {
-				p.extra = append(p.extra, v)
-			}
-		}
-	}
-}
-
-// find: GET /pet lists the records; over a socket it watches the model (autoWatch) and subscribes
-// to every record listed.
-func (b *petBlueprints) find(req *mockserver.Request, res *mockserver.Response) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	list := make([]*pet, 0, len(b.pets))
-	for _, p := range b.pets {
-		list = append(list, p)
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
-	if req.IsSocket {
-		b.s.Watch(req.SocketID, petIdentity)
-		for _, p := range list {
-			b.s.Subscribe(req.SocketID, petIdentity, p.id)
-		}
-	}
-	res.JSON(list)
-}
-
-// create: POST /pet answers 200 (not 201) with the record, tells the watchers but the creator
-// ("created"), and subscribes the creator to the new record.
-func (b *petBlueprints) create(req *mockserver.Request, res *mockserver.Response) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	ts := b.now()
-	p := &pet{createdAt: ts, updatedAt: ts, id: b.nextID}
-	b.nextID++
-	p.apply(values(req))
-	b.pets[p.id] = p
-	rec := p.clone()
-	b.s.Publish(petIdentity, "created", p.id, rec, nil, req.SocketID)
-	if req.IsSocket {
-		b.s.Subscribe(req.SocketID, petIdentity, p.id)
-	}
-	res.JSON(rec)
-}
-
-// findOne: GET /pet/:id, 404 "Not Found" when absent; over a socket it subscribes to the record.
-func (b *petBlueprints) findOne(req *mockserver.Request, res *mockserver.Response) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p, ok := b.lookup(req)
-	if !ok {
-		res.NotFound(nil)
-		return
-	}
-	if req.IsSocket {
-		b.s.Subscribe(req.SocketID, petIdentity, p.id)
-	}
-	res.JSON(p.clone())
-}
-
-// update: PATCH or PUT /pet/:id answers the updated record and tells the record's subscribers but
-// the requester: {"verb":"updated","data":{<values>,"id":N,"updatedAt":T},"id":N,"previous":{...}}.
-func (b *petBlueprints) update(req *mockserver.Request, res *mockserver.Response) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p, ok := b.lookup(req)
-	if !ok {
-		res.NotFound(nil)
-		return
-	}
-	prev := p.clone()
-	vals := values(req)
-	var data orderedObject
-	for _, v := range vals {
-		if v.key != "id" && v.key != "createdAt" && v.key != "updatedAt" {
-			data = append(data, v)
-		}
-	}
-	p.apply(data)
-	p.updatedAt = b.now()
-	data = append(data, kv{"id", p.id}, kv{"updatedAt", p.updatedAt})
-	b.s.Publish(petIdentity, "updated", p.id, data, prev, req.SocketID)
-	res.JSON(p.clone())
-}
-
-// destroy: DELETE /pet/:id answers the destroyed record, tells the record's subscribers but the
-// requester ({"verb":"destroyed","id":N,"previous":{...}}) and retires the record's room.
-func (b *petBlueprints) destroy(req *mockserver.Request, res *mockserver.Response) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	p, ok := b.lookup(req)
-	if !ok {
-		res.NotFound(nil)
-		return
-	}
-	delete(b.pets, p.id)
-	b.s.Publish(petIdentity, "destroyed", p.id, nil, p.clone(), req.SocketID)
-	room := mockserver.RecordRoom(petIdentity, p.id)
-	for _, id := range b.s.RoomMembers(room) {
-		b.s.Leave(id, room)
-	}
-	res.JSON(p.clone())
 }

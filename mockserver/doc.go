@@ -26,6 +26,10 @@
 // server, with a Go mirror of the test app of testdata/sails, and against that app on real Sails
 // with both hook generations; real Sails is the reference.
 //
+// Server.Model registers an in-memory model served by Sails 1.5's blueprint REST routes (find,
+// findOne, create, update, destroy) with the blueprints' pub/sub, so a test does not fake
+// blueprints by hand with Watch, Subscribe and Publish.
+//
 // Faults for resilience tests (dropped connections, a paused server, slow responses, refused
 // handshakes, raw frames, missing heartbeats, kicks) are methods of Server; WithFrameLog and
 // FrameRecorder let a test see every frame sent and received.

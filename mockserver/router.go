@@ -47,11 +47,18 @@ type policyRule struct {
 	ps []Policy
 }
 
+// blueprintRoute is a route bound by a Model: blueprint routes come after every explicit route.
+type blueprintRoute struct {
+	route
+	model string
+}
+
 type router struct {
-	mu     sync.RWMutex
-	routes []route
-	global []Policy
-	rules  []policyRule
+	mu         sync.RWMutex
+	routes     []route
+	blueprints []blueprintRoute
+	global     []Policy
+	rules      []policyRule
 }
 
 // parseAddress compiles a route address: "VERB /path" or "/path"; the verb may be any case.
@@ -218,18 +225,24 @@ func (s *Server) Policy(address string, p ...Policy) {
 func (rt *router) lookup(method, path string) (HandlerFunc, map[string]string, []Policy) {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
-	for i := range rt.routes {
-		params, ok := rt.routes[i].match(method, path)
-		if !ok {
-			continue
-		}
+	found := func(r *route, params map[string]string) (HandlerFunc, map[string]string, []Policy) {
 		ps := append([]Policy(nil), rt.global...)
 		for j := range rt.rules {
 			if _, ok := rt.rules[j].match(method, path); ok {
 				ps = append(ps, rt.rules[j].ps...)
 			}
 		}
-		return rt.routes[i].h, params, ps
+		return r.h, params, ps
+	}
+	for i := range rt.routes {
+		if params, ok := rt.routes[i].match(method, path); ok {
+			return found(&rt.routes[i], params)
+		}
+	}
+	for i := range rt.blueprints {
+		if params, ok := rt.blueprints[i].match(method, path); ok {
+			return found(&rt.blueprints[i].route, params)
+		}
 	}
 	return nil, nil, nil
 }

@@ -15,5 +15,7 @@ module.exports.routes = {
   'POST /blast': 'HarnessController.blast',
   'POST /kick': 'HarnessController.kick',
   'GET /redirect': 'HarnessController.redirect',
-  'GET /version': 'HarnessController.version'
+  'GET /version': 'HarnessController.version',
+  'POST /seq': 'HarnessController.seq',
+  'GET /seq': 'HarnessController.seqList'
 };

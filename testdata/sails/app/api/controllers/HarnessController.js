@@ -11,6 +11,9 @@ var BIG_DEFAULT = 1024;
 var BIG_MAX = 50e6;
 var KICK_DELAY_MS = 100;
 
+// POST /seq records, per key, the order in which requests reach their action.
+var sequences = {};
+
 function numberParam(req, name, def, max) {
   var raw = req.param(name);
   var n = Number(raw);
@@ -150,6 +153,29 @@ module.exports = {
   // GET /redirect?to=URL: res.redirect(to) (default "/echo"), a 302 with a Location header.
   redirect: function (req, res) {
     return res.redirect(req.param('to') || '/echo');
+  },
+
+  // POST /seq {key, n, delay}: appends n to the list of key at once, in the action's synchronous
+  // part; answers {n} after delay ms (0 or missing: at once).
+  seq: function (req, res) {
+    var key = String(req.param('key'));
+    var n = req.param('n');
+    (sequences[key] = sequences[key] || []).push(n);
+    var delay = numberParam(req, 'delay', 0, SLOW_MAX_MS);
+    if (!delay) {
+      return res.json({n: n});
+    }
+    setTimeout(function () {
+      return res.json({n: n});
+    }, delay);
+  },
+
+  // GET /seq?key=K: the list of key, which is then forgotten.
+  seqList: function (req, res) {
+    var key = String(req.param('key'));
+    var list = sequences[key] || [];
+    delete sequences[key];
+    return res.json(list);
   },
 
   // GET /version: versions actually loaded (see lift.js).

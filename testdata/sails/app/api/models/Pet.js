@@ -1,5 +1,5 @@
 module.exports = {
   attributes: {
-    name: {type: 'string'}
+    name: {type: 'string', required: true}
   }
 };
