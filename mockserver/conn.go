@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/sailsio-go/sailsio/internal/sailsproto"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
@@ -430,7 +431,7 @@ func (c *conn) onEvent(p wire.Packet) bool {
 	if err != nil {
 		return false // socket.io-parser rejects an empty or nameless event
 	}
-	if !isVerb(name) {
+	if !sailsproto.IsVerb(name) {
 		return true
 	}
 	var msg []byte

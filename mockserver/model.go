@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
 // Model is an in-memory Sails model served by the blueprint REST routes of Sails 1.5, with the
@@ -310,7 +312,7 @@ func coerce(a *attribute, v json.RawMessage) (json.RawMessage, bool) {
 	if a == nil {
 		return v, true
 	}
-	c := firstByte(v)
+	c := wire.FirstByte(v)
 	switch a.typ {
 	case "string":
 		switch {
@@ -362,17 +364,6 @@ func coerce(a *attribute, v json.RawMessage) (json.RawMessage, bool) {
 	return v, true
 }
 
-func firstByte(v []byte) byte {
-	for _, c := range v {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		return c
-	}
-	return 0
-}
-
 // jsNumberString formats f as JavaScript's String(f) does for the common cases.
 func jsNumberString(f float64) string {
 	if f == math.Trunc(f) && math.Abs(f) < 1e21 {
@@ -389,7 +380,7 @@ func jsNumberString(f float64) string {
 // numeric primary key.
 func parseID(raw json.RawMessage) (int64, bool) {
 	s := string(raw)
-	if firstByte(raw) == '"' {
+	if wire.FirstByte(raw) == '"' {
 		s = strings.TrimSpace(decodeString(raw))
 	}
 	f, err := strconv.ParseFloat(s, 64)
@@ -407,7 +398,7 @@ func (m *Model) newRecord(vals *jsObject) (*jsObject, *usageError) {
 		v := vals.vals[k]
 		switch k {
 		case "id":
-			if firstByte(v) == 'n' {
+			if wire.FirstByte(v) == 'n' {
 				return nil, &usageError{"E_INVALID_NEW_RECORD", "Could not use specified value (`null`) as the primary key value (`id`) for a new record.  (Try omitting it instead.)"}
 			}
 			if _, ok := parseID(v); !ok {
@@ -419,7 +410,7 @@ func (m *Model) newRecord(vals *jsObject) (*jsObject, *usageError) {
 			}
 		}
 		a := m.cfg.attr(k)
-		if a != nil && a.required && firstByte(v) == 'n' {
+		if a != nil && a.required && wire.FirstByte(v) == 'n' {
 			return nil, &usageError{"E_INVALID_NEW_RECORD", "Missing value for required attribute `" + k + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: null"}
 		}
 		cv, ok := coerce(a, v)
@@ -498,7 +489,7 @@ func paramString(o *jsObject, k string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if firstByte(v) == '"' {
+	if wire.FirstByte(v) == '"' {
 		return decodeString(v), true
 	}
 	return string(v), true
@@ -635,7 +626,7 @@ func (m *Model) update(req *Request, res *Response) {
 		if k == "createdAt" || k == "updatedAt" {
 			a = &attribute{name: k, typ: "number"}
 		}
-		if a != nil && a.required && firstByte(v) == 'n' {
+		if a != nil && a.required && wire.FirstByte(v) == 'n' {
 			m.badRequest(req, res, &usageError{"E_INVALID_VALUES_TO_SET", "Cannot set `null` for required attribute `" + k + "`."})
 			return
 		}

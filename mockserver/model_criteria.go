@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
 // The criteria of the find blueprint (Sails' parseBlueprintOptions and Waterline's criteria
@@ -49,8 +51,8 @@ func invalidCriteria(details string) *usageError {
 func (m *Model) parseCriteria(params *jsObject) (*criteria, *usageError) {
 	q := &criteria{limit: defaultLimit}
 	var whereObj *jsObject
-	if raw, ok := params.get("where"); ok && firstByte(raw) != 'n' {
-		if firstByte(raw) == '"' {
+	if raw, ok := params.get("where"); ok && wire.FirstByte(raw) != 'n' {
+		if wire.FirstByte(raw) == '"' {
 			whereObj = parseJSObject([]byte(decodeString(raw)))
 			if whereObj == nil {
 				return nil, invalidCriteria("Could not JSON.parse() the provided `where` clause.")
@@ -133,16 +135,16 @@ func jsNumberText(s string) string {
 // parseSort accepts "attr ASC, other DESC", a JSON array of {attr: "ASC"|"DESC"} (as text or
 // as JSON), or an array of "attr DIR" strings.
 func parseSort(raw json.RawMessage) ([]sortKey, *usageError) {
-	if firstByte(raw) == '"' {
+	if wire.FirstByte(raw) == '"' {
 		s := decodeString(raw)
 		var v json.RawMessage
-		if json.Unmarshal([]byte(s), &v) == nil && (firstByte(v) == '[' || firstByte(v) == '{') {
+		if json.Unmarshal([]byte(s), &v) == nil && (wire.FirstByte(v) == '[' || wire.FirstByte(v) == '{') {
 			raw = v
 		} else {
 			return parseSortString(s)
 		}
 	}
-	if firstByte(raw) == '{' {
+	if wire.FirstByte(raw) == '{' {
 		return nil, invalidCriteria("Could not use the provided `sort` clause: The `sort` clause in the provided criteria is invalid.  " +
 			"If specified, it should be either a string like `'fullName DESC'`, or an array like `[ { fullName: 'DESC' } ]`.  " +
 			"But it looks like you might need to wrap this in an array, because instead, got: " + formatS(raw))
@@ -153,7 +155,7 @@ func parseSort(raw json.RawMessage) ([]sortKey, *usageError) {
 	}
 	var keys []sortKey
 	for _, it := range items {
-		if firstByte(it) == '"' {
+		if wire.FirstByte(it) == '"' {
 			k, err := parseSortString(decodeString(it))
 			if err != nil {
 				return nil, err
@@ -233,7 +235,7 @@ func (m *Model) parseWhere(o *jsObject) (whereClause, *usageError) {
 		v := o.vals[k]
 		if k == "and" || k == "or" {
 			var items []json.RawMessage
-			if json.Unmarshal(v, &items) != nil || firstByte(v) != '[' {
+			if json.Unmarshal(v, &items) != nil || wire.FirstByte(v) != '[' {
 				return w, invalidCriteria("Could not use the provided `where` clause.  Expected `" + k + "` to be an array.")
 			}
 			for _, it := range items {
@@ -257,7 +259,7 @@ func (m *Model) parseWhere(o *jsObject) (whereClause, *usageError) {
 			continue
 		}
 		c := constraint{attr: k}
-		switch firstByte(v) {
+		switch wire.FirstByte(v) {
 		case '[':
 			c.mods = []modifier{{op: "in", val: v}}
 		case '{':
@@ -294,15 +296,15 @@ func (m *Model) normalizeModifier(attr string, md *modifier) *usageError {
 		return nil
 	}
 	one := func(v json.RawMessage) (json.RawMessage, *usageError) {
-		if firstByte(v) == 'n' {
+		if wire.FirstByte(v) == 'n' {
 			return v, nil
 		}
 		cv, ok := coerce(a, v)
 		if !ok {
 			what := "a string: " + formatS(v)
-			if firstByte(v) == '"' {
+			if wire.FirstByte(v) == '"' {
 				what = "a string: " + jsQuote(decodeString(v))
-			} else if firstByte(v) != '"' {
+			} else if wire.FirstByte(v) != '"' {
 				what = formatS(v)
 			}
 			return nil, invalidCriteria("Could not use the provided `where` clause.  Could not filter by `" + attr + "`: " +
@@ -398,7 +400,7 @@ func (md *modifier) holds(v json.RawMessage) bool {
 		}
 		return c >= 0
 	case "contains", "startsWith", "endsWith", "like":
-		if firstByte(v) != '"' || firstByte(md.val) != '"' {
+		if wire.FirstByte(v) != '"' || wire.FirstByte(md.val) != '"' {
 			return false
 		}
 		s, p := decodeString(v), decodeString(md.val)
@@ -447,12 +449,12 @@ func likeMatch(s, p string) bool {
 }
 
 func isNumberJSON(v json.RawMessage) bool {
-	c := firstByte(v)
+	c := wire.FirstByte(v)
 	return c == '-' || c >= '0' && c <= '9'
 }
 
 func comparable(a, b json.RawMessage) bool {
-	return isNumberJSON(a) && isNumberJSON(b) || firstByte(a) == '"' && firstByte(b) == '"'
+	return isNumberJSON(a) && isNumberJSON(b) || wire.FirstByte(a) == '"' && wire.FirstByte(b) == '"'
 }
 
 func equalJSON(a, b json.RawMessage) bool {
@@ -472,7 +474,7 @@ func equalJSON(a, b json.RawMessage) bool {
 // first, then numbers, strings, anything else.
 func compareJSON(a, b json.RawMessage) int {
 	rank := func(v json.RawMessage) int {
-		switch c := firstByte(v); {
+		switch c := wire.FirstByte(v); {
 		case c == 0 || c == 'n':
 			return 0
 		case c == '-' || c >= '0' && c <= '9':

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sailsio-go/sailsio/internal/sailsproto"
 )
 
 // Server is an in-process Sails server listening on 127.0.0.1. Create it with New or NewT and
@@ -280,7 +282,7 @@ func (s *Server) newHandshake(r *http.Request) *handshake {
 	h.version = sdkMeta(r, "__sails_io_sdk_version")
 	h.platform = sdkMeta(r, "__sails_io_sdk_platform")
 	h.language = sdkMeta(r, "__sails_io_sdk_language")
-	h.versionOK = sdkVersionOK(h.version)
+	h.versionOK = sailsproto.CheckSDKVersion(h.version) == nil
 	h.session, h.cookie = s.sessions.forHandshake(strings.Join(r.Header.Values("Cookie"), "; "))
 	return h
 }

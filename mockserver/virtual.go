@@ -12,73 +12,15 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/sailsio-go/sailsio/internal/sailsproto"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
-// isVerb reports whether a Socket.IO event name is one sails-hook-sockets listens to.
-func isVerb(name string) bool {
-	switch name {
-	case "get", "post", "put", "delete", "patch", "options", "head":
-		return true
-	}
-	return false
-}
-
 // ParseErrorCode is the code of the error object a Sails server acks instead of a JWR when it
 // cannot parse a virtual request.
-const ParseErrorCode = "SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ"
+const ParseErrorCode = sailsproto.ParseErrorCode
 
-// parseError is the serialized ERRORPACK.PARSE_VIRTUAL_REQ error of sails-hook-sockets (without
-// its stack).
-type parseError struct {
-	Code    string `json:"code"`
-	Name    string `json:"name"`
-	Status  int    `json:"status"`
-	Message string `json:"message"`
-	Details string `json:"details"`
-}
-
-func newParseError(details string) []byte {
-	b, _ := marshalJSON(parseError{
-		Code:    ParseErrorCode,
-		Name:    "Error (" + ParseErrorCode + "):",
-		Status:  400,
-		Message: "Failed to parse incoming socket.io request.",
-		Details: details,
-	})
-	return b
-}
-
-// semverRE is node-semver's strict FULL regular expression.
-var semverRE = regexp.MustCompile(`^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
-	`(?:-(?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][a-zA-Z0-9-]*))*)?` +
-	`(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$`)
-
-// sdkVersionOK reports whether an SDK version passes sails-hook-sockets' check: valid semver
-// whose major.minor.patch (the prerelease dropped) is >= 0.11.0. A missing version counts as
-// 0.9.0. An invalid one fails (real Sails crashes with "Invalid Version" there).
-func sdkVersionOK(v string) bool {
-	if v == "" {
-		v = "0.9.0"
-	}
-	v = strings.TrimSpace(v)
-	if len(v) > 256 {
-		return false
-	}
-	m := semverRE.FindStringSubmatch(v)
-	if m == nil {
-		return false
-	}
-	var n [3]uint64
-	for i := range n {
-		x, err := strconv.ParseUint(m[i+1], 10, 64)
-		if err != nil || x > 1<<53-1 {
-			return false
-		}
-		n[i] = x
-	}
-	return n[0] > 0 || n[1] >= 11
-}
+func newParseError(details string) []byte { return sailsproto.NewParseError(details).JSON() }
 
 // checkVirtual returns the details of the parse error a virtual request gets, or "".
 func checkVirtual(hs *handshake, msg []byte, obj map[string]json.RawMessage) string {
@@ -90,11 +32,7 @@ func checkVirtual(hs *handshake, msg []byte, obj map[string]json.RawMessage) str
 		return "Invalid url provided: " + formatS(u)
 	}
 	if !hs.versionOK {
-		v := hs.version
-		if v == "" {
-			v = "0.9.0"
-		}
-		return fmt.Sprintf("This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using (%s). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 for more information-- then please continue upgrading all the way to the installed version of Sails.", v)
+		return sailsproto.VersionDetails(hs.version)
 	}
 	return ""
 }
