@@ -39,9 +39,36 @@
 // event that arrived before its response, and the connect (and reconnect) handlers of a connection run
 // before any callback of a request sent on it. A handler that blocks delays the socket's other
 // callbacks but never its connection: what arrives meanwhile waits for its turn in an unbounded
-// queue, so handlers should keep up with the rate of the server's events. The blocking forms (Do, GetContext ...) do not use that goroutine,
-// so they may be called from inside any callback or handler. A panic in a callback is recovered and
-// logged; the other callbacks still run.
+// queue, so handlers should keep up with the rate of the server's events. The blocking forms (Do,
+// GetContext ...) do not use that goroutine, so they may be called from inside any callback or
+// handler. A panic in a callback is recovered and logged (to WithLogger's logger, else to
+// slog.Default, as net/http logs a handler's panic); the other callbacks still run.
+//
+// # Goroutines and connection life
+//
+// Per socket, at most:
+//   - the life owner (life.go): runs Connect, Reconnect and the reconnection loop (dial, backoff
+//     delay, dial ...), one command at a time, in order. It is the only goroutine that dials and the
+//     only caller of the BackOff policy. It exists only while such work is under way: a connected,
+//     idle socket has none. Disconnect interrupts it (its dial or delay ends at once) and waits for it.
+//   - the callback dispatcher (events.go): runs every callback and handler, in order. It exists only
+//     while callbacks wait, and ends when none does.
+//
+// Per connection (internal/engine): a reader that reads frames until the connection ends; a writer
+// that exists only while frames wait to be written (a burst is written with one system call); and
+// timers, not goroutines, for the heartbeat. A connection that ends by itself (read or write error,
+// missing heartbeat, a frame that cannot be decoded, a kick) tells the socket once, from the
+// goroutine that saw it; the socket then fails the connection's in-flight requests, fires
+// disconnect and, if reconnection is on, starts the owner's reconnection loop.
+//
+// State is changed under one mutex; no user code — callbacks, handlers, logger handlers, BackOff
+// policies — ever runs under it, so all of them may call any method of the socket.
+//
+// Disconnect (and Close) return within about one second whatever the server does: the goodbye (41)
+// gets that long to be written, then the connection is cut. Every pending and queued request gets
+// its callback (ErrClosed) exactly once, and when Disconnect returns no goroutine of the socket
+// remains: the callbacks queued by then have run (except when Disconnect is called from a callback,
+// which cannot wait for itself: the rest run right after it returns).
 //
 // # Errors
 //
@@ -49,5 +76,5 @@
 // *StatusError for statuses outside 200..399. Errors are returned only when no response came
 // (ErrDisconnected, ErrClosed, ErrQueueFull, ErrTimeout, a context error, ErrInvalidRequest ...) or the
 // server answered a *ParseError. Every error works with errors.Is and errors.As. Nothing is logged
-// unless WithLogger is given.
+// unless WithLogger is given, except a callback's panic (above).
 package sailsio

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+
+	"github.com/sailsio-go/sailsio/internal/engine"
 )
 
 // Sentinel errors. Every error the package returns either is one of these, wraps one of them, or is
@@ -26,10 +30,15 @@ var (
 	ErrInvalidHeader = errors.New("sailsio: invalid header")
 	// ErrInvalidOption: an option value was refused by New or Connect.
 	ErrInvalidOption = errors.New("sailsio: invalid option")
-	// ErrMessageTooLarge: a message exceeded the server's maxPayload (outgoing) or WithMaxMessageSize (incoming).
-	ErrMessageTooLarge = errors.New("sailsio: message too large")
-	// ErrProtocol: the server broke the Engine.IO/Socket.IO protocol.
-	ErrProtocol = errors.New("sailsio: protocol error")
+	// ErrMessageTooLarge: a message exceeded the server's maxPayload (outgoing) or WithMaxMessageSize
+	// (incoming), or the server closed the connection because a message was too large (1009, 1008).
+	ErrMessageTooLarge = engine.ErrMessageTooLarge
+	// ErrProtocol: the server broke the Engine.IO/Socket.IO protocol: a frame the SDK cannot decode
+	// ends the connection with reason "parse error", as socket.io-client does.
+	ErrProtocol = engine.ErrProtocol
+	// ErrUnreachable: a connection attempt failed below the WebSocket upgrade (refused, reset, DNS,
+	// TLS ...); the error wraps the network error.
+	ErrUnreachable = errors.New("sailsio: server unreachable")
 	// ErrBadResponse: a response arrived but could not be understood.
 	ErrBadResponse = errors.New("sailsio: malformed response")
 )
@@ -70,20 +79,77 @@ func (e *ParseError) Error() string {
 	return b.String()
 }
 
-// HandshakeError is returned by Connect when the server refused the WebSocket upgrade with an HTTP
-// status (for example 400 from onlyAllowOrigins or beforeConnect).
+// HandshakeError is returned by Connect when the WebSocket upgrade failed: the server answered
+// with an HTTP status instead (for example 400 from onlyAllowOrigins or beforeConnect, 200 or 404
+// from something that is not a Socket.IO endpoint), or closed the connection without an answer
+// (StatusCode 0), as real Sails does for a path that is not its Socket.IO endpoint.
 type HandshakeError struct {
-	StatusCode int
-	Body       string // the start of the response body
+	StatusCode int    // the HTTP status of the answer; 0 when there was none
+	Body       string // a short excerpt of the response body, on one line
+	Hint       string // the likely cause, when the SDK can tell
 }
 
-// Error gives the status and the body.
+// Error gives the status, the body excerpt and the likely cause.
 func (e *HandshakeError) Error() string {
-	msg := "sailsio: server refused the handshake with HTTP " + strconv.Itoa(e.StatusCode)
+	msg := "sailsio: server refused the handshake"
+	if e.StatusCode != 0 {
+		msg += " with HTTP " + strconv.Itoa(e.StatusCode)
+	}
 	if e.Body != "" {
-		msg += ": " + truncate(e.Body, 200)
+		msg += ": " + e.Body
+	}
+	if e.Hint != "" {
+		msg += " (" + e.Hint + ")"
 	}
 	return msg
+}
+
+// newHandshakeError keeps a one-line excerpt of the body (the text of an HTML page, not its markup)
+// and names the likely cause of the usual statuses.
+func newHandshakeError(status int, body []byte, path string) *HandshakeError {
+	e := &HandshakeError{StatusCode: status, Body: bodyExcerpt(body, 120)}
+	switch {
+	case status >= 200 && status < 300, status == http.StatusNotFound:
+		e.Hint = "not a Socket.IO endpoint: check the URL and WithPath (" + path + "); it must match sails.config.sockets.path"
+	case status == http.StatusBadRequest && strings.Contains(e.Body, "Unsupported protocol version"):
+		e.Hint = "the server does not speak this Engine.IO version: sails-hook-sockets 2.x speaks only EIO3"
+	case status == http.StatusBadRequest && strings.Contains(e.Body, "Transport unknown"):
+		e.Hint = "the server does not accept this transport (sails.config.sockets.transports)"
+	case status == http.StatusBadRequest || status == http.StatusForbidden:
+		e.Hint = "refused by onlyAllowOrigins or beforeConnect: set an allowed Origin with WithInitialConnectionHeaders"
+	}
+	return e
+}
+
+// bodyExcerpt returns the start of body on one line: markup removed, white space collapsed.
+func bodyExcerpt(body []byte, n int) string {
+	var b strings.Builder
+	inTag, space := false, false
+	for _, r := range string(body) {
+		switch {
+		case r == '<':
+			inTag = true
+			continue
+		case r == '>' && inTag:
+			inTag = false
+			space = true
+			continue
+		case inTag:
+			continue
+		case unicode.IsSpace(r) || unicode.IsControl(r):
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+		if b.Len() > 4*n {
+			break
+		}
+	}
+	return truncate(b.String(), n)
 }
 
 // ConnectError is a Socket.IO CONNECT_ERROR (packet 44) answered to the namespace connection.

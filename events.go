@@ -1,11 +1,17 @@
 package sailsio
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"runtime"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sailsio-go/sailsio/internal/engine"
 )
 
 // EventHandler handles an event's payload (the first argument the server emitted, `null` if none).
@@ -32,12 +38,12 @@ const (
 
 // Disconnect reasons, the "reason" of the disconnect event (the names socket.io-client uses).
 const (
-	ReasonClientDisconnect = "io client disconnect" // Disconnect or Reconnect was called
-	ReasonServerDisconnect = "io server disconnect" // the server kicked the socket (packet 41)
-	ReasonTransportClose   = "transport close"      // the connection was closed or cut
-	ReasonTransportError   = "transport error"      // a read or write failed, or a message was too large
-	ReasonPingTimeout      = "ping timeout"         // no heartbeat within pingInterval+pingTimeout
-	ReasonParseError       = "parse error"          // the server broke the protocol
+	ReasonClientDisconnect = engine.ReasonClientDisconnect // Disconnect or Reconnect was called
+	ReasonServerDisconnect = engine.ReasonServerDisconnect // the server kicked the socket (packet 41)
+	ReasonTransportClose   = engine.ReasonTransportClose   // the connection was closed or cut
+	ReasonTransportError   = engine.ReasonTransportError   // a read or write failed, or a message was too large
+	ReasonPingTimeout      = engine.ReasonPingTimeout      // no heartbeat within pingInterval+pingTimeout
+	ReasonParseError       = engine.ReasonParseError       // the server sent a frame the SDK cannot decode
 )
 
 type listener struct {
@@ -134,23 +140,32 @@ func (s *SailsSocket) emitJSON(event string, v any) {
 	s.emit(event, b)
 }
 
-// call runs user code, turning a panic into a log line so that the other callbacks still run.
+// call runs user code, turning a panic into a log line so that the other callbacks still run. Without
+// WithLogger the panic goes to slog.Default (as net/http logs a handler's panic to the standard
+// logger): a panic never vanishes without a trace.
 func (s *SailsSocket) call(f func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("sailsio: callback panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			l := s.opts.logger
+			if l == nil {
+				l = slog.Default()
+			}
+			l.Error("sailsio: callback panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
 	f()
 }
 
 // dispatcher runs functions one at a time, in the order they were posted, on one goroutine that
-// exists only while there is work (so a closed socket leaves no goroutine behind).
+// exists only while there is work: an idle or closed socket leaves no goroutine behind.
 type dispatcher struct {
 	mu      sync.Mutex
 	queue   []func()
 	spare   []func()
 	running bool
+	gid     atomic.Uint64 // the running goroutine's id, for wait
+	waiters int
+	idle    *sync.Cond // signalled when the goroutine ends and waiters > 0
 }
 
 func (d *dispatcher) post(f func()) {
@@ -164,10 +179,15 @@ func (d *dispatcher) post(f func()) {
 }
 
 func (d *dispatcher) run() {
+	d.gid.Store(goid())
 	for {
 		d.mu.Lock()
 		if len(d.queue) == 0 {
 			d.running = false
+			d.gid.Store(0)
+			if d.waiters > 0 {
+				d.idle.Broadcast()
+			}
 			d.mu.Unlock()
 			return
 		}
@@ -184,4 +204,34 @@ func (d *dispatcher) run() {
 		}
 		d.mu.Unlock()
 	}
+}
+
+// wait returns once everything posted so far has run and the goroutine has ended, unless it is
+// called from that goroutine (a callback), which cannot wait for itself.
+func (d *dispatcher) wait() {
+	if id := d.gid.Load(); id != 0 && id == goid() {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.idle == nil {
+		d.idle = sync.NewCond(&d.mu)
+	}
+	d.waiters++
+	for d.running {
+		d.idle.Wait()
+	}
+	d.waiters--
+}
+
+// goid returns the current goroutine's id, read from its stack header ("goroutine 42 [").
+func goid() uint64 {
+	var buf [32]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }

@@ -2,6 +2,7 @@ package sailsio
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 )
@@ -15,7 +16,7 @@ import (
 func WithHeaders(h map[string]string) Option {
 	return func(o *options) error {
 		if err := checkHeaderMap(h); err != nil {
-			return errorf(ErrInvalidOption, "%v", err)
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
 		o.headers = copyHeaders(h)
 		return nil
@@ -29,11 +30,11 @@ func WithInitialConnectionHeaders(h http.Header) Option {
 	return func(o *options) error {
 		for k, vs := range h {
 			if err := checkHeader(k, ""); err != nil {
-				return errorf(ErrInvalidOption, "%v", err)
+				return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 			}
 			for _, v := range vs {
 				if err := checkHeader(k, v); err != nil {
-					return errorf(ErrInvalidOption, "%v", err)
+					return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 				}
 			}
 		}
@@ -75,15 +76,26 @@ func newGlobalHeaders(h map[string]string) *globalHeaders {
 	return g
 }
 
-// encode returns the JSON of the headers of a request: the global ones merged with perRequest.
-func (g *globalHeaders) encode(perRequest map[string]string) ([]byte, error) {
+// encode returns the JSON of the headers of a request: the global ones, less those named in omit,
+// merged with perRequest.
+func (g *globalHeaders) encode(perRequest map[string]string, omit []string) ([]byte, error) {
 	if g.err != nil {
 		return nil, g.err
 	}
-	if len(perRequest) == 0 {
+	if len(perRequest) == 0 && len(omit) == 0 {
 		return g.encoded, nil
 	}
-	merged, err := mergeHeaders(g.lower, perRequest)
+	global := g.lower
+	if len(omit) > 0 {
+		global = make(map[string]string, len(g.lower))
+		for k, v := range g.lower {
+			global[k] = v
+		}
+		for _, k := range omit {
+			delete(global, strings.ToLower(k))
+		}
+	}
+	merged, err := mergeHeaders(global, perRequest)
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +128,10 @@ func checkHeader(name, value string) error {
 	if name == "" {
 		return errorf(ErrInvalidHeader, "empty header name")
 	}
-	if strings.ContainsAny(name, "\r\n\x00:") || strings.TrimSpace(name) != name {
-		return errorf(ErrInvalidHeader, "header name %q holds a forbidden character", name)
+	for i := 0; i < len(name); i++ {
+		if !isTokenChar(name[i]) {
+			return errorf(ErrInvalidHeader, "header name %q holds %q, which an HTTP header name cannot (spaces, separators and control characters are refused)", name, name[i])
+		}
 	}
 	if strings.ContainsAny(value, "\r\n\x00") {
 		return errorf(ErrInvalidHeader, "value of header %q holds CR, LF or NUL", name)
@@ -145,4 +159,13 @@ func mergeHeaders(global, perRequest map[string]string) (map[string]string, erro
 		out[lk] = v
 	}
 	return out, nil
+}
+
+// isTokenChar reports whether c may appear in an HTTP header name (RFC 9110 token).
+func isTokenChar(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
 }

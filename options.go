@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -45,6 +46,9 @@ type options struct {
 	reconnectMin      time.Duration
 	reconnectMax      time.Duration
 	backOff           backoff.BackOff
+	backOffClaim      *atomic.Bool // set by the first socket that takes backOff
+	backOffFunc       func() backoff.BackOff
+	queueBytes        int64
 	connectTimeout    time.Duration
 	requestTimeout    time.Duration
 	queueLimit        int
@@ -66,6 +70,7 @@ func defaultOptions() options {
 		reconnectMax:   5 * time.Second,
 		connectTimeout: 20 * time.Second,
 		queueLimit:     1024,
+		queueBytes:     DefaultQueueBytes,
 		maxMessageSize: 100_000_000,
 		sdkVersion:     DefaultSDKVersion,
 		sdkPlatform:    "go",
@@ -176,10 +181,29 @@ func WithReconnectionDelay(min, max time.Duration) Option {
 
 // WithReconnectionBackOff replaces the reconnection delay policy with any backoff.BackOff
 // (WithReconnectionDelay is then ignored). A policy that returns backoff.Stop ends reconnection as if
-// the attempts were used up. The policy is Reset after every successful connection.
+// the attempts were used up. The policy is Reset before every reconnection loop, and is only ever
+// called from one goroutine at a time, never under a lock of the SDK. A BackOff has state, so it
+// serves one socket: New refuses a second socket made with the same Option value (use
+// WithReconnectionBackOffFunc to give many sockets a policy each).
 func WithReconnectionBackOff(b backoff.BackOff) Option {
+	claim := new(atomic.Bool)
 	return func(o *options) error {
-		o.backOff = b
+		if b == nil {
+			return invalid("nil BackOff")
+		}
+		o.backOff, o.backOffClaim, o.backOffFunc = b, claim, nil
+		return nil
+	}
+}
+
+// WithReconnectionBackOffFunc is WithReconnectionBackOff for many sockets: newBackOff is called once
+// per socket, when it first reconnects, to make that socket's policy.
+func WithReconnectionBackOffFunc(newBackOff func() backoff.BackOff) Option {
+	return func(o *options) error {
+		if newBackOff == nil {
+			return invalid("nil BackOff function")
+		}
+		o.backOffFunc, o.backOff, o.backOffClaim = newBackOff, nil, nil
 		return nil
 	}
 }
@@ -215,6 +239,22 @@ func WithQueueLimit(n int) Option {
 			return invalid("queue limit %d is negative", n)
 		}
 		o.queueLimit = n
+		return nil
+	}
+}
+
+// DefaultQueueBytes is the default bound of the bytes of the requests waiting for a connection.
+const DefaultQueueBytes = 32 << 20
+
+// WithQueueBytes bounds the bytes of the requests waiting for a connection (default
+// DefaultQueueBytes, 32 MiB), as nats.go's ReconnectBufSize does: beyond it a request fails with
+// ErrQueueFull. A request larger than the bound cannot wait at all; send it once connected.
+func WithQueueBytes(n int64) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return invalid("queue bytes %d is negative", n)
+		}
+		o.queueBytes = n
 		return nil
 	}
 }

@@ -136,7 +136,7 @@ func TestHandshakeRefused(t *testing.T) {
 	if err := s.Connect(ctx5(t)); err == nil {
 		t.Fatal("Connect succeeded")
 	}
-	if got := ev.next(t); got != `connect_error {"error":"sailsio: server refused the handshake with HTTP 400: Origin not allowed","status":400}` {
+	if got := ev.next(t); got != `connect_error {"error":"sailsio: server refused the handshake with HTTP 400: Origin not allowed (refused by onlyAllowOrigins or beforeConnect: set an allowed Origin with WithInitialConnectionHeaders)","status":400}` {
 		t.Errorf("event %s", got)
 	}
 }
@@ -277,21 +277,87 @@ func TestMaxPayloadOnSend(t *testing.T) {
 	}
 }
 
-func TestHostileFramesAreIgnored(t *testing.T) {
-	s, c := connectFake(t, newFake(t, nil), EIO3)
-	ev := s.collect(t, "ok", EventDisconnect)
-	for _, f := range []string{"", "x", "9", "4", "49", "4x", "42[", "42[]", "42[1]", "42{}", "43[{}]", "499[{}]", "41x", "44",
-		`42["connect"]`, `43a[]`, "5", "0{}", "6", `461-0[{"body":{"_placeholder":true,"num":3}}]`} {
-		c.send(f)
+// TestFramesThatBreakTheProtocol: a frame the SDK cannot decode ends the connection with reason
+// "parse error" (as socket.io-client does): the request in flight fails at once with ErrDisconnected
+// instead of waiting for the heartbeat, and reconnection follows. Frames that are well formed but
+// mean nothing to the client are ignored.
+func TestFramesThatBreakTheProtocol(t *testing.T) {
+	type frame struct {
+		text   string
+		binary []byte
 	}
-	c.sendBinary([]byte{4, 1, 2})
-	c.sendBinary(nil)
-	c.send(`42["ok",1]`)
-	if got := ev.next(t); got != "ok 1" {
-		t.Errorf("after hostile frames got %q, want the valid event", got)
+	txt := func(s ...string) []frame {
+		var fs []frame
+		for _, x := range s {
+			fs = append(fs, frame{text: x})
+		}
+		return fs
 	}
-	if !s.IsConnected() {
-		t.Error("hostile frames broke the connection")
+	for _, tc := range []struct {
+		name   string
+		frames []frame
+		breaks bool
+	}{
+		{"empty frame", txt(""), true},
+		{"unknown engine type", txt("x"), true},
+		{"engine type 9", txt("9"), true},
+		{"empty message", txt("4"), true},
+		{"unknown socket.io type", txt("49"), true},
+		{"garbage packet", txt("4x"), true},
+		{"event with invalid JSON", txt("42["), true},
+		{"event without a name", txt("42[]"), true},
+		{"event named by a number", txt("42[1]"), true},
+		{"event that is an object", txt("42{}"), true},
+		{"ack with invalid JSON", txt(`430[{"body":`), true},
+		{"ack that is not an array", txt(`430{"body":1}`), true},
+		{"too many attachments", txt(`4511-0[{"_placeholder":true,"num":0}]`), true},
+		{"placeholder out of range", []frame{{text: `461-0[{"body":{"_placeholder":true,"num":3}}]`}, {binary: []byte{4, 1, 2}}}, true},
+		{"attachments that never come", txt(`462-0[{"body":{"_placeholder":true,"num":0}}]`, `42["ok",1]`), true},
+		{"binary frame nobody announced", []frame{{binary: []byte{4, 1, 2}}}, true},
+		{"binary frame without the EIO3 prefix", []frame{{text: `461-0[{"body":{"_placeholder":true,"num":0}}]`}, {binary: []byte{1, 2}}}, true},
+		{"noop", txt("6"), false},
+		{"upgrade packet", txt("5"), false},
+		{"ack for no request", txt(`4399[{"body":1}]`), false},
+		{"other namespace", txt(`42/admin,["x"]`), false},
+		{"reserved event name", txt(`42["connect"]`), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, nil)
+			s, c := connectFake(t, f, EIO3, WithReconnectionDelay(time.Millisecond, time.Millisecond))
+			ev := s.collect(t, "ok", EventDisconnect)
+			res := make(chan error, 1)
+			go func() { _, err := s.GetContext(ctx5(t), "/inflight", nil); res <- err }()
+			c.recv()
+			for _, f := range tc.frames {
+				if f.binary != nil {
+					c.sendBinary(f.binary)
+				} else {
+					c.send(f.text)
+				}
+			}
+			if !tc.breaks {
+				c.send(`42["ok",1]`)
+				if got := ev.next(t); got != "ok 1" {
+					t.Fatalf("after the frames got %q, want the valid event", got)
+				}
+				if !s.IsConnected() {
+					t.Error("the frames broke the connection")
+				}
+				return
+			}
+			if got := ev.next(t); got != `disconnect {"reason":"parse error"}` {
+				t.Fatalf("got %q, want disconnect with reason parse error", got)
+			}
+			select {
+			case err := <-res:
+				if !errors.Is(err, ErrDisconnected) || !errors.Is(err, ErrProtocol) {
+					t.Errorf("in-flight request = %v, want ErrDisconnected wrapping ErrProtocol", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the in-flight request did not fail at once")
+			}
+			f.accept(t) // reconnection follows
+		})
 	}
 }
 

@@ -3,12 +3,14 @@ package sailsio
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sailsio-go/sailsio/internal/engine"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
@@ -23,6 +25,9 @@ type RequestOptions struct {
 	URL     string            // path with optional query, e.g. "/user/3/friends?limit=15"
 	Data    any               // JSON-encoded as the virtual body (nil: none, sent as {}); a json.RawMessage goes as is
 	Headers map[string]string // per-request virtual headers; they override global headers of the same name
+	// OmitHeaders names global headers left out of this request (case-insensitive): what io.socket
+	// does for a per-call header set to undefined.
+	OmitHeaders []string
 }
 
 // methods are the verbs sails-hook-sockets listens to; any other event would never be answered.
@@ -32,10 +37,7 @@ var methods = map[string]bool{"get": true, "post": true, "put": true, "patch": t
 func (s *SailsSocket) Request(opts RequestOptions, cb Callback) {
 	r, err := s.newRequest(opts)
 	if err != nil {
-		if cb != nil {
-			jwr := failedResponse(err)
-			s.disp.post(func() { s.call(func() { cb(jwr.Body, jwr) }) })
-		}
+		s.failCallback(cb, err)
 		return
 	}
 	r.cb = cb
@@ -133,22 +135,22 @@ type result struct {
 
 // request is one virtual request from the call to its completion.
 type request struct {
-	s       *SailsSocket
-	payload []byte // frameHeadroom free bytes, then the Socket.IO EVENT data: ["verb",{...}]
-	cb      Callback
-	ch      chan result
-	done    atomic.Bool
-	timer   *time.Timer
+	s     *SailsSocket
+	cb    Callback
+	ch    chan result
+	done  atomic.Bool
+	timer atomic.Pointer[time.Timer]
 
 	// Guarded by s.mu.
-	queued bool
-	conn   *conn // set while in flight
-	id     int64
+	payload []byte // frameHeadroom free bytes, then the Socket.IO EVENT data: ["verb",{...}]; nil once sent or ended
+	queued  bool
+	conn    *conn // set while in flight
+	id      int64
 }
 
 // frameHeadroom is room left before a request's payload for "42" and the ack id, so that the frame
 // is written in place when the request is sent.
-const frameHeadroom = 2 + 20
+const frameHeadroom = engine.Headroom
 
 // newRequest validates opts and encodes the request once, with the current global headers.
 func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
@@ -159,10 +161,11 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	if !methods[method] {
 		return nil, errorf(ErrInvalidRequest, "method %q is not one Sails answers over sockets", opts.Method)
 	}
-	if opts.URL == "" {
-		return nil, errorf(ErrInvalidRequest, "empty URL")
+	url, err := requestURL(opts.URL)
+	if err != nil {
+		return nil, err
 	}
-	hb, err := s.headers.Load().encode(opts.Headers)
+	hb, err := s.headers.Load().encode(opts.Headers, opts.OmitHeaders)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +182,7 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 			return nil, fmt.Errorf("%w: cannot encode Data: %w", ErrInvalidRequest, err)
 		}
 	}
-	buf := make([]byte, frameHeadroom, frameHeadroom+len(method)*2+len(hb)+len(data)+len(opts.URL)+48)
+	buf := make([]byte, frameHeadroom, frameHeadroom+len(method)*2+len(hb)+len(data)+len(url)+48)
 	buf = append(buf, `["`...)
 	buf = append(buf, method...)
 	buf = append(buf, `",{"method":"`...)
@@ -189,9 +192,47 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	buf = append(buf, `,"data":`...)
 	buf = append(buf, data...)
 	buf = append(buf, `,"url":`...)
-	buf = wire.AppendJSONString(buf, opts.URL)
+	buf = wire.AppendJSONString(buf, url)
 	buf = append(buf, "}]"...)
 	return &request{s: s, payload: buf}, nil
+}
+
+// requestURL checks a request URL: a path with an optional query. A path without its leading slash
+// gets one ("pet" is "/pet", as a Sails route means it); a full URL is refused, since the socket
+// already names the server.
+func requestURL(u string) (string, error) {
+	switch {
+	case u == "":
+		return "", errorf(ErrInvalidRequest, "empty URL")
+	case strings.Contains(u, "://"):
+		return "", errorf(ErrInvalidRequest, "URL %q: give the path (and query) only; the socket names the server", u)
+	case strings.ContainsAny(u, "\r\n\x00"):
+		return "", errorf(ErrInvalidRequest, "URL %q holds CR, LF or NUL", u)
+	case u[0] != '/':
+		return "/" + u, nil
+	}
+	return u, nil
+}
+
+// startTimer arms the request timeout, counted from now.
+func (r *request) startTimer() {
+	if d := r.s.opts.requestTimeout; d > 0 {
+		r.timer.Store(time.AfterFunc(d, func() { r.abort(ErrTimeout) }))
+		if r.done.Load() { // completed before the timer was stored
+			r.stopTimer()
+		}
+	}
+}
+
+func (r *request) stopTimer() {
+	if t := r.timer.Swap(nil); t != nil {
+		t.Stop()
+	}
+}
+
+// Ack completes the request with the server's ack (engine.Acker).
+func (r *request) Ack(data []byte) {
+	r.complete(decodeAck(data))
 }
 
 // complete delivers the outcome exactly once. It reports whether this call was the one that did.
@@ -200,9 +241,7 @@ func (r *request) complete(jwr *JWRes, err error) bool {
 	if !r.done.CompareAndSwap(false, true) {
 		return false
 	}
-	if r.timer != nil {
-		r.timer.Stop()
-	}
+	r.stopTimer()
 	if r.ch != nil {
 		res := result{jwr: jwr, err: err}
 		if err != nil && jwr != nil && jwr.StatusCode == 0 {
@@ -220,7 +259,8 @@ func (r *request) complete(jwr *JWRes, err error) bool {
 	return true
 }
 
-// abort ends the request with err wherever it is (queue or in flight). It reports whether it did.
+// abort ends the request with err wherever it is (queue or in flight), and lets go of its payload.
+// It reports whether it did.
 func (r *request) abort(err error) bool {
 	if r.done.Load() {
 		return false
@@ -228,22 +268,20 @@ func (r *request) abort(err error) bool {
 	s := r.s
 	s.mu.Lock()
 	if r.queued {
-		r.queued = false
-		s.queued--
+		s.unqueue(r)
 	}
 	if r.conn != nil {
-		r.conn.forget(r.id)
+		r.conn.sess.Forget(r.id)
 		r.conn = nil
 	}
+	r.payload = nil
 	s.mu.Unlock()
 	return r.complete(nil, err)
 }
 
 // submit sends r now, queues it, or fails it, according to the socket's state.
 func (s *SailsSocket) submit(r *request) {
-	if d := s.opts.requestTimeout; d > 0 {
-		r.timer = time.AfterFunc(d, func() { r.abort(ErrTimeout) })
-	}
+	r.startTimer()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r.done.Load() {
@@ -251,21 +289,59 @@ func (s *SailsSocket) submit(r *request) {
 	}
 	switch s.state {
 	case StateConnected:
-		s.conn.send(r)
+		s.send(s.conn, r)
 	case StateIdle, StateConnecting, StateReconnecting:
-		if s.queued >= s.opts.queueLimit {
-			r.complete(nil, ErrQueueFull)
-			return
-		}
-		s.compactQueue()
-		r.queued = true
-		s.queue = append(s.queue, r)
-		s.queued++
+		s.enqueue(r)
 	case StateClosed:
 		r.complete(nil, ErrClosed)
 	default:
 		r.complete(nil, ErrDisconnected)
 	}
+}
+
+// send puts r on the wire on c. The payload is dropped once handed to the session: the writer
+// holds the frame until it is written. Caller holds s.mu, which keeps frames in call order.
+func (s *SailsSocket) send(c *conn, r *request) {
+	id, err := c.sess.Request(r.payload, r)
+	r.payload = nil
+	switch {
+	case err == nil:
+		r.conn, r.id = c, id
+	case errors.Is(err, engine.ErrClosed):
+		// The connection is ending; the socket learns it at once (lost) and fails what was in
+		// flight. A request that was not sent yet is failed the same way.
+		r.complete(nil, ErrDisconnected)
+	default:
+		r.complete(nil, err)
+	}
+}
+
+// enqueue puts r in the queue, or fails it with ErrQueueFull when the queue is at its count or byte
+// bound. Caller holds s.mu.
+func (s *SailsSocket) enqueue(r *request) {
+	n := int64(len(r.payload))
+	switch {
+	case s.queued >= s.opts.queueLimit:
+		r.payload = nil
+		r.complete(nil, fmt.Errorf("%w: %d requests wait already (WithQueueLimit)", ErrQueueFull, s.queued))
+		return
+	case s.queuedBytes+n > s.opts.queueBytes:
+		r.payload = nil
+		r.complete(nil, fmt.Errorf("%w: %d bytes wait already, %d more would pass WithQueueBytes(%d)", ErrQueueFull, s.queuedBytes, n, s.opts.queueBytes))
+		return
+	}
+	s.compactQueue()
+	r.queued = true
+	s.queue = append(s.queue, r)
+	s.queued++
+	s.queuedBytes += n
+}
+
+// unqueue takes r out of the queue's counts; compactQueue drops the entry later. Caller holds s.mu.
+func (s *SailsSocket) unqueue(r *request) {
+	r.queued = false
+	s.queued--
+	s.queuedBytes -= int64(len(r.payload))
 }
 
 // compactQueue drops abandoned entries once they make up most of the queue. Caller holds s.mu.
@@ -292,6 +368,6 @@ func (s *SailsSocket) takeQueue() []*request {
 			q = append(q, r)
 		}
 	}
-	s.queue, s.queued = nil, 0
+	s.queue, s.queued, s.queuedBytes = nil, 0, 0
 	return q
 }

@@ -1,0 +1,12 @@
+// Package engine is one Engine.IO + Socket.IO session of a client: the handshake, the heartbeat,
+// packet framing and the matching of acks to the requests that asked for them, over a Transport that
+// carries frames (WebSocket today).
+//
+// A Session knows nothing of Sails requests or of event names: it hands events to a Handler and acks
+// to the Acker each request registered, and reports once, through the Handler, why it ended by
+// itself. The client's connection life (connect, reconnect, close, backoff) is one layer up.
+//
+// Goroutines of a session: one reader, started by Start, that reads frames until the transport ends;
+// a writer that exists only while frames wait to be written; timers (time.AfterFunc) for the
+// heartbeat. Close waits for all of them.
+package engine

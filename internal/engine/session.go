@@ -1,0 +1,536 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sailsio-go/sailsio/internal/wire"
+)
+
+// Handler learns what happens on a session. Its methods are called on the session's reader
+// goroutine (Closed: on whichever goroutine saw the end), one at a time, in the order frames arrived.
+type Handler interface {
+	// Event is a server event: its name and first argument (`null` when none).
+	Event(name string, arg json.RawMessage)
+	// Closed reports, once, that the session ended by itself (not by Close), and why.
+	Closed(reason string, err error)
+}
+
+// Acker receives the ack of one request: the ack's payload, a JSON array.
+type Acker interface {
+	Ack(data []byte)
+}
+
+// Headroom is the room a request's payload leaves before its data for "42" and the ack id, so the
+// frame is written in place.
+const Headroom = 2 + 20
+
+const maxKeptReadBuffer = 64 << 10
+
+var jsonNull = json.RawMessage("null")
+
+// Session is one Engine.IO + Socket.IO session over a Transport.
+type Session struct {
+	t         Transport
+	eio       int
+	open      wire.Open
+	id        string
+	heartbeat time.Duration // pingInterval + pingTimeout: the longest silence of a live session
+	maxRead   int64
+	h         Handler
+
+	mu      sync.Mutex
+	pending map[int64]Acker
+	nextID  int64
+	out     [][]byte
+	spare   [][]byte
+	writing bool      // a writer goroutine runs
+	closing bool      // Close is under way: accept no more frames
+	closeBy time.Time // the deadline of the closing writes
+	ended   bool
+	ping    *time.Timer
+	check   *time.Timer
+	done    chan struct{} // closed when the session ends
+	wg      sync.WaitGroup
+	handled atomic.Int64 // unix nanoseconds when the reader last finished a frame
+	asm     wire.Assembler
+}
+
+// Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
+// `40` by itself and the client must not; under EIO4 the client sends `40` and gets
+// `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. maxRead is only used in messages.
+func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Session, error) {
+	s := &Session{t: t, eio: eio, maxRead: maxRead, pending: make(map[int64]Acker), done: make(chan struct{})}
+	stop := context.AfterFunc(ctx, func() { t.Close() })
+	defer stop()
+	var buf bytes.Buffer
+	frame, err := s.readText(&buf)
+	if err != nil {
+		return nil, err
+	}
+	typ, payload, err := wire.DecodeEngine(frame)
+	if err != nil || typ != wire.EngineOpen {
+		return nil, protocolError("expected an open packet, got %q", excerpt(frame))
+	}
+	if s.open, err = wire.DecodeOpen(payload); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	s.heartbeat = s.open.PingIntervalDuration() + s.open.PingTimeoutDuration()
+	deadline, _ := ctx.Deadline()
+	if eio == 4 {
+		if err := t.WriteFrames([][]byte{[]byte("40")}, deadline); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		frame, err := s.readText(&buf)
+		if err != nil {
+			return nil, err
+		}
+		typ, payload, err := wire.DecodeEngine(frame)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		switch typ {
+		case wire.EngineNoop, wire.EnginePong:
+			continue
+		case wire.EnginePing:
+			if eio == 4 {
+				if err := t.WriteFrames([][]byte{[]byte("3")}, deadline); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		case wire.EngineClose:
+			return nil, protocolError("the server closed the session during the handshake")
+		case wire.EngineMessage:
+		default:
+			return nil, protocolError("unexpected %v packet during the handshake", typ)
+		}
+		p, err := wire.DecodePacket(payload)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if p.Namespace != "/" {
+			continue
+		}
+		switch p.Type {
+		case wire.Connect:
+			s.id = s.open.SID
+			if eio == 4 {
+				var v struct {
+					SID string `json:"sid"`
+				}
+				if json.Unmarshal(p.Data, &v) != nil || v.SID == "" {
+					if len(p.Data) == 0 {
+						return nil, protocolError("the server connected the namespace without a socket id, as only Engine.IO v3 servers do (sails-hook-sockets 2.x): use EIO3")
+					}
+					return nil, protocolError("CONNECT reply without a socket id: %q", excerpt(frame))
+				}
+				s.id = v.SID
+			}
+			return s, nil
+		case wire.ConnectError:
+			return nil, &ConnectRefused{Data: bytes.Clone(p.Data)}
+		default:
+			return nil, protocolError("unexpected %v packet before CONNECT", p.Type)
+		}
+	}
+}
+
+func (s *Session) readText(buf *bytes.Buffer) ([]byte, error) {
+	binary, err := s.t.ReadFrame(buf)
+	if err != nil {
+		if errors.Is(err, websocket.ErrReadLimit) {
+			return nil, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, s.maxRead)
+		}
+		return nil, fmt.Errorf("%w: the connection ended during the Socket.IO handshake: %w", ErrProtocol, err)
+	}
+	if binary {
+		return nil, protocolError("binary frame during the handshake")
+	}
+	return bytes.Clone(buf.Bytes()), nil
+}
+
+// ID is the Socket.IO socket id: the engine sid under EIO3, the CONNECT reply's sid under EIO4.
+func (s *Session) ID() string { return s.id }
+
+// Open is the server's open packet.
+func (s *Session) Open() wire.Open { return s.open }
+
+// Transport is the transport the session runs on.
+func (s *Session) Transport() Transport { return s.t }
+
+// Start starts the reader and the heartbeat. h learns the session's events and its end.
+func (s *Session) Start(h Handler) {
+	s.h = h
+	s.handled.Store(time.Now().UnixNano())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.wg.Add(1)
+	go s.readLoop()
+	if s.eio == 3 { // the client pings; under EIO4 the server does and the reader answers
+		s.ping = time.AfterFunc(s.open.PingIntervalDuration(), s.sendPing)
+	}
+	s.check = time.AfterFunc(s.heartbeat, s.checkAlive)
+}
+
+// enter registers a timer function as running, unless the session ended.
+func (s *Session) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Session) sendPing() {
+	if !s.enter() {
+		return
+	}
+	defer s.wg.Done()
+	s.push([]byte("2"))
+	s.mu.Lock()
+	if !s.ended {
+		s.ping.Reset(s.open.PingIntervalDuration())
+	}
+	s.mu.Unlock()
+}
+
+// checkAlive ends the session when nothing arrived for pingInterval+pingTimeout. Any byte received
+// counts, and so does the time the reader spends on a frame: a large message is not silence.
+func (s *Session) checkAlive() {
+	if !s.enter() {
+		return
+	}
+	defer s.wg.Done()
+	last := s.t.LastRead()
+	if h := time.Unix(0, s.handled.Load()); h.After(last) {
+		last = h
+	}
+	idle := time.Since(last)
+	if idle >= s.heartbeat {
+		s.end(ReasonPingTimeout, fmt.Errorf("sailsio: no heartbeat for %v (pingInterval+pingTimeout)", idle.Round(time.Millisecond)), true)
+		return
+	}
+	s.mu.Lock()
+	if !s.ended {
+		s.check.Reset(s.heartbeat - idle)
+	}
+	s.mu.Unlock()
+}
+
+// Request sends a request: payload holds Headroom free bytes, then the EVENT data. It writes "42"
+// and the ack id in place and registers a for the ack. It fails with ErrClosed once the session
+// ended or is closing, and with ErrMessageTooLarge above the server's maxPayload.
+func (s *Session) Request(payload []byte, a Acker) (int64, error) {
+	var num [20]byte
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.closing {
+		return 0, ErrClosed
+	}
+	id := s.nextID
+	digits := strconv.AppendInt(num[:0], id, 10)
+	frame := payload[Headroom-2-len(digits):]
+	if max := s.open.MaxPayload; max > 0 && int64(len(frame)) > max {
+		return 0, fmt.Errorf("%w: request of %d bytes exceeds the server's maxPayload of %d", ErrMessageTooLarge, len(frame), max)
+	}
+	s.nextID++
+	s.pending[id] = a
+	frame[0], frame[1] = '4', '2'
+	copy(frame[2:], digits)
+	s.pushLocked(frame)
+	return id, nil
+}
+
+// Forget removes a request's ack registration (it timed out or was cancelled).
+func (s *Session) Forget(id int64) {
+	s.mu.Lock()
+	delete(s.pending, id)
+	s.mu.Unlock()
+}
+
+// TakePending removes and returns the ack registrations still pending, in send order.
+func (s *Session) TakePending() []Acker {
+	s.mu.Lock()
+	pending := s.pending
+	s.pending = make(map[int64]Acker)
+	s.mu.Unlock()
+	ids := make([]int64, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	out := make([]Acker, len(ids))
+	for i, id := range ids {
+		out[i] = pending[id]
+	}
+	return out
+}
+
+func (s *Session) push(frame []byte) {
+	s.mu.Lock()
+	if !s.ended && !s.closing {
+		s.pushLocked(frame)
+	}
+	s.mu.Unlock()
+}
+
+// pushLocked queues a frame and makes sure a writer runs. Caller holds s.mu.
+func (s *Session) pushLocked(frame []byte) {
+	s.out = append(s.out, frame)
+	if !s.writing {
+		s.writing = true
+		s.wg.Add(1)
+		go s.writeLoop()
+	}
+}
+
+// writeLoop writes what waits, in batches, and ends when nothing does. A graceful close ends the
+// session once its frames are written.
+func (s *Session) writeLoop() {
+	defer s.wg.Done()
+	runtime.Gosched() // let the other requests of a burst join this batch
+	for {
+		s.mu.Lock()
+		if s.ended || len(s.out) == 0 {
+			closing := s.closing && !s.ended
+			deadline := s.closeBy
+			s.writing = false
+			s.mu.Unlock()
+			if closing {
+				s.t.WriteClose(deadline)
+				s.end(ReasonClientDisconnect, nil, false)
+			}
+			return
+		}
+		batch := s.out
+		s.out, s.spare = s.spare[:0], nil
+		deadline := time.Now().Add(s.heartbeat)
+		if s.closing {
+			deadline = s.closeBy
+		}
+		s.mu.Unlock()
+		err := s.t.WriteFrames(batch, deadline)
+		clear(batch)
+		if err != nil {
+			s.end(ReasonTransportError, err, true)
+			return
+		}
+		s.mu.Lock()
+		if s.spare == nil {
+			s.spare = batch[:0]
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Close ends the session from the client's side: it tells the server (41) and closes the transport,
+// giving the writes up to grace (less if cut is closed first), then cuts it. The Handler is not told.
+// It returns when every goroutine of the session has ended.
+func (s *Session) Close(grace time.Duration, cut <-chan struct{}) {
+	s.mu.Lock()
+	if !s.ended && !s.closing {
+		s.closing = true
+		s.closeBy = time.Now().Add(grace)
+		s.out = append(s.out, []byte("41"))
+		if !s.writing {
+			s.writing = true
+			s.wg.Add(1)
+			go s.writeLoop()
+		}
+	}
+	s.mu.Unlock()
+	t := time.NewTimer(grace)
+	select {
+	case <-s.done:
+	case <-t.C:
+	case <-cut:
+	}
+	t.Stop()
+	s.end(ReasonClientDisconnect, nil, false)
+	s.wg.Wait()
+}
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Wait waits for the session's goroutines, after it ended.
+func (s *Session) Wait() { s.wg.Wait() }
+
+// end ends the session once: the transport is cut, which ends the reader and a stuck writer, and
+// the Handler learns why if notify is set.
+func (s *Session) end(reason string, err error, notify bool) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	s.out = nil
+	if s.ping != nil {
+		s.ping.Stop()
+	}
+	if s.check != nil {
+		s.check.Stop()
+	}
+	s.mu.Unlock()
+	close(s.done)
+	s.t.Close()
+	if notify && s.h != nil {
+		s.h.Closed(reason, err)
+	}
+}
+
+func (s *Session) isEnded() bool {
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Session) readLoop() {
+	defer s.wg.Done()
+	// One buffer for every frame: what outlives a frame (bodies, event payloads, attachments) is
+	// copied out of it by the decoders.
+	var buf bytes.Buffer
+	for {
+		binary, err := s.t.ReadFrame(&buf)
+		if err != nil {
+			reason, cause := s.classify(err)
+			s.end(reason, cause, true)
+			return
+		}
+		if err := s.handleFrame(binary, buf.Bytes()); err != nil {
+			s.end(ReasonParseError, err, true)
+			return
+		}
+		if s.isEnded() { // the frame ended the session: what the transport still buffers is not for us
+			return
+		}
+		s.handled.Store(time.Now().UnixNano())
+		if buf.Cap() > maxKeptReadBuffer {
+			buf = bytes.Buffer{} // do not keep a large message's memory for the session's life
+		}
+	}
+}
+
+// classify turns a read error into a reason and a cause.
+func (s *Session) classify(err error) (string, error) {
+	var ne net.Error
+	var ce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		return ReasonTransportError, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, s.maxRead)
+	case errors.As(err, &ne) && ne.Timeout():
+		return ReasonPingTimeout, errors.New("sailsio: no heartbeat within pingInterval+pingTimeout")
+	case errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig:
+		return ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1009 message too big)", ErrMessageTooLarge)
+	case errors.As(err, &ce) && ce.Code == websocket.ClosePolicyViolation:
+		return ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1008 policy violation: a message of too many fragments, or too large)", ErrMessageTooLarge)
+	}
+	return ReasonTransportClose, err
+}
+
+// handleFrame handles one frame; an error means the frame breaks the protocol.
+func (s *Session) handleFrame(binary bool, frame []byte) error {
+	if binary {
+		att, err := wire.DecodeBinaryFrame(s.eio, frame)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		p, done, err := s.asm.Binary(att)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if done {
+			return s.dispatchPacket(p)
+		}
+		return nil
+	}
+	typ, payload, err := wire.DecodeEngine(frame)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	switch typ {
+	case wire.EngineMessage:
+		p, err := wire.DecodePacket(payload)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		p, done, err := s.asm.Packet(p)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if done {
+			return s.dispatchPacket(p)
+		}
+	case wire.EnginePing:
+		if s.eio == 4 {
+			s.push([]byte("3"))
+		}
+	case wire.EngineClose:
+		s.end(ReasonTransportClose, nil, true)
+	}
+	return nil
+}
+
+func (s *Session) dispatchPacket(p wire.Packet) error {
+	if p.Namespace != "/" {
+		return nil
+	}
+	switch p.Type {
+	case wire.Event, wire.BinaryEvent:
+		name, args, err := wire.SplitEvent(p.Data)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		arg := jsonNull
+		if len(args) > 0 {
+			arg = args[0]
+		}
+		s.h.Event(name, arg)
+	case wire.Ack, wire.BinaryAck:
+		if wire.FirstByte(p.Data) != '[' {
+			return protocolError("an ack whose payload is not an array: %q", excerpt(p.Data))
+		}
+		s.mu.Lock()
+		a := s.pending[p.ID]
+		delete(s.pending, p.ID)
+		s.mu.Unlock()
+		if a != nil {
+			a.Ack(p.Data)
+		}
+	case wire.Disconnect:
+		s.end(ReasonServerDisconnect, nil, true)
+	case wire.ConnectError:
+		s.end(ReasonServerDisconnect, &ConnectRefused{Data: bytes.Clone(p.Data)}, true)
+	}
+	return nil
+}
+
+func excerpt(b []byte) string {
+	if len(b) > 80 {
+		return string(b[:80]) + "..."
+	}
+	return string(b)
+}

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// writeBufferSize is the size of a WebSocket fragment the client writes. ws-based servers (every
+// Sails server) refuse a message of more than 16,384 fragments, so a 100 MB message needs fragments
+// of at least 6.1 KB; 64 KiB fragments put Sails' whole maxHttpBufferSize within reach. The buffers
+// are pooled: an idle connection holds none.
+const writeBufferSize = 64 << 10
+
+var writeBuffers sync.Pool
+
+// readBufferSize is the size of the WebSocket read buffer each connection keeps.
+const readBufferSize = 4 << 10
+
+// WebSocketConfig is what DialWebSocket needs.
+type WebSocketConfig struct {
+	URL        string      // ws:// or wss:// with the handshake query
+	Header     http.Header // handshake headers
+	TLS        *tls.Config
+	MaxMessage int64 // the longest message accepted from the server
+}
+
+// HandshakeStatusError is a refused WebSocket upgrade: the server answered with an HTTP status.
+type HandshakeStatusError struct {
+	Response *http.Response
+	Body     []byte // the start of the response body
+}
+
+func (e *HandshakeStatusError) Error() string {
+	return "websocket: bad handshake: " + e.Response.Status
+}
+
+// ErrUpgradeClosed: the server accepted the TCP connection but closed it without answering the upgrade.
+var ErrUpgradeClosed = errors.New("the server closed the connection without answering the WebSocket upgrade")
+
+// WebSocket is the WebSocket transport.
+type WebSocket struct {
+	ws  *websocket.Conn
+	net *BatchConn
+}
+
+// DialWebSocket opens a WebSocket. A cancelled ctx interrupts the dial and the upgrade at once.
+// The response of the upgrade (refused or not) goes to onResponse, for cookies.
+func DialWebSocket(ctx context.Context, cfg WebSocketConfig, onResponse func(*http.Response)) (*WebSocket, error) {
+	t := &WebSocket{}
+	var nd net.Dialer
+	var stopWatch func() bool
+	d := websocket.Dialer{
+		Proxy:           http.ProxyFromEnvironment,
+		TLSClientConfig: cfg.TLS,
+		ReadBufferSize:  readBufferSize,
+		WriteBufferPool: &writeBuffers,
+		WriteBufferSize: writeBufferSize,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			t.net = NewBatchConn(nc)
+			// gorilla bounds the upgrade by the context's deadline only; make a cancellation
+			// interrupt it too.
+			stopWatch = context.AfterFunc(ctx, func() { nc.Close() })
+			return t.net, nil
+		},
+	}
+	ws, resp, err := d.DialContext(ctx, cfg.URL, cfg.Header)
+	if stopWatch != nil {
+		stopWatch()
+	}
+	if resp != nil && onResponse != nil {
+		onResponse(resp)
+	}
+	if err != nil {
+		if errors.Is(err, websocket.ErrBadHandshake) && resp != nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			return nil, &HandshakeStatusError{Response: resp, Body: body}
+		}
+		if t.net != nil && ctx.Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+			return nil, ErrUpgradeClosed
+		}
+		return nil, err
+	}
+	ws.SetReadLimit(cfg.MaxMessage)
+	t.ws = ws
+	return t, nil
+}
+
+// Name returns "websocket".
+func (t *WebSocket) Name() string { return "websocket" }
+
+// ReadFrame reads the next message.
+func (t *WebSocket) ReadFrame(buf *bytes.Buffer) (bool, error) {
+	mt, r, err := t.ws.NextReader()
+	if err != nil {
+		return false, err
+	}
+	buf.Reset()
+	if _, err := buf.ReadFrom(r); err != nil {
+		return false, err
+	}
+	return mt == websocket.BinaryMessage, nil
+}
+
+// WriteFrames writes text messages, batched into one system call.
+func (t *WebSocket) WriteFrames(frames [][]byte, deadline time.Time) error {
+	t.ws.SetWriteDeadline(deadline)
+	t.net.BeginBatch()
+	for _, f := range frames {
+		if err := t.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			t.net.EndBatch()
+			return err
+		}
+	}
+	return t.net.EndBatch()
+}
+
+// WriteClose sends a close frame.
+func (t *WebSocket) WriteClose(deadline time.Time) {
+	t.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)
+}
+
+// LastRead returns when bytes last arrived.
+func (t *WebSocket) LastRead() time.Time { return t.net.LastRead() }
+
+// Close cuts the connection.
+func (t *WebSocket) Close() error { return t.ws.NetConn().Close() }
