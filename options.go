@@ -2,15 +2,16 @@ package sailsio
 
 import (
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/sailsio-go/sailsio/internal/sailsproto"
 )
 
 // Protocol selects the Engine.IO protocol revision spoken on the wire.
@@ -302,66 +303,15 @@ func WithSDKPlatform(platform, language string) Option {
 	}
 }
 
-// checkSDKVersion accepts semantic versions (major.minor.patch, optional -prerelease and +build,
-// as node-semver parses them) of at least 0.11.0, the floor real Sails enforces. Anything else would
-// make Sails refuse every request, or crash the server.
+// checkSDKVersion accepts the versions real Sails serves: valid semantic versions (as node-semver
+// parses them strictly) of at least 0.11.0. Anything else would make Sails refuse every request,
+// or crash the server.
 func checkSDKVersion(v string) error {
-	bad := invalid("SDK version %q is not a semantic version (major.minor.patch[-pre][+build])", v)
-	core, build, hasBuild := strings.Cut(v, "+")
-	core, pre, hasPre := strings.Cut(core, "-")
-	parts := strings.Split(core, ".")
-	if len(parts) != 3 {
-		return bad
+	if v != strings.TrimSpace(v) {
+		return invalid("SDK version %q has surrounding spaces", v)
 	}
-	var n [3]int
-	for i, p := range parts {
-		if !isNumericID(p) || len(p) > 9 {
-			return bad
-		}
-		n[i], _ = strconv.Atoi(p)
-	}
-	if hasPre && !validIDs(pre, true) || hasBuild && !validIDs(build, false) {
-		return bad
-	}
-	if n[0] == 0 && n[1] < 11 {
-		return invalid("SDK version %q is below 0.11.0, which Sails refuses", v)
+	if err := sailsproto.ValidateSDKVersion(v); err != nil {
+		return fmt.Errorf("%w: SDK version %q: %w", ErrInvalidOption, v, err)
 	}
 	return nil
-}
-
-// isNumericID reports whether s is a number without leading zeros.
-func isNumericID(s string) bool {
-	if s == "" || (len(s) > 1 && s[0] == '0') {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// validIDs checks dot-separated prerelease or build identifiers: non-empty, [0-9A-Za-z-]; numeric
-// prerelease identifiers have no leading zeros.
-func validIDs(s string, prerelease bool) bool {
-	for _, id := range strings.Split(s, ".") {
-		if id == "" {
-			return false
-		}
-		numeric := true
-		for _, c := range id {
-			switch {
-			case c >= '0' && c <= '9':
-			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '-':
-				numeric = false
-			default:
-				return false
-			}
-		}
-		if prerelease && numeric && !isNumericID(id) {
-			return false
-		}
-	}
-	return true
 }

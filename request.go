@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sailsio-go/sailsio/internal/engine"
+	"github.com/sailsio-go/sailsio/internal/sailsproto"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
@@ -29,9 +30,6 @@ type RequestOptions struct {
 	// does for a per-call header set to undefined.
 	OmitHeaders []string
 }
-
-// methods are the verbs sails-hook-sockets listens to; any other event would never be answered.
-var methods = map[string]bool{"get": true, "post": true, "put": true, "patch": true, "delete": true, "head": true, "options": true}
 
 // Request sends a virtual request and returns at once. cb (may be nil) is called exactly once.
 func (s *SailsSocket) Request(opts RequestOptions, cb Callback) {
@@ -158,7 +156,7 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	if method == "" {
 		method = "get"
 	}
-	if !methods[method] {
+	if !sailsproto.IsVerb(method) {
 		return nil, errorf(ErrInvalidRequest, "method %q is not one Sails answers over sockets", opts.Method)
 	}
 	url, err := requestURL(opts.URL)
