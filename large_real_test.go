@@ -1,0 +1,53 @@
+package sailsio_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/realsails"
+)
+
+// TestRealSailsLargeRequests: requests up to Sails' maxHttpBufferSize (100 MB by default) reach real
+// Sails on both hooks. ws-based servers refuse a message of more than 16,384 fragments (close
+// 1008), so the client must not write small fragments: with 4 KiB ones anything above 64 MiB failed.
+func TestRealSailsLargeRequests(t *testing.T) {
+	for _, tc := range []struct {
+		hook  string
+		proto sailsio.Protocol
+	}{
+		{"hook2", sailsio.EIO3},
+		{"hook3", sailsio.EIO3},
+		{"hook3", sailsio.EIO4},
+	} {
+		t.Run(fmt.Sprintf("%s/EIO%d", tc.hook, tc.proto), func(t *testing.T) {
+			srv := realsails.Start(t, tc.hook)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			s, err := sailsio.Connect(ctx, srv.URL, sailsio.WithProtocol(tc.proto))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Disconnect()
+			for _, mb := range []int{70, 90} {
+				body := strings.Repeat("x", mb*1_000_000)
+				jwr, err := s.PostContext(ctx, "/size", map[string]string{"s": body})
+				if err != nil {
+					t.Fatalf("%d MB request: %v", mb, err)
+				}
+				var got struct{ Bytes int }
+				if err := jwr.Decode(&got); err != nil || jwr.StatusCode != 200 {
+					t.Fatalf("%d MB request: status %d, body %.200s", mb, jwr.StatusCode, jwr.Body)
+				}
+				want, _ := json.Marshal(map[string]string{"s": body})
+				if got.Bytes != len(want) {
+					t.Errorf("%d MB request: the server saw %d bytes, want %d", mb, got.Bytes, len(want))
+				}
+			}
+		})
+	}
+}
