@@ -27,8 +27,16 @@ type handshake struct {
 	platform  string
 	language  string
 	versionOK bool     // version is valid semver >= 0.11.0
-	session   *Session // the socket's session
+	session   *Session // the socket's session (nil: a lost one, each request gets a fresh one)
 	cookie    string   // the Cookie header of every virtual request (generated when the handshake had none)
+}
+
+// sessionID returns the id of the socket's session ("" when its cookie names a lost session).
+func (h *handshake) sessionID() string {
+	if h.session == nil {
+		return ""
+	}
+	return h.session.ID()
 }
 
 // closeFrame is the outFrame type of a WebSocket close frame without a status code.
@@ -124,9 +132,9 @@ func (s *Server) startConn(ws *websocket.Conn, bc *batchConn, eio int, hs *hands
 		open.MaxPayload = s.cfg.maxBuffer
 	}
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.stopped {
 		s.mu.Unlock()
-		_ = ws.Close()
+		_ = ws.NetConn().Close()
 		return
 	}
 	s.conns[c.id] = c
@@ -542,7 +550,7 @@ func (s *Server) Handshake(socketID string) (Handshake, bool) {
 		SDKPlatform: c.hs.platform,
 		SDKLanguage: c.hs.language,
 		Cookie:      c.hs.cookie,
-		SessionID:   c.hs.session.ID(),
+		SessionID:   c.hs.sessionID(),
 	}, true
 }
 

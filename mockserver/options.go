@@ -35,6 +35,8 @@ type config struct {
 	path            string
 	tls             bool
 	getCookie       bool
+	addr            string
+	persistSessions bool
 }
 
 func defaultConfig() config {
@@ -46,6 +48,7 @@ func defaultConfig() config {
 		responseTimeout: DefaultResponseTimeout,
 		path:            DefaultPath,
 		getCookie:       true,
+		addr:            "127.0.0.1:0",
 	}
 }
 
@@ -131,6 +134,20 @@ func WithTLS() Option {
 // like every HTTP response it sets the session cookie when the request had none.
 func WithGetCookieRoute(on bool) Option {
 	return func(c *config) { c.getCookie = on }
+}
+
+// WithAddr makes the server listen on addr (default "127.0.0.1:0": a random port on the
+// loopback interface), e.g. "127.0.0.1:1337". With port 0 the port is chosen once: Start listens
+// again on the same one.
+func WithAddr(addr string) Option {
+	return func(c *config) { c.addr = addr }
+}
+
+// WithPersistentSessions keeps sessions across Stop and Start, as a Sails app whose sessions are
+// in Redis or a file does. Without it sessions live in memory and a restart loses them, as with
+// Sails' default memory store.
+func WithPersistentSessions() Option {
+	return func(c *config) { c.persistSessions = true }
 }
 
 func (c *config) validate() error {

@@ -393,7 +393,12 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil {
 		proto = "https"
 	}
-	req := s.newRequest(r.Context(), requestInit{
+	// The request's context also ends when the server stops.
+	run := s.runContext()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(run, cancel)()
+	req := s.newRequest(ctx, requestInit{
 		method:   r.Method,
 		url:      r.URL.RequestURI(),
 		path:     r.URL.EscapedPath(),
@@ -404,12 +409,14 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request) {
 		ip:       remoteIP(r.RemoteAddr),
 		protocol: proto,
 	})
-	if !s.waitUnpaused(r.Context()) {
-		http.Error(w, "server closed", http.StatusServiceUnavailable)
-		return
+	var res *result
+	if s.waitUnpaused(ctx) {
+		res = s.dispatch(req)
 	}
-	res := s.dispatch(req)
-	if res == nil || !s.beforeAnswer(r.Context()) {
+	if res == nil || !s.beforeAnswer(ctx) {
+		if run.Err() != nil && s.ctx.Err() == nil {
+			panic(http.ErrAbortHandler) // Stop: the server died, the connection is cut
+		}
 		http.Error(w, "server closed", http.StatusServiceUnavailable)
 		return
 	}

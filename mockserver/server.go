@@ -22,7 +22,6 @@ import (
 // stop it with Close. All its methods are safe for concurrent use.
 type Server struct {
 	cfg          config
-	hs           *httptest.Server
 	socketPrefix string
 	upgrader     websocket.Upgrader
 
@@ -36,6 +35,12 @@ type Server struct {
 
 	mu      sync.Mutex
 	closed  bool
+	hs      *httptest.Server            // the current listener (restart.go)
+	run     context.Context             // cancelled by Stop and Close
+	stopRun context.CancelFunc          //
+	stopped bool                        // Stop was called and Start was not
+	url     string                      // the base URL, the same across Stop and Start
+	addr    string                      // the address to listen on again
 	conns   map[string]*conn            // every live WebSocket connection, by socket id
 	rooms   map[string]map[string]*conn // room -> socket id -> namespace-connected socket
 	changed chan struct{}               // closed (and replaced) whenever conns or sockets change
@@ -77,11 +82,10 @@ func New(opts ...Option) *Server {
 		HandshakeTimeout: 10 * time.Second,
 		CheckOrigin:      func(*http.Request) bool { return true }, // origins are checked before, as Sails does
 	}
-	s.hs = httptest.NewUnstartedServer(http.HandlerFunc(s.serveHTTP))
-	if cfg.tls {
-		s.hs.StartTLS()
-	} else {
-		s.hs.Start()
+	s.addr = cfg.addr
+	if err := s.listen(); err != nil {
+		cancel()
+		panic(err)
 	}
 	return s
 }
@@ -95,21 +99,32 @@ func NewT(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// URL returns the server's base URL, "http://127.0.0.1:PORT" ("https://..." with WithTLS).
-func (s *Server) URL() string { return s.hs.URL }
+// URL returns the server's base URL, "http://127.0.0.1:PORT" ("https://..." with WithTLS). It
+// stays the same across Stop and Start.
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
 
 // WebSocketURL returns the URL a raw WebSocket client dials for a handshake, without a query:
 // "ws://127.0.0.1:PORT/socket.io/" ("wss://..." with WithTLS).
 func (s *Server) WebSocketURL() string {
-	return "ws" + strings.TrimPrefix(s.hs.URL, "http") + s.socketPrefix
+	return "ws" + strings.TrimPrefix(s.URL(), "http") + s.socketPrefix
 }
 
 // Client returns an *http.Client configured for the server (it trusts the server's certificate
 // when WithTLS is used).
-func (s *Server) Client() *http.Client { return s.hs.Client() }
+func (s *Server) Client() *http.Client { return s.httpServer().Client() }
 
 // Certificate returns the certificate used by a WithTLS server, or nil.
-func (s *Server) Certificate() *x509.Certificate { return s.hs.Certificate() }
+func (s *Server) Certificate() *x509.Certificate { return s.httpServer().Certificate() }
+
+func (s *Server) httpServer() *httptest.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hs
+}
 
 // closeGrace bounds how long a server-initiated close waits for the client's close frame.
 const closeGrace = time.Second
@@ -131,12 +146,13 @@ func (s *Server) Close() {
 	for _, c := range s.conns {
 		conns = append(conns, c)
 	}
+	hs := s.hs
 	s.mu.Unlock()
 	s.cancel()
 	for _, c := range conns {
 		c.closeGraceful()
 	}
-	s.hs.Close() // waits for plain HTTP requests (they return once s.ctx is done)
+	hs.Close() // waits for plain HTTP requests (they return once s.ctx is done)
 	deadline := time.NewTimer(closeGrace + 100*time.Millisecond)
 	defer deadline.Stop()
 	for {

@@ -49,8 +49,9 @@ func (s *Session) Len() int {
 
 // sessionStore maps sails.sid cookie values to sessions.
 type sessionStore struct {
-	mu sync.Mutex
-	m  map[string]*Session
+	mu   sync.Mutex
+	m    map[string]*Session
+	lost map[string]bool // cookie values of sessions a restart dropped
 }
 
 // newSessionValue returns a fresh cookie value shaped like express-session's signed ids
@@ -76,6 +77,21 @@ func (st *sessionStore) lookup(v string) *Session {
 // create makes a new session with a fresh cookie value.
 func (st *sessionStore) create() *Session {
 	return st.getOrCreate(newSessionValue())
+}
+
+// forget drops every session, as a restarted server with a memory store does. The values of the
+// sessions dropped are remembered: a handshake that still carries one finds no session (see
+// forHandshake).
+func (st *sessionStore) forget() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.lost == nil {
+		st.lost = make(map[string]bool)
+	}
+	for v := range st.m {
+		st.lost[v] = true
+	}
+	st.m = make(map[string]*Session)
 }
 
 func (st *sessionStore) getOrCreate(v string) *Session {
@@ -109,9 +125,11 @@ func parseCookies(cookieHeader string) []*http.Cookie {
 
 // forHandshake returns the session of a WebSocket handshake and the cookie header the socket's
 // virtual requests will carry. Like sails-hook-sockets, a handshake without a cookie gets a
-// generated one, so the socket lives with a throw-away session; unlike real Sails (whose store
-// would not find it), an unknown sails.sid value gets a fresh session under that value, so a
-// reconnection with the same Cookie header finds the same session.
+// generated one, so the socket lives with a throw-away session. A cookie naming a session that a
+// restart dropped (Stop without WithPersistentSessions) finds none: the session is nil and, as
+// in Sails, every virtual request of the socket then gets a fresh, empty session. Unlike real
+// Sails, a sails.sid value the server never issued gets a fresh session under that value, so
+// tests can choose a session id.
 func (st *sessionStore) forHandshake(cookieHeader string) (*Session, string) {
 	v := sessionCookie(cookieHeader)
 	if v == "" {
@@ -122,5 +140,17 @@ func (st *sessionStore) forHandshake(cookieHeader string) (*Session, string) {
 		}
 		return s, c
 	}
+	st.mu.Lock()
+	lost := st.lost[v] && st.m[v] == nil
+	st.mu.Unlock()
+	if lost {
+		return nil, cookieHeader
+	}
 	return st.getOrCreate(v), cookieHeader
+}
+
+// throwaway returns a session that is stored nowhere: what a request gets when its cookie names
+// a session the store does not have.
+func throwaway() *Session {
+	return &Session{id: newSessionValue(), data: make(map[string]any)}
 }

@@ -110,6 +110,10 @@ func (c *conn) newRequest(verb string, obj map[string]json.RawMessage) *Request 
 	if c.hs.tls {
 		proto = "wss"
 	}
+	sess := c.hs.session
+	if sess == nil {
+		sess = throwaway()
+	}
 	return c.srv.newRequest(c.ctx, requestInit{
 		method:   strings.ToUpper(verb),
 		url:      rawURL,
@@ -117,7 +121,7 @@ func (c *conn) newRequest(verb string, obj map[string]json.RawMessage) *Request 
 		query:    query,
 		body:     virtualBody(obj["data"], obj["params"]),
 		headers:  h,
-		session:  c.hs.session,
+		session:  sess,
 		isSocket: true,
 		socketID: c.id,
 		ip:       c.hs.ip,
