@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the real Sails test servers when Node is present (they are required when
-# CI=true), runs the quickstart example, then every Go test with the race detector.
+# CI=true), runs the quickstart example, then every Go test with the race detector (the root module, then
+# the sailsio command's module).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -26,3 +27,8 @@ go run ./examples/quickstart
 
 echo "== go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
+
+# The sailsio command is a module of its own (cmd/sailsio/go.mod); go.work at the root makes it use
+# this checkout of the SDK. Its tests build the command and drive it as a process.
+echo "== cmd/sailsio: go vet, go test -race"
+(cd cmd/sailsio && go vet ./... && go test -race -count=1 -timeout 20m ./...)

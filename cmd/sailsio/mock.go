@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/mockserver"
+)
+
+const mockExamples = `  sailsio mock                                   # the built-in routes (those of the project's test app)
+  sailsio mock --routes routes.yaml --addr 127.0.0.1:1337
+  sailsio mock --eio 3 --ping-interval 5s        # behave like sails-hook-sockets 2.x
+  sailsio mock --shards 4                        # four servers in one process (load targets; one URL each)
+
+The first line of stdout is the server's URL (one line per shard), so a script can read it:
+  url=$(sailsio mock & ...) or: sailsio mock | head -1
+
+A routes file (YAML or JSON):
+  routes:
+    - route: GET /user/:id
+      body: {id: 1, name: Ann}
+      headers: {x-a: b}
+    - route: POST /echo
+      echo: true                    # answer the request itself (method, url, params, body, headers ...)
+    - route: GET /slow
+      delay: 200ms
+      status: 202
+    - route: POST /chat/:room/join
+      join: "chat-:room"            # join the requesting socket to a room (:params substituted)
+    - route: POST /chat/:room/say
+      broadcast: {room: "chat-:room", event: chat}   # broadcast the request body
+  models:
+    - identity: pet                 # blueprint REST + pub/sub: GET/POST/PATCH/PUT/DELETE /pet[/:id]
+      required: [name]
+      records: [{name: Rex}]
+  blasts:
+    - {event: tick, every: 1s, data: {hello: world}}
+  builtins: true                    # keep the built-in routes too (default: true without a routes file)`
+
+func runMock(ctx context.Context, e *env, args []string) error {
+	fs := newFlagSet(e, "mock", "sailsio mock [--routes FILE] [--addr 127.0.0.1:PORT] [--eio 3|4] [--transports LIST]", mockExamples)
+	routes := fs.String("routes", "", "routes, models and blasts from `FILE` (YAML or JSON)")
+	addr := fs.String("addr", "", "listen on `ADDR` (default 127.0.0.1 and a random port)")
+	eio := fs.Int("eio", 4, "which hook generation to imitate: 4 (sails-hook-sockets 3.x, also accepts EIO3 clients) or 3 (hook 2.x)")
+	transports := fs.String("transports", "websocket", "transports the server accepts (`LIST`)")
+	ping := fs.Duration("ping-interval", mockserver.DefaultPingInterval, "Engine.IO pingInterval")
+	pingTimeout := fs.Duration("ping-timeout", mockserver.DefaultPingTimeout, "Engine.IO pingTimeout")
+	shards := fs.Int("shards", 1, "`N` independent servers in this process, each on its own port (load targets beyond one port's ephemeral range)")
+	csrf := fs.Bool("csrf", false, "imitate sails.config.security.csrf: GET /csrfToken, and x-csrf-token required on POST/PUT/PATCH/DELETE")
+	quiet := fs.Bool("quiet", false, "no log on stderr")
+	pos, err := parseFlags(e, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErrorf("mock takes no arguments, got %q", pos)
+	}
+	var proto sailsio.Protocol
+	switch *eio {
+	case 3:
+		proto = sailsio.EIO3
+	case 4:
+		proto = sailsio.EIO4
+	default:
+		return usageErrorf("--eio %d: want 3 or 4", *eio)
+	}
+	if _, err := transportOptions(*transports); err != nil {
+		return err
+	}
+	if *shards < 1 || *shards > 64 {
+		return usageErrorf("--shards %d: want 1..64", *shards)
+	}
+	if *addr != "" && *shards != 1 {
+		return usageErrorf("--addr and --shards > 1 do not go together")
+	}
+	if *ping <= 0 || *pingTimeout <= 0 {
+		return usageErrorf("--ping-interval and --ping-timeout must be positive")
+	}
+	spec := &mockSpec{Builtins: true}
+	if *routes != "" {
+		if spec, err = loadMockSpec(*routes); err != nil {
+			return usageErrorf("--routes: %v", err)
+		}
+	}
+	if *addr != "" {
+		if err := checkLoopbackAddr(*addr); err != nil {
+			return usageErrorf("--addr: %v", err)
+		}
+	}
+	raiseFileLimit()
+	logf := func(format string, a ...any) {
+		if !*quiet {
+			fmt.Fprintf(e.stderr, "sailsio mock: "+format+"\n", a...)
+		}
+	}
+	opts := []mockserver.Option{
+		mockserver.WithProtocol(proto),
+		mockserver.WithPingInterval(*ping),
+		mockserver.WithPingTimeout(*pingTimeout),
+	}
+	var servers []*mockserver.Server
+	defer func() {
+		for _, s := range servers {
+			s.Close()
+		}
+	}()
+	for range *shards {
+		srv := mockserver.New(opts...)
+		servers = append(servers, srv)
+		if err := spec.install(ctx, srv, *csrf); err != nil {
+			return usageErrorf("--routes: %v", err)
+		}
+	}
+	for _, srv := range servers {
+		url := srv.URL()
+		if *addr != "" {
+			fwd, err := forward(ctx, *addr, strings.TrimPrefix(url, "http://"))
+			if err != nil {
+				return exitWith(exitOther, fmt.Errorf("--addr %s: %w", *addr, err))
+			}
+			url = "http://" + fwd
+		}
+		fmt.Fprintln(e.stdout, url)
+		logf("listening on %s (hook %d.x, ping %v/%v)", url, *eio-1, *ping, *pingTimeout)
+	}
+	if f, ok := e.stdout.(*os.File); ok {
+		_ = f.Sync()
+	}
+	<-ctx.Done()
+	logf("stopping")
+	return nil
+}
+
+// checkLoopbackAddr refuses addresses outside 127.0.0.0/8 and ::1 unless they are explicit.
+func checkLoopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "" || host == "localhost" {
+		return nil
+	}
+	if net.ParseIP(host) == nil {
+		return fmt.Errorf("%q: want an IP address", host)
+	}
+	return nil
+}
+
+// statsRoute answers GET /__sailsio/stats with the process's socket count and memory, so a load run
+// can report the server's memory per socket beside its own.
+func statsRoute(srv *mockserver.Server) {
+	srv.Handle("GET /__sailsio/stats", func(req *mockserver.Request, res *mockserver.Response) {
+		st := readProcStats()
+		st.Sockets = len(srv.SocketIDs())
+		res.JSON(st)
+	})
+}
+
+// csrfPolicy imitates Sails' CSRF protection: GET /csrfToken grants the session's token; POST, PUT,
+// PATCH and DELETE must carry it in x-csrf-token (or _csrf), else 403 "Forbidden".
+func csrfPolicy(srv *mockserver.Server) {
+	srv.Handle("GET /csrfToken", func(req *mockserver.Request, res *mockserver.Response) {
+		if req.IsSocket {
+			res.BadRequest("CSRF tokens cannot be granted over sockets")
+			return
+		}
+		tok, _ := req.Session.Get("_csrf").(string)
+		if tok == "" {
+			tok = fmt.Sprintf("t%x", time.Now().UnixNano())
+			req.Session.Set("_csrf", tok)
+		}
+		res.JSON(map[string]string{"_csrf": tok})
+	})
+	srv.Use(func(req *mockserver.Request, res *mockserver.Response, next func()) {
+		switch req.Method {
+		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+			tok, _ := req.Session.Get("_csrf").(string)
+			got := req.Get("x-csrf-token")
+			if got == "" {
+				got = req.Param("_csrf")
+			}
+			if tok == "" || got != tok {
+				res.Forbidden("Forbidden")
+				return
+			}
+		}
+		next()
+	})
+}
+
+// jsonOf decodes a JSON body into a map (empty when it is not an object).
+func jsonOf(b json.RawMessage) map[string]any {
+	m := map[string]any{}
+	_ = json.Unmarshal(b, &m)
+	return m
+}
