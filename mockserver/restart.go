@@ -53,6 +53,7 @@ func (s *Server) Stop() {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	_ = hs.Listener.Close() // first: nothing new gets in while the rest dies
 	stop()
 	for _, c := range conns {
 		c.shutdown()

@@ -182,6 +182,9 @@ func (s *Server) notifyLocked() {
 }
 
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.runContext().Err() != nil && s.ctx.Err() == nil {
+		panic(http.ErrAbortHandler) // accepted while the server was stopping: it is dead
+	}
 	if strings.HasPrefix(r.URL.Path, s.socketPrefix) {
 		s.serveHandshake(w, r)
 		return
