@@ -269,3 +269,6 @@ func readData(d string, stdin io.Reader) (any, error) {
 	}
 	return rawJSON(raw), nil
 }
+
+// flagT is flag.Flag (for fs.Visit callbacks).
+type flagT = flag.Flag

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/sailsio-go/sailsio"
@@ -112,21 +111,21 @@ func runMock(ctx context.Context, e *env, args []string) error {
 		}
 	}()
 	for range *shards {
-		srv := mockserver.New(opts...)
+		sopts := opts
+		if *addr != "" {
+			sopts = append(sopts, mockserver.WithAddr(*addr))
+		}
+		srv, err := newMockServer(sopts...)
+		if err != nil {
+			return exitWith(exitOther, err)
+		}
 		servers = append(servers, srv)
-		if err := spec.install(ctx, srv, *csrf); err != nil {
+		if err := spec.install(ctx, srv, *csrf, *ping); err != nil {
 			return usageErrorf("--routes: %v", err)
 		}
 	}
 	for _, srv := range servers {
 		url := srv.URL()
-		if *addr != "" {
-			fwd, err := forward(ctx, *addr, strings.TrimPrefix(url, "http://"))
-			if err != nil {
-				return exitWith(exitOther, fmt.Errorf("--addr %s: %w", *addr, err))
-			}
-			url = "http://" + fwd
-		}
 		fmt.Fprintln(e.stdout, url)
 		logf("listening on %s (hook %d.x, ping %v/%v)", url, *eio-1, *ping, *pingTimeout)
 	}
@@ -136,6 +135,16 @@ func runMock(ctx context.Context, e *env, args []string) error {
 	<-ctx.Done()
 	logf("stopping")
 	return nil
+}
+
+// newMockServer is mockserver.New with its panic (an address it cannot listen on) as an error.
+func newMockServer(opts ...mockserver.Option) (srv *mockserver.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return mockserver.New(opts...), nil
 }
 
 // checkLoopbackAddr refuses addresses outside 127.0.0.0/8 and ::1 unless they are explicit.
@@ -155,10 +164,11 @@ func checkLoopbackAddr(addr string) error {
 
 // statsRoute answers GET /__sailsio/stats with the process's socket count and memory, so a load run
 // can report the server's memory per socket beside its own.
-func statsRoute(srv *mockserver.Server) {
+func statsRoute(srv *mockserver.Server, pingInterval time.Duration) {
 	srv.Handle("GET /__sailsio/stats", func(req *mockserver.Request, res *mockserver.Response) {
 		st := readProcStats()
 		st.Sockets = len(srv.SocketIDs())
+		st.PingIntervalMS = pingInterval.Milliseconds()
 		res.JSON(st)
 	})
 }

@@ -55,18 +55,20 @@ func ephemeralPorts() int {
 
 // procStats is a process's memory and socket figures.
 type procStats struct {
-	Sockets    int    `json:"sockets"`
-	Goroutines int    `json:"goroutines"`
-	HeapInuse  uint64 `json:"heap_inuse"`
-	StackInuse uint64 `json:"stack_inuse"`
-	GoSys      uint64 `json:"go_sys"`
-	RSS        uint64 `json:"rss"`
+	Pid            int    `json:"pid"`
+	PingIntervalMS int64  `json:"ping_interval_ms,omitempty"`
+	Sockets        int    `json:"sockets"`
+	Goroutines     int    `json:"goroutines"`
+	HeapInuse      uint64 `json:"heap_inuse"`
+	StackInuse     uint64 `json:"stack_inuse"`
+	GoSys          uint64 `json:"go_sys"`
+	RSS            uint64 `json:"rss"`
 }
 
 func readProcStats() procStats {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	st := procStats{Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, GoSys: ms.Sys}
+	st := procStats{Pid: os.Getpid(), Goroutines: runtime.NumGoroutine(), HeapInuse: ms.HeapInuse, StackInuse: ms.StackInuse, GoSys: ms.Sys}
 	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
 		if f := strings.Fields(string(b)); len(f) > 1 {
 			if pages, err := strconv.ParseUint(f[1], 10, 64); err == nil {
@@ -75,4 +77,21 @@ func readProcStats() procStats {
 		}
 	}
 	return st
+}
+
+// openFileLimit returns the open-file soft limit.
+func openFileLimit() uint64 {
+	var rl syscall.Rlimit
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	return rl.Cur
+}
+
+// cpuTimes returns this process's user and system CPU time in seconds.
+func cpuTimes() (user, sys float64) {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0, 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime), tv(ru.Stime)
 }
