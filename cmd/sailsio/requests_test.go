@@ -188,7 +188,7 @@ func TestHandshakeHeaderAndTLS(t *testing.T) {
 }
 
 func TestHelpShowsExamples(t *testing.T) {
-	for _, sub := range []string{"get", "post", "request", "listen", "load", "mock"} {
+	for _, sub := range []string{"get", "post", "request", "listen", "repl", "load", "mock"} {
 		r := runCLI(t, nil, sub, "--help")
 		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "sailsio "+sub) {
 			t.Errorf("%s --help: exit %d, stdout %q", sub, r.code, r.stdout)
