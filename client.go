@@ -19,6 +19,7 @@ import (
 type SailsSocket struct {
 	opts    options
 	wsURL   string   // ws(s)://host/path/?query
+	pollURL string   // http(s)://host/path/?query with transport=polling
 	httpURL *url.URL // the http(s) form, for the cookie jar
 	log     *slog.Logger
 	disp    dispatcher
@@ -33,6 +34,10 @@ type SailsSocket struct {
 	queuedBytes int64 // their payloads
 	resubs      []*resubscription
 	life        lifeQueue // commands for the life owner (life.go)
+
+	pollOnce   sync.Once
+	pollClient *http.Client // polling's keep-alive client, one per socket
+	upgraded   atomic.Bool  // an upgrade succeeded (WithRememberUpgrade)
 
 	lmu       sync.Mutex
 	listeners map[string][]*listener
@@ -122,9 +127,13 @@ func (s *SailsSocket) setURL(raw string) error {
 	b.WriteString("__sails_io_sdk_version=" + url.QueryEscape(s.opts.sdkVersion))
 	b.WriteString("&__sails_io_sdk_platform=" + url.QueryEscape(s.opts.sdkPlatform))
 	b.WriteString("&__sails_io_sdk_language=" + url.QueryEscape(s.opts.sdkLanguage))
-	fmt.Fprintf(&b, "&EIO=%d&transport=websocket", int(s.opts.protocol))
+	fmt.Fprintf(&b, "&EIO=%d", int(s.opts.protocol))
 	path := strings.TrimSuffix(s.opts.path, "/") + "/"
-	s.wsURL = wsScheme + "://" + u.Host + path + "?" + b.String()
+	s.wsURL = wsScheme + "://" + u.Host + path + "?" + b.String() + "&transport=websocket"
+	s.pollURL = httpScheme + "://" + u.Host + path + "?" + b.String() + "&transport=polling"
+	if s.opts.protocol == EIO3 {
+		s.pollURL += "&b64=1" // binary packets as base64 text: one payload format to read
+	}
 	s.httpURL = &url.URL{Scheme: httpScheme, Host: u.Host, Path: path}
 	return nil
 }

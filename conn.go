@@ -47,12 +47,13 @@ var reserved = map[string]bool{
 func (s *SailsSocket) dial(ctx, parent context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.connectTimeout)
 	defer cancel()
-	t, err := engine.DialWebSocket(ctx, engine.WebSocketConfig{
-		URL:        s.wsURL,
-		Header:     s.handshakeHeader(),
-		TLS:        s.opts.tlsConfig,
-		MaxMessage: s.opts.maxMessageSize,
-	}, s.storeCookies)
+	var t engine.Transport
+	var err error
+	if s.firstTransport() == TransportPolling {
+		t = s.newPolling()
+	} else {
+		t, err = s.dialWebSocket(ctx, "")
+	}
 	if err == nil {
 		var sess *engine.Session
 		if sess, err = engine.Handshake(ctx, t, int(s.opts.protocol), s.opts.maxMessageSize); err == nil {
@@ -91,7 +92,7 @@ func (s *SailsSocket) dialError(ctx, parent context.Context, err error) error {
 	var cr *engine.ConnectRefused
 	switch {
 	case errors.As(err, &hs):
-		return newHandshakeError(hs.Response.StatusCode, hs.Body, s.opts.path)
+		return newHandshakeError(hs.Response.StatusCode, engineMessage(hs.Body), s.opts.path)
 	case errors.Is(err, engine.ErrUpgradeClosed):
 		return &HandshakeError{Hint: "the server accepted the connection but closed it without answering the WebSocket upgrade: is WithPath right (" + s.opts.path + ")? It must match sails.config.sockets.path"}
 	case errors.As(err, &cr):

@@ -61,6 +61,15 @@
 // goroutine that saw it; the socket then fails the connection's in-flight requests, fires
 // disconnect and, if reconnection is on, starts the owner's reconnection loop.
 //
+// Over HTTP long-polling (WithTransports) the same two goroutines carry the connection: the reader
+// sends the GETs (one in flight at a time) and reads their payloads packet by packet; the writer
+// sends a burst as one POST (one in flight, split under the server's maxPayload). They share one
+// keep-alive http.Client per socket (at most two TCP connections). An upgrade to websocket runs on
+// one more goroutine that exists only while it lasts: it dials and probes the WebSocket, pauses
+// polling (the reader finishes the payload it has, the writer its POST; what is sent meanwhile
+// waits), sends 5 and hands the session to the WebSocket. Close cancels a GET or POST in flight
+// and an upgrade under way, so it stays bounded on every transport.
+//
 // State is changed under one mutex; no user code — callbacks, handlers, logger handlers, BackOff
 // policies — ever runs under it, so all of them may call any method of the socket.
 //
@@ -69,6 +78,15 @@
 // its callback (ErrClosed) exactly once, and when Disconnect returns no goroutine of the socket
 // remains: the callbacks queued by then have run (except when Disconnect is called from a callback,
 // which cannot wait for itself: the rest run right after it returns).
+//
+// # Transports
+//
+// WebSocket is the default, as in sails.io.js 1.x. WithTransports(TransportPolling) speaks HTTP
+// long-polling only; WithTransports(TransportPolling, TransportWebSocket) makes the handshake over
+// polling and then upgrades to a WebSocket (events upgrade and upgrade_error). Requests, events,
+// ordering and errors are the same on every transport and across the upgrade. Polling behind a load
+// balancer needs sticky sessions: without them the server answers "Session ID unknown"
+// (ErrSessionUnknown) and the socket reconnects with its backoff.
 //
 // # Errors
 //

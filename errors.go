@@ -39,6 +39,14 @@ var (
 	// ErrUnreachable: a connection attempt failed below the WebSocket upgrade (refused, reset, DNS,
 	// TLS ...); the error wraps the network error.
 	ErrUnreachable = errors.New("sailsio: server unreachable")
+	// ErrSessionUnknown: over polling, the server answered HTTP 400 "Session ID unknown": it does not
+	// know the Engine.IO session (any more). Behind a load balancer this means the session's requests
+	// do not all reach one server: polling needs sticky sessions. The connection is lost and
+	// reconnection (with its backoff) follows.
+	ErrSessionUnknown = engine.ErrSessionUnknown
+	// ErrUpgradeFailed: the upgrade from polling to websocket failed; the connection stays on polling
+	// (the upgrade_error event carries the error).
+	ErrUpgradeFailed = engine.ErrUpgradeFailed
 	// ErrBadResponse: a response arrived but could not be understood.
 	ErrBadResponse = errors.New("sailsio: malformed response")
 )

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
+	"github.com/sailsio-go/sailsio/internal/engine"
 )
 
 // The life of a socket — connect, Reconnect, Disconnect, a lost connection, the backoff between
@@ -249,6 +251,9 @@ func (s *SailsSocket) install(c *conn, n int) {
 		s.emitJSON(EventReconnect, map[string]int{"attempt": n})
 	}
 	c.sess.Start(c)
+	if _, polling := c.sess.Transport().(*engine.Polling); polling && s.canUpgrade() && slices.Contains(c.sess.Open().Upgrades, "websocket") {
+		c.sess.Upgrade(func(ctx context.Context) (engine.Transport, error) { return s.dialWebSocket(ctx, c.sess.Open().SID) })
+	}
 	for _, rs := range s.resubs {
 		rs.sendOn(c)
 	}
@@ -448,6 +453,7 @@ func (s *SailsSocket) Disconnect() error {
 		c.sess.Close(closeGrace, nil)
 	}
 	s.life.owner.Wait()
+	s.closeHTTP()
 	s.disp.wait()
 	return nil
 }

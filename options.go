@@ -60,6 +60,8 @@ type options struct {
 	sdkVersion        string
 	sdkPlatform       string
 	sdkLanguage       string
+	transports        []Transport
+	rememberUpgrade   bool
 }
 
 func defaultOptions() options {
@@ -76,6 +78,7 @@ func defaultOptions() options {
 		sdkVersion:     DefaultSDKVersion,
 		sdkPlatform:    "go",
 		sdkLanguage:    "go",
+		transports:     []Transport{TransportWebSocket},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"runtime"
 	"slices"
 	"strconv"
@@ -50,12 +51,20 @@ type Session struct {
 	maxRead   int64
 	h         Handler
 
+	ctx    context.Context // ends with the session
+	cancel context.CancelFunc
+
+	// wmu is held by the writer around each write and by an upgrade while it swaps the transport.
+	wmu sync.Mutex
+
 	mu      sync.Mutex
+	probe   Transport // a WebSocket being probed for the upgrade
 	pending map[int64]Acker
 	nextID  int64
 	out     [][]byte
 	spare   [][]byte
 	writing bool      // a writer goroutine runs
+	pausing bool      // an upgrade pauses the writer: frames wait in out
 	closing bool      // Close is under way: accept no more frames
 	closeBy time.Time // the deadline of the closing writes
 	ended   bool
@@ -65,13 +74,18 @@ type Session struct {
 	wg      sync.WaitGroup
 	handled atomic.Int64 // unix nanoseconds when the reader last finished a frame
 	asm     wire.Assembler
+
+	readerPaused chan struct{}  // the reader read every polled packet and waits (upgrade)
+	resumeRead   chan Transport // the transport the paused reader goes on with
 }
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
 // `40` by itself and the client must not; under EIO4 the client sends `40` and gets
 // `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. maxRead is only used in messages.
 func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Session, error) {
-	s := &Session{t: t, eio: eio, maxRead: maxRead, pending: make(map[int64]Acker), done: make(chan struct{})}
+	s := &Session{t: t, eio: eio, maxRead: maxRead, pending: make(map[int64]Acker), done: make(chan struct{}),
+		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, func() { t.Close() })
 	defer stop()
 	var buf bytes.Buffer
@@ -151,6 +165,11 @@ func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Sessi
 
 func (s *Session) readText(buf *bytes.Buffer) ([]byte, error) {
 	binary, err := s.t.ReadFrame(buf)
+	var ue *url.Error
+	var hs *HandshakeStatusError
+	if errors.As(err, &ue) || errors.As(err, &hs) {
+		return nil, err // an HTTP request of polling failed: unreachable, or refused
+	}
 	if err != nil {
 		if errors.Is(err, websocket.ErrReadLimit) {
 			return nil, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, s.maxRead)
@@ -169,8 +188,12 @@ func (s *Session) ID() string { return s.id }
 // Open is the server's open packet.
 func (s *Session) Open() wire.Open { return s.open }
 
-// Transport is the transport the session runs on.
-func (s *Session) Transport() Transport { return s.t }
+// Transport is the transport the session runs on now.
+func (s *Session) Transport() Transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.t
+}
 
 // Start starts the reader and the heartbeat. h learns the session's events and its end.
 func (s *Session) Start(h Handler) {
@@ -220,7 +243,7 @@ func (s *Session) checkAlive() {
 		return
 	}
 	defer s.wg.Done()
-	last := s.t.LastRead()
+	last := s.Transport().LastRead()
 	if h := time.Unix(0, s.handled.Load()); h.After(last) {
 		last = h
 	}
@@ -310,13 +333,13 @@ func (s *Session) writeLoop() {
 	runtime.Gosched() // let the other requests of a burst join this batch
 	for {
 		s.mu.Lock()
-		if s.ended || len(s.out) == 0 {
-			closing := s.closing && !s.ended
+		if s.ended || len(s.out) == 0 || (s.pausing && !s.closing) {
+			closing := s.closing && !s.ended && len(s.out) == 0
 			deadline := s.closeBy
 			s.writing = false
 			s.mu.Unlock()
 			if closing {
-				s.t.WriteClose(deadline)
+				s.Transport().WriteClose(deadline)
 				s.end(ReasonClientDisconnect, nil, false)
 			}
 			return
@@ -328,7 +351,9 @@ func (s *Session) writeLoop() {
 			deadline = s.closeBy
 		}
 		s.mu.Unlock()
-		err := s.t.WriteFrames(batch, deadline)
+		s.wmu.Lock()
+		err := s.Transport().WriteFrames(batch, deadline)
+		s.wmu.Unlock()
 		clear(batch)
 		if err != nil {
 			s.end(ReasonTransportError, err, true)
@@ -385,6 +410,7 @@ func (s *Session) end(reason string, err error, notify bool) {
 	}
 	s.ended = true
 	s.out = nil
+	probe := s.probe
 	if s.ping != nil {
 		s.ping.Stop()
 	}
@@ -393,7 +419,11 @@ func (s *Session) end(reason string, err error, notify bool) {
 	}
 	s.mu.Unlock()
 	close(s.done)
-	s.t.Close()
+	s.cancel()
+	s.Transport().Close()
+	if probe != nil {
+		probe.Close()
+	}
 	if notify && s.h != nil {
 		s.h.Closed(reason, err)
 	}
@@ -413,8 +443,15 @@ func (s *Session) readLoop() {
 	// One buffer for every frame: what outlives a frame (bodies, event payloads, attachments) is
 	// copied out of it by the decoders.
 	var buf bytes.Buffer
+	t := s.Transport()
 	for {
-		binary, err := s.t.ReadFrame(&buf)
+		binary, err := t.ReadFrame(&buf)
+		if errors.Is(err, ErrPaused) {
+			if t = s.pauseReader(); t == nil {
+				return
+			}
+			continue
+		}
 		if err != nil {
 			reason, cause := s.classify(err)
 			s.end(reason, cause, true)
