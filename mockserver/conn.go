@@ -61,12 +61,16 @@ func textFrame(s string) outFrame { return outFrame{typ: websocket.TextMessage, 
 // frames) and heartbeatLoop.
 type conn struct {
 	srv *Server
-	ws  *websocket.Conn
-	bc  *batchConn // under ws: batches the frames of one writeLoop pass
-	eio int        // 3 or 4: the semantics the connection follows
-	sid string     // Engine.IO session id
-	id  string     // Socket.IO socket id (= sid under EIO3)
+	ws  *websocket.Conn // nil while on polling; set under outMu by an upgrade
+	bc  *batchConn      // under ws: batches the frames of one writeLoop pass
+	eio int             // 3 or 4: the semantics the connection follows
+	sid string          // Engine.IO session id
+	id  string          // Socket.IO socket id (= sid under EIO3)
 	hs  *handshake
+
+	// poll is set when the connection started over HTTP long-polling (polling.go): GETs and
+	// POSTs serve it, without readLoop and writeLoop, until an upgrade starts them.
+	poll *pollState
 
 	ctx    context.Context // cancelled when the connection is gone
 	cancel context.CancelFunc
@@ -106,10 +110,22 @@ func durationMS(d time.Duration) int64 { return int64(d / time.Millisecond) }
 
 // startConn registers a freshly upgraded WebSocket and starts its goroutines.
 func (s *Server) startConn(ws *websocket.Conn, bc *batchConn, eio int, hs *handshake) {
+	c := s.newConn(eio, hs)
+	c.ws, c.bc = ws, bc
+	if !s.registerConn(c, []string{}) {
+		_ = ws.NetConn().Close()
+		return
+	}
+	s.wg.Add(3)
+	go c.readLoop()
+	go c.writeLoop()
+	go c.heartbeatLoop()
+}
+
+// newConn returns a connection that is not registered yet.
+func (s *Server) newConn(eio int, hs *handshake) *conn {
 	c := &conn{
 		srv:     s,
-		ws:      ws,
-		bc:      bc,
 		eio:     eio,
 		sid:     newID(),
 		hs:      hs,
@@ -122,9 +138,15 @@ func (s *Server) startConn(ws *websocket.Conn, bc *batchConn, eio int, hs *hands
 		c.id = newID()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	return c
+}
+
+// registerConn registers c and queues its open packet (and, under EIO3, the namespace CONNECT).
+// It reports false when the server is closed or stopped.
+func (s *Server) registerConn(c *conn, upgrades []string) bool {
 	open := wire.Open{
 		SID:          c.sid,
-		Upgrades:     []string{},
+		Upgrades:     upgrades,
 		PingInterval: durationMS(s.cfg.pingInterval),
 		PingTimeout:  durationMS(s.cfg.pingTimeout),
 	}
@@ -134,21 +156,17 @@ func (s *Server) startConn(ws *websocket.Conn, bc *batchConn, eio int, hs *hands
 	s.mu.Lock()
 	if s.closed || s.stopped {
 		s.mu.Unlock()
-		_ = ws.NetConn().Close()
-		return
+		return false
 	}
 	s.conns[c.id] = c
 	c.send(outFrame{typ: websocket.TextMessage, data: wire.AppendOpen(nil, open)})
-	if eio == 3 {
+	if c.eio == 3 {
 		// EIO3: the server connects the main namespace by itself.
 		s.connectNspLocked(c)
 	}
 	s.notifyLocked()
-	s.wg.Add(3)
 	s.mu.Unlock()
-	go c.readLoop()
-	go c.writeLoop()
-	go c.heartbeatLoop()
+	return true
 }
 
 // connectNspLocked connects the main namespace: the socket joins its own room and the CONNECT
@@ -217,7 +235,12 @@ func (c *conn) send(frames ...outFrame) bool {
 
 // closeGraceful queues a WebSocket close frame (no status code, as engine.io's transport close
 // sends); the connection ends when the client answers it, or after closeGrace.
-func (c *conn) closeGraceful() { c.send(outFrame{typ: closeFrame}) }
+func (c *conn) closeGraceful() {
+	c.send(outFrame{typ: closeFrame})
+	if c.poll != nil {
+		c.pollClosing()
+	}
+}
 
 func (c *conn) isClosing() bool {
 	c.outMu.Lock()
@@ -231,9 +254,15 @@ func (c *conn) shutdown() {
 		c.outMu.Lock()
 		c.closing = true
 		c.out = nil
+		ws := c.ws
 		c.outMu.Unlock()
 		c.cancel()
-		_ = c.ws.NetConn().Close()
+		if ws != nil {
+			_ = ws.NetConn().Close()
+		}
+		if c.poll != nil {
+			c.pollCut()
+		}
 		c.srv.removeConn(c)
 	})
 }

@@ -35,6 +35,7 @@ type config struct {
 	path            string
 	tls             bool
 	getCookie       bool
+	transports      []sailsio.Transport // nil: websocket only
 	addr            string
 	persistSessions bool
 }

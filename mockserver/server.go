@@ -233,6 +233,10 @@ func (s *Server) originAllowed(r *http.Request) bool {
 // serveHandshake handles a request to the Socket.IO path: the checks engine.io and
 // sails-hook-sockets make, in their order, then the WebSocket upgrade.
 func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request) {
+	if sid := r.URL.Query().Get("sid"); sid != "" && s.ctx.Err() == nil && s.cfg.accepts(r.URL.Query().Get("transport")) {
+		s.serveSession(w, r, websocket.IsWebSocketUpgrade(r), sid) // polling.go
+		return
+	}
 	if status, refused := s.takeRefusal(); refused {
 		http.Error(w, http.StatusText(status), status)
 		return
@@ -254,7 +258,7 @@ func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if q.Get("transport") != "websocket" {
+	if !s.cfg.accepts(q.Get("transport")) {
 		engineError(w, upgrade, 0, "Transport unknown")
 		return
 	}
@@ -262,11 +266,17 @@ func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		engineError(w, upgrade, 1, "Session ID unknown")
 		return
 	}
-	if !upgrade {
+	polling := q.Get("transport") == "polling"
+	if !upgrade && !polling {
 		engineError(w, false, 3, "Bad request")
 		return
 	}
 	if !hook3 && checkOrigins && !s.originAllowed(r) {
+		if polling {
+			// socket.io 2 refuses a polling request from another origin with 403
+			http.Error(w, "Origin not allowed", http.StatusForbidden)
+			return
+		}
 		abortUpgrade(w, "Origin not allowed")
 		return
 	}
@@ -277,14 +287,18 @@ func (s *Server) serveHandshake(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hs := s.newHandshake(r)
+	eio := 3
+	if hook3 && q.Get("EIO") == "4" {
+		eio = 4
+	}
+	if polling {
+		s.servePollingHandshake(w, r, eio, hs) // polling.go
+		return
+	}
 	bw := &batchingWriter{ResponseWriter: w}
 	ws, err := s.upgrader.Upgrade(bw, r, nil)
 	if err != nil {
 		return // the upgrader has answered
-	}
-	eio := 3
-	if hook3 && q.Get("EIO") == "4" {
-		eio = 4
 	}
 	s.startConn(ws, bw.conn, eio, hs)
 }

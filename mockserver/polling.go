@@ -1,0 +1,366 @@
+package mockserver
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/wire"
+)
+
+// WithTransports sets what the server accepts, as sails.config.sockets.transports (default:
+// websocket only, as Sails). With sailsio.TransportPolling, a handshake may come over HTTP
+// long-polling; with both, the open packet of a polling handshake offers the upgrade to websocket
+// (2probe, 3probe, 5), and engine.io's rules hold: a pending GET is released with a noop during the
+// upgrade, frames queued meanwhile go out on the WebSocket once the client sent 5. A transport the
+// server does not accept gets HTTP 400 {"code":0,"message":"Transport unknown"}, as real Sails
+// answers. Every fault works on polling sessions too: DropConnections cuts the pending GET's TCP
+// connection, and later requests of the session get 400 "Session ID unknown".
+func WithTransports(t ...sailsio.Transport) Option {
+	return func(c *config) { c.transports = slices.Clone(t) }
+}
+
+// accepts reports whether the server accepts the Engine.IO transport name.
+func (c *config) accepts(name string) bool {
+	switch name {
+	case "websocket":
+		return len(c.transports) == 0 || slices.Contains(c.transports, sailsio.TransportWebSocket)
+	case "polling":
+		return slices.Contains(c.transports, sailsio.TransportPolling)
+	}
+	return false
+}
+
+// pollState is the polling side of a connection that started over HTTP long-polling.
+type pollState struct {
+	mu        sync.Mutex
+	getting   bool          // a GET is pending
+	upgrading bool          // a WebSocket probe succeeded: release GETs with a noop
+	upgraded  bool          // the client sent 5: the WebSocket carries the session
+	cut       chan struct{} // closed when the connection is cut
+	release   chan struct{} // wakes the pending GET (upgrade)
+	postMu    sync.Mutex    // one POST at a time: it owns the reader's state
+	closeOnce sync.Once
+}
+
+// pollWait bounds how long a GET waits for frames when nothing wakes it: a safety net, the
+// heartbeat normally releases it well before.
+const pollWait = 5 * time.Minute
+
+// servePollingHandshake opens a session over polling: the open packet (and, under EIO3, the
+// namespace CONNECT, as socket.io 2 appends it) is the answer of this first GET.
+func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request, eio int, hs *handshake) {
+	if r.Method != http.MethodGet {
+		engineError(w, false, 2, "Bad handshake method")
+		return
+	}
+	upgrades := []string{}
+	if s.cfg.accepts("websocket") {
+		upgrades = []string{"websocket"}
+	}
+	c := s.newPollConn(eio, hs, upgrades)
+	if c == nil {
+		http.Error(w, "server closed", http.StatusServiceUnavailable)
+		return
+	}
+	c.serveGet(w, r)
+}
+
+// newPollConn registers a polling connection and starts its heartbeat.
+func (s *Server) newPollConn(eio int, hs *handshake, upgrades []string) *conn {
+	c := s.newConn(eio, hs)
+	c.poll = &pollState{cut: make(chan struct{}), release: make(chan struct{}, 1)}
+	if !s.registerConn(c, upgrades) {
+		return nil
+	}
+	s.wg.Add(1)
+	go c.heartbeatLoop()
+	return c
+}
+
+// pollConn returns the live connection of Engine.IO session sid.
+func (s *Server) pollConn(sid string) *conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.conns {
+		if c.sid == sid {
+			return c
+		}
+	}
+	return nil
+}
+
+// serveSession serves a request that names a session (sid): a polling GET or POST, or the
+// WebSocket of an upgrade.
+func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, upgrade bool, sid string) {
+	c := s.pollConn(sid)
+	if c == nil || c.poll == nil || c.poll.isUpgraded() {
+		engineError(w, upgrade, 1, "Session ID unknown")
+		return
+	}
+	if upgrade {
+		if r.URL.Query().Get("transport") != "websocket" {
+			engineError(w, true, 3, "Bad request")
+			return
+		}
+		c.serveUpgrade(w, r)
+		return
+	}
+	if r.URL.Query().Get("transport") != "polling" {
+		engineError(w, false, 3, "Bad request")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		c.serveGet(w, r)
+	case http.MethodPost:
+		c.servePost(w, r)
+	default:
+		engineError(w, false, 2, "Bad handshake method")
+	}
+}
+
+func (p *pollState) isUpgraded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.upgraded
+}
+
+// serveGet answers a GET with what waits for the client, or waits for something (long polling).
+func (c *conn) serveGet(w http.ResponseWriter, r *http.Request) {
+	p := c.poll
+	p.mu.Lock()
+	if p.getting {
+		p.mu.Unlock()
+		// engine.io: "data request overlap from client" closes the session
+		engineError(w, false, 3, "Bad request")
+		c.shutdown()
+		return
+	}
+	p.getting = true
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.getting = false
+		p.mu.Unlock()
+	}()
+	timer := time.NewTimer(pollWait)
+	defer timer.Stop()
+	for {
+		frames, closing := c.takeOut()
+		if len(frames) > 0 {
+			c.writePayload(w, frames)
+			if closing {
+				c.shutdown()
+			}
+			return
+		}
+		p.mu.Lock()
+		noop := p.upgrading || p.upgraded
+		p.mu.Unlock()
+		if noop {
+			c.writePayload(w, []outFrame{textFrame("6")})
+			return
+		}
+		select {
+		case <-c.outWake:
+		case <-p.release:
+		case <-timer.C:
+			c.writePayload(w, []outFrame{textFrame("6")})
+			return
+		case <-p.cut:
+			panic(http.ErrAbortHandler) // the TCP connection is cut, as a dead server's would be
+		case <-r.Context().Done():
+			return
+		case <-c.srv.ctx.Done():
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// takeOut takes the frames waiting for the client, up to and including a close; closing reports
+// whether a close was among them.
+func (c *conn) takeOut() (frames []outFrame, closing bool) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	frames, c.out = c.out, nil
+	for i, f := range frames {
+		if f.typ == closeFrame {
+			return frames[:i+1], true
+		}
+	}
+	return frames, false
+}
+
+// writePayload writes frames as one polling payload; a close frame becomes the close packet.
+func (c *conn) writePayload(w http.ResponseWriter, frames []outFrame) {
+	packets := make([]wire.PayloadPacket, 0, len(frames))
+	for _, f := range frames {
+		switch f.typ {
+		case closeFrame:
+			packets = append(packets, wire.PayloadPacket{Data: []byte{byte(wire.EngineClose)}})
+		case websocket.BinaryMessage:
+			c.logFrame('<', f.data)
+			data := f.data
+			if c.eio == 3 && len(data) > 0 {
+				data = data[1:] // the 0x04 of an EIO3 binary WebSocket frame
+			}
+			packets = append(packets, wire.PayloadPacket{Data: data, Binary: true})
+		default:
+			c.logFrame('<', f.data)
+			packets = append(packets, wire.PayloadPacket{Data: f.data})
+		}
+	}
+	body := wire.AppendPayload(nil, c.eio, packets)
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	_, _ = w.Write(body)
+}
+
+// servePost takes the packets of a POST, in order, as the WebSocket reader takes frames.
+func (c *conn) servePost(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, c.srv.cfg.maxBuffer+1))
+	if err != nil {
+		return
+	}
+	if int64(len(body)) > c.srv.cfg.maxBuffer {
+		if !c.srv.cfg.hook3() {
+			panic(http.ErrAbortHandler) // engine.io 3 destroys the request's connection
+		}
+		w.WriteHeader(http.StatusRequestEntityTooLarge) // engine.io 6
+		return
+	}
+	packets, err := wire.DecodePayload(c.eio, body, nil)
+	if err != nil {
+		engineError(w, false, 3, "Bad request")
+		c.shutdown()
+		return
+	}
+	c.poll.postMu.Lock()
+	ok := true
+	for _, pk := range packets {
+		data := pk.Data
+		if pk.Binary && c.eio == 3 {
+			data = append([]byte{wire.BinaryPrefixEIO3}, data...)
+		}
+		c.logFrame('>', data)
+		if c.isClosing() {
+			continue
+		}
+		if pk.Binary {
+			ok = c.onBinary(data)
+		} else {
+			ok = c.onText(data)
+		}
+		if !ok {
+			break
+		}
+	}
+	c.poll.postMu.Unlock()
+	w.Header().Set("Content-Type", "text/html")
+	_, _ = w.Write([]byte("ok"))
+	if !ok {
+		c.closeGraceful()
+	}
+}
+
+// pollClosing makes sure a polling connection whose close was queued ends: the pending (or next)
+// GET carries the close packet; a client that sends none is cut after closeGrace.
+func (c *conn) pollClosing() {
+	c.poll.closeOnce.Do(func() { time.AfterFunc(closeGrace, c.shutdown) })
+}
+
+// pollCut cuts a polling connection's pending GET.
+func (c *conn) pollCut() {
+	select {
+	case <-c.poll.cut:
+	default:
+		close(c.poll.cut)
+	}
+}
+
+// serveUpgrade takes the WebSocket of an upgrade: 2probe is answered 3probe, pending GETs are
+// released with a noop, and 5 moves the session onto the WebSocket. The probe's WebSocket is
+// closed, and the session stays on polling, if anything else comes first.
+func (c *conn) serveUpgrade(w http.ResponseWriter, r *http.Request) {
+	bw := &batchingWriter{ResponseWriter: w}
+	ws, err := c.srv.upgrader.Upgrade(bw, r, nil)
+	if err != nil {
+		return
+	}
+	c.srv.wg.Add(1)
+	go c.probe(ws, bw.conn)
+}
+
+// upgradeTimeout is engine.io's upgradeTimeout: a probe that does not end with 5 by then is closed.
+const upgradeTimeout = 10 * time.Second
+
+func (c *conn) probe(ws *websocket.Conn, bc *batchConn) {
+	p := c.poll
+	ok := false
+	defer func() {
+		if !ok {
+			_ = ws.Close()
+			p.mu.Lock()
+			p.upgrading = false
+			p.mu.Unlock()
+			c.srv.wg.Done()
+		}
+	}()
+	_ = ws.SetReadDeadline(time.Now().Add(upgradeTimeout))
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // a cut connection ends the probe too
+		select {
+		case <-p.cut:
+			_ = ws.Close()
+		case <-stop:
+		}
+	}()
+	mt, data, err := ws.ReadMessage()
+	if err != nil || mt != websocket.TextMessage || string(data) != "2probe" {
+		return
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
+		return
+	}
+	p.mu.Lock()
+	p.upgrading = true
+	p.mu.Unlock()
+	c.wakeGet()
+	mt, data, err = ws.ReadMessage()
+	if err != nil || mt != websocket.TextMessage || string(data) != "5" {
+		return
+	}
+	_ = ws.SetReadDeadline(time.Time{})
+	c.outMu.Lock()
+	if c.ctx.Err() != nil {
+		c.outMu.Unlock()
+		return
+	}
+	c.ws, c.bc = ws, bc
+	c.outMu.Unlock()
+	p.mu.Lock()
+	p.upgraded = true
+	p.mu.Unlock()
+	c.wakeGet()
+	ok = true
+	c.srv.wg.Add(1)
+	go c.writeLoop()
+	select {
+	case c.outWake <- struct{}{}: // what waited goes out on the WebSocket
+	default:
+	}
+	c.readLoop() // the probe's goroutine becomes the reader (its wg.Done is readLoop's)
+}
+
+func (c *conn) wakeGet() {
+	select {
+	case c.poll.release <- struct{}{}:
+	default:
+	}
+}
