@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -30,22 +32,53 @@ import (
 //	hook3/EIO3        sails-hook-sockets 3.0.2 (socket.io 4.8), EIO3 compatibility mode
 //	hook3/EIO4        the same server with an EIO4 client
 //
-// Subtests are named <server>/<EIOn>/<scenario>. Each server is started once per top-level test;
-// without Node the real servers skip (or fail when CI=true), the mock backends always run.
+// Each backend runs every scenario over three transports (the client's WithTransports; the servers
+// accept polling and websocket, SAILSIO_TRANSPORTS=polling,websocket and mockserver.WithTransports):
+//
+//	websocket   WithTransports(TransportWebSocket), the default
+//	polling     WithTransports(TransportPolling): HTTP long-polling only
+//	upgrade     WithTransports(TransportPolling, TransportWebSocket): polling, then the upgrade
+//
+// SAILSIO_CONFORMANCE_TRANSPORTS (a comma list of those names) narrows them for a quick run.
+//
+// Subtests are named <server>/<EIOn>/<transport>/<scenario>. Each server is started once per
+// top-level test; without Node the real servers skip (or fail when CI=true), the mock backends
+// always run.
 
 // A backend is one server and the protocol the client speaks to it.
 type backend struct {
-	name   string           // e.g. "hook3/EIO4"
-	kind   string           // "mock", "hook2" or "hook3"
-	hook   int              // the sails-hook-sockets generation: 2 or 3 (the one the mock imitates)
-	proto  sailsio.Protocol // the client's protocol
-	url    string           // http://127.0.0.1:PORT
-	origin string           // the Origin every handshake must carry ("" when the server checks none)
+	name   string              // e.g. "hook3/EIO4"
+	kind   string              // "mock", "hook2" or "hook3"
+	hook   int                 // the sails-hook-sockets generation: 2 or 3 (the one the mock imitates)
+	proto  sailsio.Protocol    // the client's protocol
+	tmode  string              // "websocket", "polling" or "upgrade"
+	trs    []sailsio.Transport // the client's WithTransports
+	url    string              // http://127.0.0.1:PORT
+	origin string              // the Origin every handshake must carry ("" when the server checks none)
 	mock   *mockserver.Server
 	real   *realsails.Server
 }
 
 func (b *backend) isMock() bool { return b.kind == "mock" }
+
+// transportModes are the client transports every backend runs the scenarios over.
+var transportModes = []struct {
+	name string
+	trs  []sailsio.Transport
+}{
+	{"websocket", []sailsio.Transport{sailsio.TransportWebSocket}},
+	{"polling", []sailsio.Transport{sailsio.TransportPolling}},
+	{"upgrade", []sailsio.Transport{sailsio.TransportPolling, sailsio.TransportWebSocket}},
+}
+
+// wantMode reports whether SAILSIO_CONFORMANCE_TRANSPORTS (default: all) includes mode.
+func wantMode(mode string) bool {
+	v := os.Getenv("SAILSIO_CONFORMANCE_TRANSPORTS")
+	return v == "" || slices.Contains(strings.Split(v, ","), mode)
+}
+
+// transports is the client option of the backend's transport mode.
+func (b *backend) transports() sailsio.Option { return sailsio.WithTransports(b.trs...) }
 
 // slug is the backend's name usable in room and event names.
 func (b *backend) slug() string { return strings.NewReplacer("/", "-").Replace(b.name) }
@@ -101,19 +134,26 @@ func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 				if sv.hook == 2 {
 					mode = sailsio.EIO3
 				}
-				b0.mock = mockserver.NewT(t, append([]mockserver.Option{mockserver.WithProtocol(mode)}, setup.mockOpts...)...)
+				b0.mock = mockserver.NewT(t, append([]mockserver.Option{mockserver.WithProtocol(mode), mockserver.WithTransports(sailsio.TransportPolling, sailsio.TransportWebSocket)}, setup.mockOpts...)...)
 				installApp(b0.mock, sv.hook, testdataFlavor)
 				b0.url = b0.mock.URL()
 			} else {
-				b0.real = realsails.Start(t, sv.kind, setup.env...)
+				b0.real = realsails.Start(t, sv.kind, append([]realsails.Option{realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket")}, setup.env...)...)
 				b0.url = b0.real.URL
 			}
 			for _, p := range sv.protos {
 				t.Run(protoName(p), func(t *testing.T) {
-					b := b0
-					b.proto, b.name = p, sv.name+"/"+protoName(p)
-					for _, sc := range scenarios {
-						t.Run(sc.name, func(t *testing.T) { sc.run(t, &b) })
+					for _, tm := range transportModes {
+						if !wantMode(tm.name) {
+							continue
+						}
+						t.Run(tm.name, func(t *testing.T) {
+							b := b0
+							b.proto, b.name, b.tmode, b.trs = p, sv.name+"/"+protoName(p)+"/"+tm.name, tm.name, tm.trs
+							for _, sc := range scenarios {
+								t.Run(sc.name, func(t *testing.T) { sc.run(t, &b) })
+							}
+						})
 					}
 				})
 			}
@@ -170,17 +210,40 @@ func TestConformanceRestricted(t *testing.T) {
 // ends.
 func connect(t *testing.T, b *backend, opts ...sailsio.Option) *sailsio.SailsSocket {
 	t.Helper()
-	base := []sailsio.Option{sailsio.WithProtocol(b.proto)}
+	base := []sailsio.Option{sailsio.WithProtocol(b.proto), b.transports()}
 	if b.origin != "" {
 		base = append(base, sailsio.WithInitialConnectionHeaders(http.Header{"Origin": {b.origin}}))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	s, err := sailsio.Connect(ctx, b.url, append(base, opts...)...)
+	s, err := sailsio.New(b.url, append(base, opts...)...)
 	if err != nil {
+		t.Fatal(err)
+	}
+	upgraded := make(chan string, 1)
+	if b.tmode == "upgrade" {
+		off := s.On(sailsio.EventUpgrade, func(json.RawMessage) { upgraded <- "" })
+		offErr := s.On(sailsio.EventUpgradeError, func(d json.RawMessage) { upgraded <- string(d) })
+		defer off()
+		defer offErr()
+	}
+	if err := s.Connect(ctx); err != nil {
+		s.Close()
 		t.Fatalf("Connect(%s): %v", b.name, err)
 	}
 	t.Cleanup(func() { s.Disconnect() })
+	if b.tmode == "upgrade" {
+		// Scenarios run on the upgraded connection, so that they are deterministic; requests in
+		// flight during the upgrade are the business of TestUpgradeInFlight.
+		select {
+		case e := <-upgraded:
+			if e != "" {
+				t.Fatalf("upgrade of %s: %s", b.name, e)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no upgrade on %s within the connect timeout", b.name)
+		}
+	}
 	return s
 }
 

@@ -13,8 +13,18 @@ function intFromEnv(name) {
   return n;
 }
 
+// SAILSIO_TRANSPORTS: a comma list such as "polling,websocket" (default: websocket only, as Sails).
+var transports = (process.env.SAILSIO_TRANSPORTS || 'websocket').split(',')
+  .map(function (s) { return s.trim(); })
+  .filter(Boolean);
+transports.forEach(function (t) {
+  if (t !== 'websocket' && t !== 'polling') {
+    throw new Error('SAILSIO_TRANSPORTS: unknown transport ' + JSON.stringify(t));
+  }
+});
+
 var sockets = {
-  transports: ['websocket']
+  transports: transports
 };
 
 if (intFromEnv('SAILSIO_PING_INTERVAL') !== undefined) {
