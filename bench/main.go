@@ -91,7 +91,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.hook, "hook", "hook3", "real Sails server: hook3 (sails-hook-sockets 3.x, socket.io 4) or hook2 (2.x, socket.io 2; no js4 column)")
 	fs.IntVar(&cfg.rounds, "rounds", 5, "measured side-by-side rounds; the order of the clients rotates from round to round")
 	clients := fs.String("clients", strings.Join(clientKeys(), ","), "side-by-side columns (comma-separated): "+clientHelp())
-	transports := fs.String("transports", "websocket", "side-by-side transports (comma-separated): websocket, polling (polling: the JS clients only, for now)")
+	transports := fs.String("transports", "websocket", "side-by-side transports (comma-separated): websocket, polling")
 	fs.StringVar(&cfg.work.path, "path", "/status/200", "the request: GET of this path (a route of testdata/sails/app)")
 	fs.IntVar(&cfg.work.warmup, "warmup", 500, "unmeasured sequential requests before each run, the same for every client")
 	fs.IntVar(&cfg.work.seq, "n", 1000, "sequential requests per run (latency p50/p99, CPU per request)")

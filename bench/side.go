@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
 )
 
@@ -37,8 +38,9 @@ type client struct {
 	run func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error)
 }
 
-// The transport dimension: a client lists the transports it speaks. The Go SDK and the raw floor
-// speak WebSocket only for now; when the SDK speaks long-polling, "polling" goes into their lists.
+// The transport dimension: a client lists the transports it speaks. The raw floor speaks WebSocket
+// only; the SDK and the JS clients speak both ("polling": long-polling only, as sails.io.js'
+// transports: ['polling']).
 var (
 	wsOnly  = []string{"websocket"}
 	anyTr   = []string{"websocket", "polling"}
@@ -59,21 +61,21 @@ var clients = []*client{
 	},
 	{
 		key: "do", column: "SDK Do", help: "this SDK, Do(ctx, RequestOptions) from goroutines",
-		transports: wsOnly, hooks: anyHook,
-		run: func(ctx context.Context, env *sideEnv, _ string, w workload) (*roundResult, error) {
+		transports: anyTr, hooks: anyHook,
+		run: func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.roundTimeout)
 			defer cancel()
-			return goRound(ctx, env.url, w, styleDo)
+			return goRound(ctx, env.url, w, styleDo, goTransport(tr))
 		},
 	},
 	{
 		key: "cb", column: "SDK callback", help: "this SDK, Get(url, data, cb), each next request issued from a callback",
-		transports: wsOnly, hooks: anyHook,
-		run: func(ctx context.Context, env *sideEnv, _ string, w workload) (*roundResult, error) {
+		transports: anyTr, hooks: anyHook,
+		run: func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.roundTimeout)
 			defer cancel()
 			w.sockets = 0 // connecting is the same code as for Do: measured there
-			return goRound(ctx, env.url, w, styleCallback)
+			return goRound(ctx, env.url, w, styleCallback, goTransport(tr))
 		},
 	},
 	{
@@ -90,6 +92,14 @@ var clients = []*client{
 			return jsRound(ctx, env, "2", tr, w)
 		},
 	},
+}
+
+// goTransport is the SDK option of a side-by-side transport.
+func goTransport(tr string) sailsio.Option {
+	if tr == "polling" {
+		return sailsio.WithTransports(sailsio.TransportPolling)
+	}
+	return sailsio.WithTransports(sailsio.TransportWebSocket)
 }
 
 func clientKeys() []string {

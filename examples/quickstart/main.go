@@ -10,6 +10,11 @@
 // The app under testdata/sails has a "pet" model:
 //
 //	go run ./examples/quickstart -url http://localhost:1337 -model pet
+//
+// -transports picks the transports as sails.io.js' transports option does: "websocket" (the
+// default), "polling", or "polling,websocket" (HTTP long-polling, then the upgrade to websocket).
+// The embedded mockserver accepts both; a real Sails app must list them in
+// sails.config.sockets.transports.
 package main
 
 import (
@@ -18,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,14 +35,36 @@ func main() {
 	rawURL := flag.String("url", "", "a Sails app to talk to (default: an embedded mockserver)")
 	proto := flag.Int("eio", 3, "Engine.IO protocol: 3 (every Sails 1.x) or 4 (sails-hook-sockets 3.x)")
 	model := flag.String("model", "user", "the model whose blueprints to use")
+	transports := flag.String("transports", "websocket", `"websocket", "polling" or "polling,websocket"`)
 	flag.Parse()
-	if err := run(*rawURL, sailsio.Protocol(*proto), *model); err != nil {
+	trs, err := parseTransports(*transports)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(2)
+	}
+	if err := run(*rawURL, sailsio.Protocol(*proto), *model, trs); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(rawURL string, proto sailsio.Protocol, model string) error {
+// parseTransports reads a comma list of transport names.
+func parseTransports(list string) ([]sailsio.Transport, error) {
+	var trs []sailsio.Transport
+	for _, name := range strings.Split(list, ",") {
+		switch strings.TrimSpace(name) {
+		case "websocket":
+			trs = append(trs, sailsio.TransportWebSocket)
+		case "polling":
+			trs = append(trs, sailsio.TransportPolling)
+		default:
+			return nil, fmt.Errorf("-transports: unknown transport %q (want websocket or polling)", name)
+		}
+	}
+	return trs, nil
+}
+
+func run(rawURL string, proto sailsio.Protocol, model string, trs []sailsio.Transport) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -47,17 +75,23 @@ func run(rawURL string, proto sailsio.Protocol, model string) error {
 		fmt.Println("started an embedded mockserver at", rawURL)
 	}
 
-	s, err := sailsio.Connect(ctx, rawURL, sailsio.WithProtocol(proto))
+	s, err := sailsio.New(rawURL, sailsio.WithProtocol(proto), sailsio.WithTransports(trs...))
 	if err != nil {
 		return err
 	}
+	upgraded := make(chan string, 1)
+	s.On(sailsio.EventUpgrade, func(json.RawMessage) { upgraded <- "upgraded to websocket" })
+	s.On(sailsio.EventUpgradeError, func(d json.RawMessage) { upgraded <- "upgrade failed: " + string(d) })
+	if err := s.Connect(ctx); err != nil {
+		return err
+	}
 	defer s.Disconnect()
-	fmt.Printf("connected with EIO%d, socket id %s\n", proto, s.ID())
+	fmt.Printf("connected with EIO%d over %v, socket id %s\n", proto, s.Transport(), s.ID())
 
 	// Server-pushed events: resourceful pub/sub sends the model identity as the event name. Sails
 	// tells every socket watching the model about a creation, except the creating socket: so a
 	// second socket watches.
-	watcher, err := sailsio.Connect(ctx, rawURL, sailsio.WithProtocol(proto))
+	watcher, err := sailsio.Connect(ctx, rawURL, sailsio.WithProtocol(proto), sailsio.WithTransports(trs...))
 	if err != nil {
 		return err
 	}
@@ -116,13 +150,22 @@ func run(rawURL string, proto sailsio.Protocol, model string) error {
 	case <-time.After(10 * time.Second):
 		return fmt.Errorf("the watcher got no %s event within 10s", model)
 	}
+	if len(trs) > 1 && trs[0] == sailsio.TransportPolling {
+		select {
+		case msg := <-upgraded:
+			fmt.Println(msg)
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("no upgrade within 10s")
+		}
+	}
+	fmt.Printf("now on %v\n", s.Transport())
 	return nil
 }
 
 // startMock starts a mockserver with a tiny REST API for model that publishes creations to the
 // sockets watching the model. (Handlers run concurrently, hence the mutex.)
 func startMock(model string) *mockserver.Server {
-	srv := mockserver.New()
+	srv := mockserver.New(mockserver.WithTransports(sailsio.TransportPolling, sailsio.TransportWebSocket))
 	var mu sync.Mutex
 	users := []map[string]any{{"id": 1, "name": "Ada"}}
 	srv.Handle("GET /"+model+"/:id", func(req *mockserver.Request, res *mockserver.Response) {
