@@ -263,7 +263,10 @@ func (c *conn) servePost(w http.ResponseWriter, r *http.Request) {
 	c.poll.postMu.Unlock()
 	w.Header().Set("Content-Type", "text/html")
 	_, _ = w.Write([]byte("ok"))
-	if !ok {
+	switch {
+	case !ok && slices.ContainsFunc(packets, func(p wire.PayloadPacket) bool { return !p.Binary && string(p.Data) == "1" }):
+		c.shutdown() // the client closed the transport: nothing more to tell it
+	case !ok:
 		c.closeGraceful()
 	}
 }
@@ -271,7 +274,15 @@ func (c *conn) servePost(w http.ResponseWriter, r *http.Request) {
 // pollClosing makes sure a polling connection whose close was queued ends: the pending (or next)
 // GET carries the close packet; a client that sends none is cut after closeGrace.
 func (c *conn) pollClosing() {
-	c.poll.closeOnce.Do(func() { time.AfterFunc(closeGrace, c.shutdown) })
+	p := c.poll
+	p.mu.Lock()
+	idle := !p.getting && !p.upgraded
+	p.mu.Unlock()
+	if idle && c.srv.ctx.Err() != nil {
+		c.shutdown() // the server closes and no GET waits to carry the close packet
+		return
+	}
+	p.closeOnce.Do(func() { time.AfterFunc(closeGrace, c.shutdown) })
 }
 
 // pollCut cuts a polling connection's pending GET.

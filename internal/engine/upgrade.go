@@ -67,7 +67,10 @@ func (s *Session) upgrade(dial func(ctx context.Context) (Transport, error)) {
 		}
 		err = fmt.Errorf("%w: %w", ErrUpgradeFailed, err)
 	}
-	if u, ok := s.h.(UpgradeHandler); ok && !s.isEnded() {
+	s.mu.Lock()
+	closing := s.closing || s.ended
+	s.mu.Unlock()
+	if u, ok := s.h.(UpgradeHandler); ok && !closing {
 		u.Upgraded(s.Transport().Name(), err)
 	}
 }
