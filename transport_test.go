@@ -531,3 +531,28 @@ func TestPollingFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestPollingBinary: a binary response (BINARY_ACK and its attachment, b4<base64> under EIO3,
+// b<base64> under EIO4 in the payload) reaches the client over polling as over WebSocket.
+func TestPollingBinary(t *testing.T) {
+	data := []byte{0, 1, 2, 0xfe, 0xff, '\x1e', ':'}
+	for _, cb := range clientCombos {
+		t.Run(cb.name, func(t *testing.T) {
+			srv := echoServer(t, cb.server)
+			srv.Handle("GET /bin", func(_ *mockserver.Request, res *mockserver.Response) { res.Send(data) })
+			s, err := sailsio.Connect(testCtx(t), srv.URL(), sailsio.WithProtocol(cb.client), pollingOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			jwr, err := s.GetContext(testCtx(t), "/bin", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []byte
+			if err := jwr.Decode(&got); err != nil || string(got) != string(data) {
+				t.Errorf("binary body %s (%v), want %v", jwr.Body, err, data)
+			}
+		})
+	}
+}
