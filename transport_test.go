@@ -556,3 +556,76 @@ func TestPollingBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestPollingHeartbeatFaults: over polling, a server that stops its heartbeats is detected
+// (ping timeout, then reconnection), and refused handshakes are reported with their status.
+func TestPollingHeartbeatFaults(t *testing.T) {
+	for _, cb := range clientCombos {
+		t.Run(cb.name, func(t *testing.T) {
+			srv := echoServer(t, cb.server, mockserver.WithPingInterval(200*time.Millisecond), mockserver.WithPingTimeout(300*time.Millisecond))
+			s, err := sailsio.New(srv.URL(), sailsio.WithProtocol(cb.client), pollingOnly,
+				sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			disc := make(chan string, 8)
+			conn := make(chan struct{}, 8)
+			cerr := make(chan string, 8)
+			s.On(sailsio.EventDisconnect, func(d json.RawMessage) { disc <- string(d) })
+			s.On(sailsio.EventConnect, func(json.RawMessage) { conn <- struct{}{} })
+			s.On(sailsio.EventConnectError, func(d json.RawMessage) { cerr <- string(d) })
+			if err := s.Connect(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			await(t, conn, "connect")
+			srv.RefuseHandshakes(1, http.StatusServiceUnavailable)
+			srv.StopHeartbeats(true)
+			if d := await(t, disc, "disconnect"); d != `{"reason":"ping timeout"}` {
+				t.Errorf("disconnect %s, want ping timeout", d)
+			}
+			srv.StopHeartbeats(false)
+			if e := await(t, cerr, "connect_error"); !strings.Contains(e, `"status":503`) {
+				t.Errorf("connect_error %s, want status 503", e)
+			}
+			await(t, conn, "reconnect")
+			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+				t.Errorf("after reconnecting: %v %v", jwr, err)
+			}
+		})
+	}
+}
+
+// TestRememberUpgrade: once an upgrade succeeded, WithRememberUpgrade(true) makes reconnections
+// go straight to websocket, as socket.io-client's rememberUpgrade.
+func TestRememberUpgrade(t *testing.T) {
+	srv := echoServer(t, sailsio.EIO4)
+	proxy := newPollProxy(t, srv.URL())
+	s, err := sailsio.New(proxy.URL, sailsio.WithProtocol(sailsio.EIO4), pollingUpgrade, sailsio.WithRememberUpgrade(true),
+		sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	upgraded := make(chan struct{}, 2)
+	conn := make(chan sailsio.Transport, 2)
+	s.On(sailsio.EventUpgrade, func(json.RawMessage) { upgraded <- struct{}{} })
+	s.On(sailsio.EventConnect, func(json.RawMessage) { conn <- s.Transport() })
+	if err := s.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	await(t, conn, "connect")
+	await(t, upgraded, "upgrade")
+	polls := len(proxy.requests())
+	srv.DropConnections()
+	if tr := await(t, conn, "reconnect"); tr != sailsio.TransportWebSocket {
+		t.Errorf("reconnected over %v, want websocket", tr)
+	}
+	if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+		t.Fatalf("after reconnecting: %v %v", jwr, err)
+	}
+	if n := len(proxy.requests()); n != polls {
+		t.Errorf("%d polling requests after the reconnection", n-polls)
+	}
+	none(t, upgraded, 100*time.Millisecond, "second upgrade")
+}
