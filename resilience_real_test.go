@@ -28,32 +28,45 @@ func TestResilienceRealSailsRestart(t *testing.T) {
 	for _, tc := range []struct {
 		hook  string
 		proto sailsio.Protocol
-		kill  bool // SIGKILL (a crash) instead of SIGTERM (Sails lowers)
+		kill  bool   // SIGKILL (a crash) instead of SIGTERM (Sails lowers)
+		tr    string // "" (websocket), "polling" or "upgrade" (polling, then websocket)
 	}{
-		{"hook2", sailsio.EIO3, false},
-		{"hook3", sailsio.EIO3, true},
-		{"hook3", sailsio.EIO4, false},
+		{"hook2", sailsio.EIO3, false, ""},
+		{"hook3", sailsio.EIO3, true, ""},
+		{"hook3", sailsio.EIO4, false, ""},
+		{"hook2", sailsio.EIO3, true, "polling"},
+		{"hook3", sailsio.EIO4, false, "upgrade"},
 	} {
 		how := "stop"
 		if tc.kill {
 			how = "kill"
 		}
 		name := fmt.Sprintf("%s/EIO%d/%s", tc.hook, tc.proto, how)
+		if tc.tr != "" {
+			name += "/" + tc.tr
+		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			resilRealRestart(t, name, tc.hook, tc.proto, tc.kill)
+			resilRealRestart(t, name, tc.hook, tc.proto, tc.kill, tc.tr)
 		})
 	}
 }
 
-func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill bool) {
+func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill bool, tr string) {
 	// Lifting and restarting take seconds on a loaded machine: generous bounds.
 	const slow = 90 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 4*slow)
 	defer cancel()
 
 	sessions := filepath.Join(t.TempDir(), "sessions.json")
-	srv := realsails.Start(t, hook, realsails.WithEnv("SAILSIO_SESSION_FILE", sessions))
+	srv := realsails.Start(t, hook, realsails.WithEnv("SAILSIO_SESSION_FILE", sessions), realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket"))
+	trs := []sailsio.Transport{sailsio.TransportWebSocket}
+	switch tr {
+	case "polling":
+		trs = []sailsio.Transport{sailsio.TransportPolling}
+	case "upgrade":
+		trs = []sailsio.Transport{sailsio.TransportPolling, sailsio.TransportWebSocket}
+	}
 
 	// HTTP login; the jar then holds the session cookie.
 	jar, err := cookiejar.New(nil)
@@ -73,7 +86,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 		t.Fatalf("HTTP login: %d %s", resp.StatusCode, body)
 	}
 
-	s, err := sailsio.New(srv.URL, sailsio.WithProtocol(p), sailsio.WithCookieJar(jar),
+	s, err := sailsio.New(srv.URL, sailsio.WithProtocol(p), sailsio.WithCookieJar(jar), sailsio.WithTransports(trs...),
 		sailsio.WithReconnectionDelay(100*time.Millisecond, 500*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
