@@ -39,7 +39,7 @@ func (c *conn) Closed(reason string, err error) {
 // lifecycle handlers only ever see the SDK's own events.
 var reserved = map[string]bool{
 	EventConnect: true, EventDisconnect: true, EventReconnecting: true, EventReconnect: true,
-	EventReconnectFailed: true, EventConnectError: true,
+	EventReconnectFailed: true, EventConnectError: true, EventUpgrade: true, EventUpgradeError: true,
 }
 
 // dial opens a connection and completes the handshake, within ctx and the connect timeout. parent

@@ -26,6 +26,8 @@ type EventHandler func(data json.RawMessage)
 //	reconnect_failed  {"attempts": n}
 //	connect_error     {"error": "...", "status": 400} (status only for a refused upgrade)
 //	sails:parseError  the server's error object
+//	upgrade           {"transport": "websocket"} (see WithTransports)
+//	upgrade_error     {"error": "..."}
 const (
 	EventConnect         = "connect"
 	EventDisconnect      = "disconnect"
