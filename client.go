@@ -25,6 +25,11 @@ type SailsSocket struct {
 	disp    dispatcher
 	headers atomic.Pointer[globalHeaders]
 	backOff backoff.BackOff // used by the life owner only (life.go)
+	// keepBackOff: the last connection was lost because the server did not know its session
+	// (ErrSessionUnknown): the next reconnection loop goes on with the delays where the last one
+	// stopped instead of starting over, so that a load balancer without sticky sessions (every
+	// connection lost at once) meets a growing delay. Guarded by mu.
+	keepBackOff bool
 
 	mu          sync.Mutex
 	state       State

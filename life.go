@@ -285,6 +285,7 @@ func (s *SailsSocket) lost(c *conn, reason string, cause error) {
 		return
 	}
 	s.detach(reason, disconnectedError(cause))
+	s.keepBackOff = errors.Is(cause, ErrSessionUnknown)
 	if s.opts.reconnection && reason != ReasonServerDisconnect {
 		s.state = StateReconnecting
 		s.post(command{kind: cmdLoop})
@@ -378,9 +379,10 @@ func (s *SailsSocket) hasCommandLocked(kind commandKind) bool {
 	return s.hasCommand(kind)
 }
 
-// reconnectBackOff returns the delay policy, reset: the user's, or a jittered exponential one
+// reconnectBackOff returns the delay policy, reset (unless keepBackOff says otherwise): the user's, or a jittered exponential one
 // between the WithReconnectionDelay bounds. Only the owner calls it.
 func (s *SailsSocket) reconnectBackOff() backoff.BackOff {
+	fresh := s.backOff == nil
 	if s.backOff == nil {
 		switch {
 		case s.opts.backOffFunc != nil:
@@ -398,7 +400,13 @@ func (s *SailsSocket) reconnectBackOff() backoff.BackOff {
 			s.backOff = &boundedBackOff{b: b, min: s.opts.reconnectMin, max: s.opts.reconnectMax}
 		}
 	}
-	s.backOff.Reset()
+	s.mu.Lock()
+	keep := s.keepBackOff && !fresh
+	s.keepBackOff = false
+	s.mu.Unlock()
+	if !keep {
+		s.backOff.Reset()
+	}
 	return s.backOff
 }
 

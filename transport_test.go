@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -261,8 +262,10 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 		t.Run(cb.name, func(t *testing.T) {
 			a, b := echoServer(t, cb.server), echoServer(t, cb.server)
 			proxy := newPollProxy(t, a.URL(), b.URL())
+			var logs lockedBuffer
 			s, err := sailsio.New(proxy.URL, sailsio.WithProtocol(cb.client), pollingOnly,
-				sailsio.WithReconnectionDelay(200*time.Millisecond, 400*time.Millisecond))
+				sailsio.WithReconnectionDelay(100*time.Millisecond, 10*time.Second),
+				sailsio.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -288,11 +291,17 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 				}
 				return // EIO4: the handshake's POST 40 reached the other server
 			}
-			// EIO3: connected by the open payload; the next request reaches the other server
-			_ = await(t, errs, "disconnect")
-			d := await(t, recon, "reconnecting")
-			if d < 100 {
-				t.Errorf("reconnecting after %d ms: the backoff does not apply", d)
+			// EIO3: connected by the open payload; the next request reaches the other server, and
+			// so on after every reconnection: the delays keep growing instead of starting over.
+			var delays []int64
+			for len(delays) < 4 {
+				delays = append(delays, await(t, recon, "reconnecting"))
+			}
+			if delays[0] < 100 || delays[3] < 400 {
+				t.Errorf("reconnection delays %v ms: the backoff does not grow", delays)
+			}
+			if l := logs.String(); !strings.Contains(l, "sticky sessions") {
+				t.Errorf("the log does not name the cause:\n%s", l)
 			}
 		})
 	}
@@ -628,4 +637,22 @@ func TestRememberUpgrade(t *testing.T) {
 		t.Errorf("%d polling requests after the reconnection", n-polls)
 	}
 	none(t, upgraded, 100*time.Millisecond, "second upgrade")
+}
+
+// lockedBuffer is a strings.Builder safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
