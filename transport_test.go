@@ -2,6 +2,8 @@ package sailsio_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -655,4 +657,32 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestPollingTLS: over https, every polling request and the upgrade's wss use WithTLSConfig: an
+// untrusted certificate is refused, a trusted one works on both transports.
+func TestPollingTLS(t *testing.T) {
+	srv := echoServer(t, sailsio.EIO4, mockserver.WithTLS())
+	if _, err := sailsio.Connect(testCtx(t), srv.URL(), pollingOnly, sailsio.WithReconnection(false)); !errors.Is(err, sailsio.ErrUnreachable) {
+		t.Errorf("untrusted certificate: %v, want ErrUnreachable", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	s, err := sailsio.New(srv.URL(), pollingUpgrade, sailsio.WithTLSConfig(&tls.Config{RootCAs: pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	upgraded := make(chan string, 1)
+	s.On(sailsio.EventUpgrade, func(json.RawMessage) { upgraded <- "" })
+	s.On(sailsio.EventUpgradeError, func(d json.RawMessage) { upgraded <- string(d) })
+	if err := s.Connect(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if e := await(t, upgraded, "upgrade"); e != "" {
+		t.Fatalf("upgrade over wss: %s", e)
+	}
+	if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+		t.Fatalf("over wss: %v %v", jwr, err)
+	}
 }
