@@ -41,6 +41,7 @@ type pollProxy struct {
 	backends []*httputil.ReverseProxy
 	next     atomic.Int64
 	refuseWS atomic.Bool // answer WebSocket upgrades 400
+	hangWS   atomic.Bool // never answer WebSocket upgrades
 
 	mu                 sync.Mutex
 	reqs               []*http.Request // clones, bodies not kept
@@ -82,6 +83,10 @@ func (p *pollProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 		if p.refuseWS.Load() {
 			http.Error(w, "no websockets here", http.StatusBadRequest)
+			return
+		}
+		if p.hangWS.Load() {
+			<-r.Context().Done() // never answers the upgrade
 			return
 		}
 		p.backends[int(p.next.Add(1))%len(p.backends)].ServeHTTP(w, r)
@@ -685,4 +690,36 @@ func TestPollingTLS(t *testing.T) {
 	if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
 		t.Fatalf("over wss: %v %v", jwr, err)
 	}
+}
+
+// TestCloseDuringUpgrade: Close is bounded and leaves no goroutine while an upgrade waits for a
+// WebSocket that never opens.
+func TestCloseDuringUpgrade(t *testing.T) {
+	srv := echoServer(t, sailsio.EIO4)
+	proxy := newPollProxy(t, srv.URL())
+	proxy.hangWS.Store(true)
+	base := runtime.NumGoroutine()
+	s, err := sailsio.Connect(testCtx(t), proxy.URL, pollingUpgrade)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitLimit)
+	for {
+		proxy.mu.Lock()
+		n := len(proxy.wsUpgrades)
+		proxy.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no upgrade attempt")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	start := time.Now()
+	s.Close()
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Errorf("Close took %v", d)
+	}
+	waitGoroutines(t, base)
 }
