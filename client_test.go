@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -87,7 +88,7 @@ func (cb combo) dial(t testing.TB, srv *mockserver.Server, opts ...sailsio.Optio
 // dialLife is dial with the lifecycle events collected from before Connect; the connect event of
 // the first connection is consumed. (A handler registered after Connect returns may or may not see
 // that connect event: handlers are looked up when the event's turn comes on the callback goroutine.)
-func (cb combo) dialLife(t testing.TB, srv *mockserver.Server, opts ...sailsio.Option) (*sailsio.SailsSocket, <-chan string) {
+func (cb combo) dialLife(t testing.TB, srv *mockserver.Server, opts ...sailsio.Option) (*sailsio.SailsSocket, *testkit.Events) {
 	t.Helper()
 	s := cb.newSocket(t, srv, opts...)
 	life := lifecycle(s)
@@ -96,7 +97,7 @@ func (cb combo) dialLife(t testing.TB, srv *mockserver.Server, opts ...sailsio.O
 	if err := s.Connect(ctx); err != nil {
 		t.Fatalf("Connect(%s): %v", cb.name, err)
 	}
-	expectEvent(t, life, sailsio.EventConnect)
+	life.Expect(t, sailsio.EventConnect)
 	return s, life
 }
 
@@ -152,31 +153,10 @@ func checkDoFailed(t testing.TB, jwr *sailsio.JWRes, err, want error) {
 	}
 }
 
-// lifecycle collects the lifecycle events of a socket as "name payload".
-func lifecycle(s *sailsio.SailsSocket) <-chan string {
-	ch := make(chan string, 256)
-	for _, ev := range []string{sailsio.EventConnect, sailsio.EventDisconnect, sailsio.EventReconnecting,
-		sailsio.EventReconnect, sailsio.EventReconnectFailed, sailsio.EventConnectError} {
-		s.On(ev, func(data json.RawMessage) { ch <- ev + " " + string(data) })
-	}
-	return ch
-}
-
-// nextEvent returns the next lifecycle event's name and payload.
-func nextEvent(t testing.TB, ch <-chan string) (string, json.RawMessage) {
-	t.Helper()
-	name, payload, _ := strings.Cut(await(t, ch, "lifecycle event"), " ")
-	return name, json.RawMessage(payload)
-}
-
-// expectEvent waits for the next lifecycle event and checks its name.
-func expectEvent(t testing.TB, ch <-chan string, want string) json.RawMessage {
-	t.Helper()
-	name, payload := nextEvent(t, ch)
-	if name != want {
-		t.Fatalf("lifecycle event %s %s, want %s", name, payload, want)
-	}
-	return payload
+// lifecycle collects the lifecycle events of a socket.
+func lifecycle(s *sailsio.SailsSocket) *testkit.Events {
+	return testkit.Collect(s.On, sailsio.EventConnect, sailsio.EventDisconnect, sailsio.EventReconnecting,
+		sailsio.EventReconnect, sailsio.EventReconnectFailed, sailsio.EventConnectError)
 }
 
 // jsonDiff reports the difference between two JSON texts compared as values ("" when equal).
@@ -343,21 +323,6 @@ func newBlocker(t testing.TB, srv *mockserver.Server, address, answer string) *b
 }
 
 func (b *blocker) open() { b.once.Do(func() { close(b.release) }) }
-
-// waitGoroutinesSettle waits (bounded) until the goroutine count is back to base. No signal
-// exists for that, so it polls.
-func waitGoroutinesSettle(t testing.TB, base int) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("%d goroutines, %d before the socket existed:\n%s", runtime.NumGoroutine(), base, buf[:n])
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Requests: both styles, every verb
@@ -1137,7 +1102,7 @@ func TestClientDisconnect(t *testing.T) {
 			if err := s.Connect(ctx); err != nil {
 				t.Fatal(err)
 			}
-			expectEvent(t, life, sailsio.EventConnect)
+			life.Expect(t, sailsio.EventConnect)
 			id := s.ID()
 			if _, err := s.GetContext(ctx, "/fast", nil); err != nil {
 				t.Fatal(err)
@@ -1162,7 +1127,7 @@ func TestClientDisconnect(t *testing.T) {
 			if err := await(t, errc, "Do's return"); !errors.Is(err, sailsio.ErrClosed) {
 				t.Errorf("in-flight Do = %v, want ErrClosed", err)
 			}
-			if d := jsonDiff(t, `{"reason":"io client disconnect"}`, expectEvent(t, life, sailsio.EventDisconnect)); d != "" {
+			if d := jsonDiff(t, `{"reason":"io client disconnect"}`, life.Expect(t, sailsio.EventDisconnect).Data); d != "" {
 				t.Errorf("disconnect payload (-want +got):\n%s", d)
 			}
 			if s.IsConnected() || s.IsConnecting() || s.ID() != "" {
@@ -1189,11 +1154,13 @@ func TestClientDisconnect(t *testing.T) {
 			if err := s.Disconnect(); err != nil {
 				t.Errorf("second Disconnect: %v", err)
 			}
-			waitGoroutinesSettle(t, base)
+			testkit.Settle(t, base)
 			if n, n2 := calls.Load(), calls2.Load(); n != 1 || n2 != 1 {
 				t.Errorf("callbacks ran %d and %d times, want 1 each", n, n2)
 			}
-			nothingIn(t, life, "lifecycle event after the second Disconnect")
+			if e := life.Unread(); len(e) > 0 {
+				t.Errorf("unexpected %s: %v", "lifecycle event after the second Disconnect", e)
+			}
 		})
 
 		t.Run("from a callback and a handler", func(t *testing.T) {
@@ -1254,7 +1221,7 @@ func TestClientDisconnect(t *testing.T) {
 			if err := s.Disconnect(); err != nil {
 				t.Errorf("second Disconnect: %v", err)
 			}
-			waitGoroutinesSettle(t, base)
+			testkit.Settle(t, base)
 			for i, n := range counts {
 				if c := n.Load(); c != 1 {
 					t.Errorf("callback %d ran %d times", i, c)
@@ -1287,7 +1254,7 @@ func TestClientReconnection(t *testing.T) {
 			if err := s.Connect(ctx); err != nil {
 				t.Fatal(err)
 			}
-			expectEvent(t, life, sailsio.EventConnect)
+			life.Expect(t, sailsio.EventConnect)
 			id1 := s.ID()
 
 			errc := make(chan error, 1)
@@ -1305,7 +1272,7 @@ func TestClientReconnection(t *testing.T) {
 				t.Errorf("in-flight Do = %v, want ErrDisconnected", err)
 			}
 			var reason struct{ Reason string }
-			if err := json.Unmarshal(expectEvent(t, life, sailsio.EventDisconnect), &reason); err != nil || reason.Reason != sailsio.ReasonTransportClose {
+			if err := json.Unmarshal(life.Expect(t, sailsio.EventDisconnect).Data, &reason); err != nil || reason.Reason != sailsio.ReasonTransportClose {
 				t.Errorf("disconnect reason %q (%v), want %q", reason.Reason, err, sailsio.ReasonTransportClose)
 			}
 			// Down for a while: attempts are refused.
@@ -1324,12 +1291,12 @@ func TestClientReconnection(t *testing.T) {
 				}
 				attempts = append(attempts, r.Attempt)
 			}
-			checkReconnecting(expectEvent(t, life, sailsio.EventReconnecting))
+			checkReconnecting(life.Expect(t, sailsio.EventReconnecting).Data)
 			var ce struct {
 				Error  string
 				Status int
 			}
-			if err := json.Unmarshal(expectEvent(t, life, sailsio.EventConnectError), &ce); err != nil || ce.Status != 503 || ce.Error == "" {
+			if err := json.Unmarshal(life.Expect(t, sailsio.EventConnectError).Data, &ce); err != nil || ce.Status != 503 || ce.Error == "" {
 				t.Errorf("connect_error %+v (%v), want status 503 and a message", ce, err)
 			}
 
@@ -1350,7 +1317,8 @@ func TestClientReconnection(t *testing.T) {
 			srv.RefuseHandshakes(0, 0)
 
 			for {
-				name, payload := nextEvent(t, life)
+				ev := life.Next(t)
+				name, payload := ev.Name, ev.Data
 				if name == sailsio.EventReconnecting {
 					checkReconnecting(payload)
 					continue
@@ -1363,7 +1331,7 @@ func TestClientReconnection(t *testing.T) {
 				}
 				break
 			}
-			payload := expectEvent(t, life, sailsio.EventReconnect)
+			payload := life.Expect(t, sailsio.EventReconnect).Data
 			if d := jsonDiff(t, fmt.Sprintf(`{"attempt":%d}`, len(attempts)), payload); d != "" {
 				t.Errorf("reconnect payload (-want +got):\n%s", d)
 			}
@@ -1404,7 +1372,7 @@ func TestClientReconnection(t *testing.T) {
 			await(t, slow.entered, "slow request")
 			srv.DropConnections()
 			checkFailed(t, await(t, ch, "in-flight callback"), sailsio.ErrDisconnected)
-			expectEvent(t, life, sailsio.EventDisconnect)
+			life.Expect(t, sailsio.EventDisconnect)
 			if s.IsConnected() || s.IsConnecting() {
 				t.Errorf("after the drop: connected %v connecting %v; want neither", s.IsConnected(), s.IsConnecting())
 			}
@@ -1432,7 +1400,7 @@ func TestClientReconnection(t *testing.T) {
 			s, life := cb.dialLife(t, srv, sailsio.WithReconnectionDelay(100*time.Millisecond, 200*time.Millisecond), sailsio.WithReconnectionAttempts(2))
 			srv.RefuseHandshakes(100, http.StatusServiceUnavailable)
 			srv.DropConnections()
-			expectEvent(t, life, sailsio.EventDisconnect)
+			life.Expect(t, sailsio.EventDisconnect)
 
 			var chans []<-chan reply
 			for i := range 3 {
@@ -1457,9 +1425,9 @@ func TestClientReconnection(t *testing.T) {
 				sailsio.EventReconnecting, sailsio.EventConnectError,
 				sailsio.EventReconnecting, sailsio.EventConnectError,
 			} {
-				expectEvent(t, life, want)
+				life.Expect(t, want)
 			}
-			if d := jsonDiff(t, `{"attempts":2}`, expectEvent(t, life, sailsio.EventReconnectFailed)); d != "" {
+			if d := jsonDiff(t, `{"attempts":2}`, life.Expect(t, sailsio.EventReconnectFailed).Data); d != "" {
 				t.Errorf("reconnect_failed payload (-want +got):\n%s", d)
 			}
 			for _, ch := range chans {
@@ -1475,29 +1443,6 @@ func TestClientReconnection(t *testing.T) {
 			checkDoFailed(t, jwr, err, sailsio.ErrDisconnected)
 		})
 
-		t.Run("kick", func(t *testing.T) {
-			srv := cb.newServer(t)
-			s, life := cb.dialLife(t, srv, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
-			if err := srv.Kick(s.ID()); err != nil {
-				t.Fatal(err)
-			}
-			if d := jsonDiff(t, `{"reason":"io server disconnect"}`, expectEvent(t, life, sailsio.EventDisconnect)); d != "" {
-				t.Errorf("disconnect payload (-want +got):\n%s", d)
-			}
-			if s.IsConnected() || s.IsConnecting() {
-				t.Errorf("after a kick: connected %v connecting %v; want neither", s.IsConnected(), s.IsConnecting())
-			}
-			c, ch, _ := callback()
-			s.Get("/x", nil, c)
-			checkFailed(t, await(t, ch, "callback after the kick"), sailsio.ErrDisconnected)
-			// No reconnection: nothing connects within many reconnection delays.
-			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-			defer cancel()
-			if ids, err := srv.WaitSockets(ctx, func(ids []string) bool { return len(ids) > 0 }); err == nil {
-				t.Errorf("the client reconnected after a kick: %v", ids)
-			}
-			nothingIn(t, life, "lifecycle event after the kick")
-		})
 	})
 }
 
@@ -1601,7 +1546,9 @@ func TestClientMessageLimits(t *testing.T) {
 					t.Errorf("an oversized request reached the server (%d bytes of data)", len(w.Data))
 				}
 			}
-			nothingIn(t, life, "lifecycle event (the connection must stay up)")
+			if e := life.Unread(); len(e) > 0 {
+				t.Errorf("unexpected %s: %v", "lifecycle event (the connection must stay up)", e)
+			}
 		})
 
 		t.Run("client max message size", func(t *testing.T) {
@@ -1623,7 +1570,7 @@ func TestClientMessageLimits(t *testing.T) {
 			checkFailed(t, r, sailsio.ErrDisconnected)
 			checkFailed(t, r, sailsio.ErrMessageTooLarge)
 			var reason struct{ Reason string }
-			if err := json.Unmarshal(expectEvent(t, life, sailsio.EventDisconnect), &reason); err != nil || reason.Reason != sailsio.ReasonTransportError {
+			if err := json.Unmarshal(life.Expect(t, sailsio.EventDisconnect).Data, &reason); err != nil || reason.Reason != sailsio.ReasonTransportError {
 				t.Errorf("disconnect reason %q (%v), want %q", reason.Reason, err, sailsio.ReasonTransportError)
 			}
 		})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 // The scenarios of the conformance suite (see conformance_test.go). Each runs against every
@@ -623,7 +624,8 @@ func scenarioKick(t *testing.T, b *backend) {
 	}
 }
 
-// scenarioHeartbeat stays idle for longer than the server's pingInterval+pingTimeout (1000+2000 ms):
+// scenarioHeartbeat stays idle for longer than the server's pingInterval+pingTimeout (1000+2000 ms,
+// times testkit.Scale):
 // a client that pinged the wrong way, or not at all, or did not answer pings, would be closed.
 func scenarioHeartbeat(t *testing.T, b *backend) {
 	s := connect(t, b)
@@ -632,7 +634,7 @@ func scenarioHeartbeat(t *testing.T, b *backend) {
 	select {
 	case d := <-disc:
 		t.Fatalf("disconnected while idle: %s", d)
-	case <-time.After(3500 * time.Millisecond):
+	case <-time.After(testkit.D(3500 * time.Millisecond)): // idle on purpose: the scenario is the silence
 	}
 	if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
 		t.Errorf("after idling: %v %v", jwr, err)

@@ -9,12 +9,14 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -94,8 +96,10 @@ type serverSetup struct {
 // so that each scenario also proves the heartbeat direction: a client pinging the wrong way, or not
 // at all, is closed by the server within pingInterval+pingTimeout.
 func withHeartbeat(s serverSetup) serverSetup {
-	s.env = append(s.env, realsails.WithEnv("SAILSIO_PING_INTERVAL", "1000"), realsails.WithEnv("SAILSIO_PING_TIMEOUT", "2000"))
-	s.mockOpts = append(s.mockOpts, mockserver.WithPingInterval(time.Second), mockserver.WithPingTimeout(2*time.Second))
+	interval, timeout := testkit.D(time.Second), testkit.D(2*time.Second) // scaled: a loaded machine must not look dead
+	s.env = append(s.env, realsails.WithEnv("SAILSIO_PING_INTERVAL", strconv.Itoa(int(interval.Milliseconds()))),
+		realsails.WithEnv("SAILSIO_PING_TIMEOUT", strconv.Itoa(int(timeout.Milliseconds()))))
+	s.mockOpts = append(s.mockOpts, mockserver.WithPingInterval(interval), mockserver.WithPingTimeout(timeout))
 	return s
 }
 

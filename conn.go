@@ -82,10 +82,10 @@ func (s *SailsSocket) dialError(ctx, parent context.Context, err error) error {
 	if dl, ok := parent.Deadline(); ok && !time.Now().Before(dl) {
 		return fmt.Errorf("sailsio: connect %s: %w", host, context.DeadlineExceeded)
 	}
+	if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) { // ctx carries the connect timeout
+		return fmt.Errorf("sailsio: connect %s: no connection within %v (WithConnectTimeout): %w", host, s.opts.connectTimeout, context.DeadlineExceeded)
+	}
 	if ctx.Err() != nil {
-		if dl, ok := ctx.Deadline(); ok && !time.Now().Before(dl) {
-			return fmt.Errorf("sailsio: connect %s: no connection within %v (WithConnectTimeout): %w", host, s.opts.connectTimeout, context.DeadlineExceeded)
-		}
 		return fmt.Errorf("sailsio: connect %s: %w", host, ctx.Err())
 	}
 	var hs *engine.HandshakeStatusError

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -143,18 +142,4 @@ func connectFake(t testing.TB, f *fakeServer, p Protocol, opts ...Option) (*Sail
 		t.Fatalf("Connect: %v", err)
 	}
 	return s, c
-}
-
-// waitGoroutines waits until the goroutine count is back to at most base (bounded).
-func waitGoroutines(t testing.TB, base int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			n := runtime.Stack(buf, true)
-			t.Fatalf("goroutines: %d, baseline %d\n%s", runtime.NumGoroutine(), base, buf[:n])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

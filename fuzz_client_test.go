@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 const (
@@ -516,7 +517,7 @@ func TestResilienceDisconnectDuringHandshake(t *testing.T) {
 			}
 		}
 		f.CloseClientConnections()
-		waitGoroutines(t, base)
+		testkit.Settle(t, base)
 	})
 	t.Run("reconnection attempt", func(t *testing.T) {
 		f := newFake(t, nil)
@@ -550,7 +551,7 @@ func TestResilienceDisconnectDuringHandshake(t *testing.T) {
 			}
 		}
 		f.CloseClientConnections()
-		waitGoroutines(t, base)
+		testkit.Settle(t, base)
 	})
 }
 

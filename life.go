@@ -220,6 +220,7 @@ func (s *SailsSocket) attempt(parent context.Context, n int) error {
 		return ErrClosed
 	}
 	c, err := s.dial(ctx, parent)
+	preempted := ctx.Err() != nil && parent.Err() == nil // by Reconnect: no connect_error for that
 	s.end(cancel)
 	s.mu.Lock()
 	if s.state == StateClosed {
@@ -231,7 +232,9 @@ func (s *SailsSocket) attempt(parent context.Context, n int) error {
 	}
 	if err != nil {
 		s.mu.Unlock()
-		s.connectError(err)
+		if !preempted {
+			s.connectError(err)
+		}
 		return err
 	}
 	s.install(c, n)

@@ -14,32 +14,16 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
-// events collects event payloads delivered to handlers.
-type events chan string
-
-func (s *SailsSocket) collect(t testing.TB, names ...string) events {
-	ch := make(events, 256)
-	for _, n := range names {
-		s.On(n, func(d json.RawMessage) { ch <- n + " " + string(d) })
-	}
-	return ch
-}
-
-func (ch events) next(t testing.TB) string {
-	t.Helper()
-	select {
-	case e := <-ch:
-		return e
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event within 5s")
-		return ""
-	}
+// collect records the named events of s.
+func (s *SailsSocket) collect(t testing.TB, names ...string) *testkit.Events {
+	return testkit.Collect(s.On, names...)
 }
 
 func ctx5(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Short)
 	t.Cleanup(cancel)
 	return ctx
 }
@@ -110,7 +94,7 @@ func TestConnectErrorPacket(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Message != "Not authorized" {
 		t.Fatalf("Connect = %v, want *ConnectError", err)
 	}
-	if got := ev.next(t); got != `connect_error {"error":"sailsio: server refused the connection: Not authorized"}` {
+	if got := ev.Next(t).String(); got != `connect_error {"error":"sailsio: server refused the connection: Not authorized"}` {
 		t.Errorf("event %s", got)
 	}
 	if s.IsConnected() || s.IsConnecting() {
@@ -136,7 +120,7 @@ func TestHandshakeRefused(t *testing.T) {
 	if err := s.Connect(ctx5(t)); err == nil {
 		t.Fatal("Connect succeeded")
 	}
-	if got := ev.next(t); got != `connect_error {"error":"sailsio: server refused the handshake with HTTP 400: Origin not allowed (refused by onlyAllowOrigins or beforeConnect: set an allowed Origin with WithInitialConnectionHeaders)","status":400}` {
+	if got := ev.Next(t).String(); got != `connect_error {"error":"sailsio: server refused the handshake with HTTP 400: Origin not allowed (refused by onlyAllowOrigins or beforeConnect: set an allowed Origin with WithInitialConnectionHeaders)","status":400}` {
 		t.Errorf("event %s", got)
 	}
 }
@@ -198,7 +182,7 @@ func TestParseErrorAckAndEvent(t *testing.T) {
 		t.Errorf("callback jwr.Error = %v, want *ParseError", err)
 	}
 	c.send(`42["sails:parseError",` + perr + `]`)
-	if got := pev.next(t); got != "sails:parseError "+perr {
+	if got := pev.Next(t).String(); got != "sails:parseError "+perr {
 		t.Errorf("parse error event %s", got)
 	}
 }
@@ -213,7 +197,7 @@ func TestHeartbeatTimeout(t *testing.T) {
 			if err := connected(); err != nil {
 				t.Fatal(err)
 			}
-			if got := ev.next(t); got != `disconnect {"reason":"ping timeout"}` {
+			if got := ev.Next(t).String(); got != `disconnect {"reason":"ping timeout"}` {
 				t.Errorf("event %s", got)
 			}
 			_, err := s.GetContext(ctx5(t), "/x", nil)
@@ -337,7 +321,7 @@ func TestFramesThatBreakTheProtocol(t *testing.T) {
 			}
 			if !tc.breaks {
 				c.send(`42["ok",1]`)
-				if got := ev.next(t); got != "ok 1" {
+				if got := ev.Next(t).String(); got != "ok 1" {
 					t.Fatalf("after the frames got %q, want the valid event", got)
 				}
 				if !s.IsConnected() {
@@ -345,7 +329,7 @@ func TestFramesThatBreakTheProtocol(t *testing.T) {
 				}
 				return
 			}
-			if got := ev.next(t); got != `disconnect {"reason":"parse error"}` {
+			if got := ev.Next(t).String(); got != `disconnect {"reason":"parse error"}` {
 				t.Fatalf("got %q, want disconnect with reason parse error", got)
 			}
 			select {
@@ -381,24 +365,6 @@ func TestBinaryAck(t *testing.T) {
 	}
 }
 
-func TestServerKickStopsReconnection(t *testing.T) {
-	f := newFake(t, nil)
-	s, c := connectFake(t, f, EIO3, WithReconnectionDelay(time.Millisecond, time.Millisecond))
-	ev := s.collect(t, EventDisconnect, EventReconnecting)
-	c.send("41")
-	if got := ev.next(t); got != `disconnect {"reason":"io server disconnect"}` {
-		t.Errorf("event %s", got)
-	}
-	if _, err := s.GetContext(ctx5(t), "/x", nil); !errors.Is(err, ErrDisconnected) {
-		t.Errorf("request after a kick = %v, want ErrDisconnected", err)
-	}
-	select {
-	case e := <-ev:
-		t.Errorf("unexpected event after a kick: %s", e)
-	default:
-	}
-}
-
 func TestReconnectAfterLoss(t *testing.T) {
 	f := newFake(t, nil)
 	s, c := connectFake(t, f, EIO3, WithReconnectionDelay(5*time.Millisecond, 10*time.Millisecond))
@@ -424,7 +390,7 @@ func TestReconnectAfterLoss(t *testing.T) {
 	}
 	var seq []string
 	for len(seq) < 4 {
-		seq = append(seq, strings.SplitN(ev.next(t), " ", 2)[0])
+		seq = append(seq, strings.SplitN(ev.Next(t).String(), " ", 2)[0])
 	}
 	if d := cmp.Diff([]string{"disconnect", "reconnecting", "connect", "reconnect"}, seq); d != "" {
 		t.Errorf("lifecycle (-want +got):\n%s", d)
@@ -445,5 +411,5 @@ func TestNoGoroutineSurvivesDisconnect(t *testing.T) {
 		c.ws.Close()
 	}
 	f.CloseClientConnections()
-	waitGoroutines(t, base)
+	testkit.Settle(t, base)
 }

@@ -98,7 +98,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 	if err := s.Connect(ctx); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
-	ev.expect(t, sailsio.EventConnect)
+	ev.Expect(t, sailsio.EventConnect)
 
 	me := func(what string) string {
 		t.Helper()
@@ -138,7 +138,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 	if jwr.StatusCode != 0 || !errors.Is(jwr.Error, sailsio.ErrDisconnected) {
 		t.Errorf("in-flight /slow when the server went away: %v, want ErrDisconnected", jwr)
 	}
-	disc := ev.waitForWithin(t, sailsio.EventDisconnect, slow)
+	disc := ev.WaitForWithin(t, sailsio.EventDisconnect, slow)
 	reason := resilReason(t, disc)
 	if !resilLost(reason) {
 		t.Errorf("disconnect reason %q, want transport close/error (a lost server is not a kick)", reason)
@@ -154,7 +154,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 	restartBegan := time.Now()
 	srv.Restart(t)
 	restarted := time.Since(restartBegan)
-	rc := ev.waitForWithin(t, sailsio.EventReconnect, slow)
+	rc := ev.WaitForWithin(t, sailsio.EventReconnect, slow)
 	reconnectedAfter := time.Since(restartBegan)
 
 	jwr = awaitFor(t, queued, slow, "the queued /me callback")

@@ -29,6 +29,7 @@ import (
 	"github.com/cenkalti/backoff/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -50,136 +51,16 @@ func resilDial(t testing.TB, s *sailsio.SailsSocket) {
 	}
 }
 
-// resilEvent is one event delivered to a handler.
-type resilEvent struct {
-	name string
-	data json.RawMessage
-	at   time.Time
-}
-
-func (e resilEvent) String() string { return e.name + " " + string(e.data) }
-
-// resilEvents records events without ever blocking the socket's callback goroutine.
-type resilEvents struct {
-	mu     sync.Mutex
-	list   []resilEvent
-	read   int
-	notify chan struct{}
-}
-
+// resilLifecycleNames are the lifecycle events collected when a test names none.
 var resilLifecycleNames = []string{sailsio.EventConnect, sailsio.EventDisconnect, sailsio.EventReconnecting,
 	sailsio.EventReconnect, sailsio.EventReconnectFailed, sailsio.EventConnectError}
 
 // resilCollect records the named events of s (the lifecycle events when none are named).
-func resilCollect(s *sailsio.SailsSocket, names ...string) *resilEvents {
+func resilCollect(s *sailsio.SailsSocket, names ...string) *testkit.Events {
 	if len(names) == 0 {
 		names = resilLifecycleNames
 	}
-	e := &resilEvents{notify: make(chan struct{}, 1)}
-	for _, n := range names {
-		s.On(n, func(data json.RawMessage) {
-			e.mu.Lock()
-			e.list = append(e.list, resilEvent{n, data, time.Now()})
-			e.mu.Unlock()
-			select {
-			case e.notify <- struct{}{}:
-			default:
-			}
-		})
-	}
-	return e
-}
-
-// next returns the next unread event, waiting for it (bounded).
-func (e *resilEvents) next(t testing.TB) resilEvent {
-	t.Helper()
-	return e.nextWithin(t, waitLimit)
-}
-
-// nextWithin returns the next unread event, waiting at most d for it.
-func (e *resilEvents) nextWithin(t testing.TB, d time.Duration) resilEvent {
-	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		e.mu.Lock()
-		if e.read < len(e.list) {
-			ev := e.list[e.read]
-			e.read++
-			e.mu.Unlock()
-			return ev
-		}
-		e.mu.Unlock()
-		select {
-		case <-e.notify:
-		case <-timer.C:
-			t.Fatalf("no event within %v (seen: %v)", d, e.all())
-		}
-	}
-}
-
-// waitFor skips events until one named name.
-func (e *resilEvents) waitFor(t testing.TB, name string) resilEvent {
-	t.Helper()
-	return e.waitForWithin(t, name, waitLimit)
-}
-
-// waitForWithin skips events until one named name, which must come within d.
-func (e *resilEvents) waitForWithin(t testing.TB, name string, d time.Duration) resilEvent {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if ev := e.nextWithin(t, time.Until(deadline)); ev.name == name {
-			return ev
-		}
-	}
-}
-
-// expect reads the next event and checks its name.
-func (e *resilEvents) expect(t testing.TB, name string) resilEvent {
-	t.Helper()
-	ev := e.next(t)
-	if ev.name != name {
-		t.Fatalf("event %s, want %s (all: %v)", ev, name, e.all())
-	}
-	return ev
-}
-
-// unread returns the events not read yet, without consuming them.
-func (e *resilEvents) unread() []resilEvent {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.list[e.read:])
-}
-
-func (e *resilEvents) all() []resilEvent {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.list)
-}
-
-// resilSkipper reads events skipping those named skip.
-type resilSkipper struct {
-	e    *resilEvents
-	skip string
-}
-
-func resilSkip(e *resilEvents, skip string) resilSkipper {
-	return resilSkipper{e, skip}
-}
-
-func (k resilSkipper) expect(t testing.TB, name string) resilEvent {
-	t.Helper()
-	for {
-		ev := k.e.next(t)
-		if ev.name == k.skip && name != k.skip {
-			continue
-		}
-		if ev.name != name {
-			t.Fatalf("event %s, want %s (all: %v)", ev, name, k.e.all())
-		}
-		return ev
-	}
+	return testkit.Collect(s.On, names...)
 }
 
 type resilReconnecting struct {
@@ -187,18 +68,9 @@ type resilReconnecting struct {
 	DelayMS int64 `json:"delay_ms"`
 }
 
-func resilDecode[T any](t testing.TB, ev resilEvent) T {
+func resilReason(t testing.TB, ev testkit.Event) string {
 	t.Helper()
-	var v T
-	if err := json.Unmarshal(ev.data, &v); err != nil {
-		t.Fatalf("event %s: %v", ev, err)
-	}
-	return v
-}
-
-func resilReason(t testing.TB, ev resilEvent) string {
-	t.Helper()
-	return resilDecode[struct {
+	return testkit.Decode[struct {
 		Reason string `json:"reason"`
 	}](t, ev).Reason
 }
@@ -216,25 +88,6 @@ func resilFlush(t testing.TB, s *sailsio.SailsSocket) {
 	s.Get("/flush", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) { done <- jwr.Error })
 	if err := await(t, done, "flush callback"); !errors.Is(err, sailsio.ErrClosed) {
 		t.Fatalf("flush request on a closed socket: %v, want ErrClosed", err)
-	}
-}
-
-// resilSettle waits (bounded) until the goroutine count is back to base and returns it. There is no
-// signal for goroutines ending, so it polls.
-func resilSettle(t testing.TB, base int) int {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= base {
-			return n
-		}
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			buf = buf[:runtime.Stack(buf, true)]
-			t.Fatalf("%d goroutines, baseline %d:\n%s", n, base, buf)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -367,7 +220,7 @@ func resilInFlightDrop(t *testing.T, cb combo, reconnect bool) {
 	s := resilNew(t, srv, cb.client, sailsio.WithReconnection(reconnect), sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond))
 	ev := resilCollect(s)
 	resilDial(t, s)
-	ev.expect(t, sailsio.EventConnect)
+	ev.Expect(t, sailsio.EventConnect)
 	// Callbacks and handlers run one at a time on the callback goroutine: a counter orders them.
 	var order, lastFailed atomic.Int64
 	connectAt := make(chan int64, 4)
@@ -414,12 +267,12 @@ func resilInFlightDrop(t *testing.T, cb combo, reconnect bool) {
 		t.Errorf("%d callbacks did not report ErrDisconnected", bad)
 	}
 
-	reason := resilReason(t, ev.expect(t, sailsio.EventDisconnect))
+	reason := resilReason(t, ev.Expect(t, sailsio.EventDisconnect))
 	if !resilLost(reason) {
 		t.Errorf("disconnect reason %q, want transport close/error", reason)
 	}
 	if reconnect {
-		ev.waitFor(t, sailsio.EventReconnect)
+		ev.WaitFor(t, sailsio.EventReconnect)
 		// The old connection's requests have all failed before the new connection's connect handler.
 		if c := await(t, connectAt, "connect handler"); c < lastFailed.Load() {
 			t.Errorf("the new connection's connect handler ran before %d of the old connection's in-flight failures", lastFailed.Load()-c)
@@ -469,7 +322,7 @@ func resilDropCycles(t *testing.T, p sailsio.Protocol) {
 	s := resilNew(t, srv, p, sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond))
 	ev := resilCollect(s)
 	resilDial(t, s)
-	ev.expect(t, sailsio.EventConnect)
+	ev.Expect(t, sailsio.EventConnect)
 	during := runtime.NumGoroutine()
 
 	results := make(chan resilOutcome, cycles*perCycle)
@@ -479,7 +332,7 @@ func resilDropCycles(t *testing.T, p sailsio.Protocol) {
 	for c := range cycles {
 		srv.RefuseHandshakes(1<<30, http.StatusServiceUnavailable) // keep it down until the requests wait
 		srv.DropConnections()
-		if r := resilReason(t, ev.waitFor(t, sailsio.EventDisconnect)); !resilLost(r) {
+		if r := resilReason(t, ev.WaitFor(t, sailsio.EventDisconnect)); !resilLost(r) {
 			t.Fatalf("cycle %d: disconnect reason %q", c, r)
 		}
 		for range perCycle {
@@ -491,17 +344,17 @@ func resilDropCycles(t *testing.T, p sailsio.Protocol) {
 			})
 		}
 		// At least one attempt fails while the requests wait, then the server takes handshakes again.
-		ce := ev.waitFor(t, sailsio.EventConnectError)
-		if st := resilDecode[struct{ Status int }](t, ce).Status; st != http.StatusServiceUnavailable {
+		ce := ev.WaitFor(t, sailsio.EventConnectError)
+		if st := testkit.Decode[struct{ Status int }](t, ce).Status; st != http.StatusServiceUnavailable {
 			t.Fatalf("cycle %d: connect_error %s, want status 503", c, ce)
 		}
 		srv.RefuseHandshakes(0, 0)
 		for {
-			e := ev.next(t)
-			if e.name == sailsio.EventConnectError {
+			e := ev.Next(t)
+			if e.Name == sailsio.EventConnectError {
 				refusedAttempts++
 			}
-			if e.name == sailsio.EventReconnect {
+			if e.Name == sailsio.EventReconnect {
 				break
 			}
 		}
@@ -517,7 +370,7 @@ func resilDropCycles(t *testing.T, p sailsio.Protocol) {
 	elapsed := time.Since(start)
 	s.Disconnect()
 	resilFlush(t, s)
-	after := resilSettle(t, base)
+	after := testkit.Settle(t, base)
 
 	// Exactly once, in order: the wire order over all connections is 0, 1, 2, ...
 	var order []int
@@ -570,19 +423,19 @@ func TestResilienceLifecycleOrder(t *testing.T) {
 			s.On("news", func(d json.RawMessage) { news <- d }) // registered before Connect
 			ev := resilCollect(s)
 			resilDial(t, s)
-			ev.expect(t, sailsio.EventConnect)
+			ev.Expect(t, sailsio.EventConnect)
 			var delays []int64
 			for round := range 3 {
 				oldID := s.ID()
 				gate.set(2) // two refused attempts, the third goes through
 				mark := gate.count()
 				srv.DropConnections()
-				if r := resilReason(t, ev.expect(t, sailsio.EventDisconnect)); !resilLost(r) {
+				if r := resilReason(t, ev.Expect(t, sailsio.EventDisconnect)); !resilLost(r) {
 					t.Errorf("round %d: disconnect reason %q", round, r)
 				}
 				var rc []resilReconnecting
 				for attempt := 1; attempt <= 3; attempt++ {
-					r := resilDecode[resilReconnecting](t, ev.expect(t, sailsio.EventReconnecting))
+					r := testkit.Decode[resilReconnecting](t, ev.Expect(t, sailsio.EventReconnecting))
 					if r.Attempt != attempt {
 						t.Errorf("round %d: reconnecting attempt %d, want %d", round, r.Attempt, attempt)
 					}
@@ -592,14 +445,14 @@ func TestResilienceLifecycleOrder(t *testing.T) {
 					rc = append(rc, r)
 					delays = append(delays, r.DelayMS)
 					if attempt < 3 {
-						ce := ev.expect(t, sailsio.EventConnectError)
-						if st := resilDecode[struct{ Status int }](t, ce).Status; st != http.StatusBadRequest {
+						ce := ev.Expect(t, sailsio.EventConnectError)
+						if st := testkit.Decode[struct{ Status int }](t, ce).Status; st != http.StatusBadRequest {
 							t.Errorf("round %d: %s, want status 400 (beforeConnect refusal)", round, ce)
 						}
 					}
 				}
-				ev.expect(t, sailsio.EventConnect)
-				if r := resilDecode[struct{ Attempt int }](t, ev.expect(t, sailsio.EventReconnect)); r.Attempt != 3 {
+				ev.Expect(t, sailsio.EventConnect)
+				if r := testkit.Decode[struct{ Attempt int }](t, ev.Expect(t, sailsio.EventReconnect)); r.Attempt != 3 {
 					t.Errorf("round %d: reconnect attempt %d, want 3", round, r.Attempt)
 				}
 				// The attempts the server saw are spaced by at least the announced delays.
@@ -648,22 +501,22 @@ func TestResilienceReconnectFailed(t *testing.T) {
 		s.Get("/ok", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) { queuedCalls.Add(1); queued <- jwr })
 	})
 	resilDial(t, s)
-	ev.expect(t, sailsio.EventConnect)
+	ev.Expect(t, sailsio.EventConnect)
 	gate.set(-1)
 	mark := gate.count()
 	srv.DropConnections()
-	ev.expect(t, sailsio.EventDisconnect)
+	ev.Expect(t, sailsio.EventDisconnect)
 	if st := await(t, stateInHandler, "state"); st != sailsio.StateReconnecting {
 		t.Errorf("State() in the disconnect handler = %v, want reconnecting", st)
 	}
 	for attempt := 1; attempt <= 3; attempt++ {
-		if r := resilDecode[resilReconnecting](t, ev.expect(t, sailsio.EventReconnecting)); r.Attempt != attempt {
+		if r := testkit.Decode[resilReconnecting](t, ev.Expect(t, sailsio.EventReconnecting)); r.Attempt != attempt {
 			t.Errorf("reconnecting %+v, want attempt %d", r, attempt)
 		}
-		ev.expect(t, sailsio.EventConnectError)
+		ev.Expect(t, sailsio.EventConnectError)
 	}
-	failed := ev.expect(t, sailsio.EventReconnectFailed)
-	if d := jsonDiffResil(`{"attempts":3}`, failed.data); d != "" {
+	failed := ev.Expect(t, sailsio.EventReconnectFailed)
+	if d := jsonDiffResil(`{"attempts":3}`, failed.Data); d != "" {
 		t.Errorf("reconnect_failed payload: %s", d)
 	}
 	jwr := await(t, queued, "queued request's callback")
@@ -743,36 +596,36 @@ func TestResilienceCustomBackOff(t *testing.T) {
 	s := resilNew(t, srv, sailsio.EIO4, sailsio.WithReconnectionDelay(time.Second, 5*time.Second), sailsio.WithReconnectionBackOff(bo))
 	ev := resilCollect(s)
 	resilDial(t, s)
-	ev.expect(t, sailsio.EventConnect)
+	ev.Expect(t, sailsio.EventConnect)
 
 	// First loss: one refused attempt, then success on the second.
 	gate.set(1)
 	srv.DropConnections()
-	ev.expect(t, sailsio.EventDisconnect)
+	ev.Expect(t, sailsio.EventDisconnect)
 	for attempt := 1; attempt <= 2; attempt++ {
-		r := resilDecode[resilReconnecting](t, ev.expect(t, sailsio.EventReconnecting))
+		r := testkit.Decode[resilReconnecting](t, ev.Expect(t, sailsio.EventReconnecting))
 		if r.Attempt != attempt || r.DelayMS != 25 {
 			t.Errorf("reconnecting %+v, want attempt %d delay_ms 25 (the custom policy)", r, attempt)
 		}
 		if attempt == 1 {
-			ev.expect(t, sailsio.EventConnectError)
+			ev.Expect(t, sailsio.EventConnectError)
 		}
 	}
-	ev.expect(t, sailsio.EventConnect)
-	ev.expect(t, sailsio.EventReconnect)
+	ev.Expect(t, sailsio.EventConnect)
+	ev.Expect(t, sailsio.EventReconnect)
 
 	// Second loss: the policy was reset (2 retries again) and gives up with backoff.Stop.
 	gate.set(-1)
 	srv.DropConnections()
-	ev.expect(t, sailsio.EventDisconnect)
+	ev.Expect(t, sailsio.EventDisconnect)
 	for attempt := 1; attempt <= 2; attempt++ {
-		if r := resilDecode[resilReconnecting](t, ev.expect(t, sailsio.EventReconnecting)); r.Attempt != attempt || r.DelayMS != 25 {
+		if r := testkit.Decode[resilReconnecting](t, ev.Expect(t, sailsio.EventReconnecting)); r.Attempt != attempt || r.DelayMS != 25 {
 			t.Errorf("reconnecting %+v, want attempt %d delay_ms 25", r, attempt)
 		}
-		ev.expect(t, sailsio.EventConnectError)
+		ev.Expect(t, sailsio.EventConnectError)
 	}
-	if f := ev.expect(t, sailsio.EventReconnectFailed); jsonDiffResil(`{"attempts":2}`, f.data) != "" {
-		t.Errorf("reconnect_failed %s, want attempts 2", f.data)
+	if f := ev.Expect(t, sailsio.EventReconnectFailed); jsonDiffResil(`{"attempts":2}`, f.Data) != "" {
+		t.Errorf("reconnect_failed %s, want attempts 2", f.Data)
 	}
 	if st := s.State(); st != sailsio.StateDisconnected {
 		t.Errorf("State() = %v after the policy stopped, want disconnected", st)
@@ -800,7 +653,7 @@ func TestResilienceForcedReconnect(t *testing.T) {
 			s := resilNew(t, srv, cb.client, sailsio.WithReconnectionDelay(10*time.Second, 10*time.Second))
 			ev := resilCollect(s)
 			resilDial(t, s)
-			ev.expect(t, sailsio.EventConnect)
+			ev.Expect(t, sailsio.EventConnect)
 
 			// While connected: the current connection is dropped (in flight fails) and a new one made.
 			inflight := make(chan error, 1)
@@ -813,11 +666,10 @@ func TestResilienceForcedReconnect(t *testing.T) {
 			if err := await(t, inflight, "in-flight result"); !errors.Is(err, sailsio.ErrDisconnected) {
 				t.Errorf("in flight during Reconnect: %v, want ErrDisconnected", err)
 			}
-			if r := resilReason(t, ev.expect(t, sailsio.EventDisconnect)); r != sailsio.ReasonClientDisconnect {
+			if r := resilReason(t, ev.Expect(t, sailsio.EventDisconnect)); r != sailsio.ReasonClientDisconnect {
 				t.Errorf("disconnect reason %q on Reconnect, want %q", r, sailsio.ReasonClientDisconnect)
 			}
-			ev.expect(t, sailsio.EventConnect)
-			manual := resilSkip(ev, sailsio.EventReconnect) // whether Reconnect reports one is not specified
+			ev.Expect(t, sailsio.EventConnect)
 			if s.ID() == first || !s.IsConnected() {
 				t.Errorf("after Reconnect: ID %q (was %q), connected %v", s.ID(), first, s.IsConnected())
 			}
@@ -825,8 +677,8 @@ func TestResilienceForcedReconnect(t *testing.T) {
 			// While the loop waits its 10 s delay: Reconnect connects now, the queue goes out.
 			mark := gate.count()
 			srv.DropConnections()
-			manual.expect(t, sailsio.EventDisconnect)
-			if r := resilDecode[resilReconnecting](t, ev.expect(t, sailsio.EventReconnecting)); r.DelayMS != 10000 {
+			ev.ExpectSkipping(t, sailsio.EventDisconnect, sailsio.EventReconnect)
+			if r := testkit.Decode[resilReconnecting](t, ev.Expect(t, sailsio.EventReconnecting)); r.DelayMS != 10000 {
 				t.Errorf("reconnecting %+v, want delay_ms 10000", r)
 			}
 			queued := make(chan *sailsio.JWRes, 1)
@@ -836,7 +688,7 @@ func TestResilienceForcedReconnect(t *testing.T) {
 				t.Fatalf("Reconnect during the loop: %v", err)
 			}
 			took := time.Since(began)
-			ev.expect(t, sailsio.EventConnect)
+			ev.Expect(t, sailsio.EventConnect)
 			if jwr := await(t, queued, "queued request"); jwr.StatusCode != 200 || string(jwr.Body) != `"1"` {
 				t.Errorf("queued request after Reconnect: %v", jwr)
 			}
@@ -861,12 +713,12 @@ func TestResilienceForcedReconnect(t *testing.T) {
 			if d := time.Since(began); d > time.Second {
 				t.Errorf("Disconnect took %v", d)
 			}
-			resilSettle(t, base)
+			testkit.Settle(t, base)
 			if n := len(gate.since(mark)); n != 1 {
 				t.Errorf("the server saw %d handshakes after the drop, want 1", n)
 			}
-			for _, e := range ev.unread() {
-				if e.name != sailsio.EventDisconnect && e.name != sailsio.EventReconnect {
+			for _, e := range ev.Unread() {
+				if e.Name != sailsio.EventDisconnect && e.Name != sailsio.EventReconnect {
 					t.Errorf("unexpected event after Reconnect (the superseded loop went on?): %s", e)
 				}
 			}
@@ -883,15 +735,15 @@ func TestResilienceDisconnectStopsLoop(t *testing.T) {
 			s := resilNew(t, srv, cb.client, sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond))
 			ev := resilCollect(s)
 			resilDial(t, s)
-			ev.expect(t, sailsio.EventConnect)
+			ev.Expect(t, sailsio.EventConnect)
 			gate.set(-1)
 			mark := gate.count()
 			srv.DropConnections()
-			ev.expect(t, sailsio.EventDisconnect)
+			ev.Expect(t, sailsio.EventDisconnect)
 			queued := make(chan *sailsio.JWRes, 1)
 			s.Get("/never", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) { queued <- jwr })
 			for range 3 {
-				ev.waitFor(t, sailsio.EventConnectError)
+				ev.WaitFor(t, sailsio.EventConnectError)
 			}
 			s.Disconnect()
 			if jwr := await(t, queued, "queued request"); !errors.Is(jwr.Error, sailsio.ErrClosed) {
@@ -900,7 +752,7 @@ func TestResilienceDisconnectStopsLoop(t *testing.T) {
 			if st := s.State(); st != sailsio.StateClosed {
 				t.Errorf("State() = %v, want closed", st)
 			}
-			after := resilSettle(t, base) // the loop's goroutine is gone: no attempt can follow
+			after := testkit.Settle(t, base) // the loop's goroutine is gone: no attempt can follow
 			attempts := len(gate.since(mark))
 			// 20 times the longest delay: an attempt would have come by now.
 			deadline := time.Now().Add(100 * time.Millisecond)
@@ -910,8 +762,8 @@ func TestResilienceDisconnectStopsLoop(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			for _, e := range ev.unread() {
-				if e.name == sailsio.EventConnect || e.name == sailsio.EventReconnect {
+			for _, e := range ev.Unread() {
+				if e.Name == sailsio.EventConnect || e.Name == sailsio.EventReconnect {
 					t.Errorf("event after Disconnect: %s", e)
 				}
 			}
@@ -928,12 +780,12 @@ func TestResilienceKick(t *testing.T) {
 			s := resilNew(t, srv, cb.client, sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond))
 			ev := resilCollect(s)
 			resilDial(t, s)
-			ev.expect(t, sailsio.EventConnect)
+			ev.Expect(t, sailsio.EventConnect)
 			mark := gate.count()
 			if err := srv.Kick(s.ID()); err != nil {
 				t.Fatal(err)
 			}
-			if r := resilReason(t, ev.expect(t, sailsio.EventDisconnect)); r != sailsio.ReasonServerDisconnect {
+			if r := resilReason(t, ev.Expect(t, sailsio.EventDisconnect)); r != sailsio.ReasonServerDisconnect {
 				t.Errorf("disconnect reason %q, want %q", r, sailsio.ReasonServerDisconnect)
 			}
 			if st := s.State(); st != sailsio.StateDisconnected {
@@ -950,7 +802,7 @@ func TestResilienceKick(t *testing.T) {
 				}
 				time.Sleep(5 * time.Millisecond)
 			}
-			if evs := ev.unread(); len(evs) != 0 {
+			if evs := ev.Unread(); len(evs) != 0 {
 				t.Errorf("events after the kick: %v", evs)
 			}
 		})
@@ -977,7 +829,7 @@ func TestResilienceHalfOpen(t *testing.T) {
 				s := resilNew(t, srv, cb.client, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
 				ev := resilCollect(s)
 				resilDial(t, s)
-				ev.expect(t, sailsio.EventConnect)
+				ev.Expect(t, sailsio.EventConnect)
 				// Let two heartbeats go by (a pong "3", whichever side sends it), so that the
 				// fault starts at any point of the heartbeat cycle, not right after the handshake.
 				pongs := 0
@@ -991,8 +843,8 @@ func TestResilienceHalfOpen(t *testing.T) {
 				}
 				began := time.Now()
 				fault.set(srv, true)
-				disc := ev.expect(t, sailsio.EventDisconnect)
-				took := disc.at.Sub(began)
+				disc := ev.Expect(t, sailsio.EventDisconnect)
+				took := disc.At.Sub(began)
 				if r := resilReason(t, disc); r != sailsio.ReasonPingTimeout {
 					t.Errorf("disconnect reason %q, want %q", r, sailsio.ReasonPingTimeout)
 				}
@@ -1004,7 +856,7 @@ func TestResilienceHalfOpen(t *testing.T) {
 					t.Errorf("detected after %v: too early for a heartbeat timeout", took)
 				}
 				fault.set(srv, false)
-				ev.waitFor(t, sailsio.EventReconnect)
+				ev.WaitFor(t, sailsio.EventReconnect)
 				if jwr, err := s.GetContext(testCtx(t), "/ok", nil); err != nil || jwr.StatusCode != 200 {
 					t.Errorf("request after reconnecting: %v, %v", jwr, err)
 				}
@@ -1082,7 +934,7 @@ func TestResilienceSession(t *testing.T) {
 			checkHandshake(before.Socket)
 			for round := range 3 {
 				srv.DropConnections()
-				ev.waitFor(t, sailsio.EventReconnect)
+				ev.WaitFor(t, sailsio.EventReconnect)
 				after := getMe()
 				if after.User != "ada" || after.Sid != before.Sid || after.Socket == before.Socket {
 					t.Errorf("round %d after reconnecting: %+v, want user ada in session %s on a new socket", round, after, before.Sid)
@@ -1141,7 +993,7 @@ func resilResubscribe(t *testing.T, p sailsio.Protocol) {
 	queue(n) // before Connect: after the join
 	n++
 	resilDial(t, s)
-	ev.expect(t, sailsio.EventConnect)
+	ev.Expect(t, sailsio.EventConnect)
 
 	// wireOrder returns the URLs the server received on socket id, in order.
 	wireOrder := func(id string) []string {
@@ -1180,13 +1032,13 @@ func resilResubscribe(t *testing.T, p sailsio.Protocol) {
 	for round := 1; round <= rounds; round++ {
 		srv.RefuseHandshakes(1<<30, http.StatusServiceUnavailable)
 		srv.DropConnections()
-		ev.waitFor(t, sailsio.EventDisconnect)
+		ev.WaitFor(t, sailsio.EventDisconnect)
 		want := []int{n, n + 1}
 		queue(n)
 		queue(n + 1)
 		n += 2
 		srv.RefuseHandshakes(0, 0)
-		ev.waitFor(t, sailsio.EventReconnect)
+		ev.WaitFor(t, sailsio.EventReconnect)
 		checkConn(round, want)
 	}
 	if c := joinCalls.Load(); c != int32(rounds+1) {
@@ -1196,7 +1048,7 @@ func resilResubscribe(t *testing.T, p sailsio.Protocol) {
 	// After stop: the next connection does not join; the room does not hold it.
 	stop()
 	srv.DropConnections()
-	ev.waitFor(t, sailsio.EventReconnect)
+	ev.WaitFor(t, sailsio.EventReconnect)
 	queue(n)
 	if v := await(t, queued, "request after stop"); strings.HasPrefix(v, "bad") {
 		t.Fatalf("request after stop: %s", v)
@@ -1244,8 +1096,8 @@ func TestResilienceQueue(t *testing.T) {
 
 	srv.RefuseHandshakes(1<<30, http.StatusServiceUnavailable)
 	srv.DropConnections()
-	ev.waitFor(t, sailsio.EventDisconnect)
-	ev2.waitFor(t, sailsio.EventDisconnect)
+	ev.WaitFor(t, sailsio.EventDisconnect)
+	ev2.WaitFor(t, sailsio.EventDisconnect)
 
 	results := make(chan resilOutcome, 16)
 	calls := make([]atomic.Int32, 10)
@@ -1290,8 +1142,8 @@ func TestResilienceQueue(t *testing.T) {
 	}
 
 	srv.RefuseHandshakes(0, 0)
-	ev.waitFor(t, sailsio.EventReconnect)
-	ev2.waitFor(t, sailsio.EventReconnect)
+	ev.WaitFor(t, sailsio.EventReconnect)
+	ev2.WaitFor(t, sailsio.EventReconnect)
 	got := map[int]*sailsio.JWRes{}
 	for range 3 {
 		o := await(t, results, "queued response")
@@ -1353,7 +1205,7 @@ func TestResilienceInFlightNotResent(t *testing.T) {
 					t.Errorf("in flight at the drop: %v, want ErrDisconnected", err)
 				}
 			}
-			ev.waitFor(t, sailsio.EventReconnect)
+			ev.WaitFor(t, sailsio.EventReconnect)
 			if jwr, err := s.GetContext(testCtx(t), "/after", nil); err != nil || jwr.StatusCode != 200 {
 				t.Fatalf("request after reconnecting: %v, %v", jwr, err)
 			}
@@ -1561,7 +1413,7 @@ func TestResilienceConcurrentUse(t *testing.T) {
 	close(stopDrops)
 	<-dropperDone
 	// The socket still works once the drops stop.
-	reconnected := len(ev.all())
+	reconnected := len(ev.All())
 	if _, err := s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo/final"}); err != nil {
 		// The last drop may have cut it: the retry waits for the reconnection.
 		if jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{URL: "/echo/final"}); err != nil || jwr.StatusCode != 200 {
@@ -1570,7 +1422,7 @@ func TestResilienceConcurrentUse(t *testing.T) {
 	}
 	s.Disconnect()
 	resilFlush(t, s)
-	after := resilSettle(t, base)
+	after := testkit.Settle(t, base)
 	issued := nextID.Load()
 	cmu.Lock()
 	for i := range issued {

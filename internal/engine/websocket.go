@@ -22,8 +22,9 @@ const writeBufferSize = 64 << 10
 
 var writeBuffers sync.Pool
 
-// readBufferSize is the size of the WebSocket read buffer each connection keeps.
-const readBufferSize = 4 << 10
+// readBufferSize is the size of the WebSocket read buffer each connection keeps for its life: small,
+// since it is most of an idle socket's memory; a larger message is read past it.
+const readBufferSize = 1 << 10
 
 // WebSocketConfig is what DialWebSocket needs.
 type WebSocketConfig struct {
