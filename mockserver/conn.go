@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/sailsio-go/sailsio/internal/engine"
 	"github.com/sailsio-go/sailsio/internal/sailsproto"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
@@ -61,11 +62,11 @@ func textFrame(s string) outFrame { return outFrame{typ: websocket.TextMessage, 
 // frames) and heartbeatLoop.
 type conn struct {
 	srv *Server
-	ws  *websocket.Conn // nil while on polling; set under outMu by an upgrade
-	bc  *batchConn      // under ws: batches the frames of one writeLoop pass
-	eio int             // 3 or 4: the semantics the connection follows
-	sid string          // Engine.IO session id
-	id  string          // Socket.IO socket id (= sid under EIO3)
+	ws  *websocket.Conn   // nil while on polling; set under outMu by an upgrade
+	bc  *engine.BatchConn // under ws: batches the frames of one writeLoop pass
+	eio int               // 3 or 4: the semantics the connection follows
+	sid string            // Engine.IO session id
+	id  string            // Socket.IO socket id (= sid under EIO3)
 	hs  *handshake
 
 	// poll is set when the connection started over HTTP long-polling (polling.go): GETs and
@@ -90,8 +91,7 @@ type conn struct {
 	rooms map[string]struct{} // rooms joined (its own id room included)
 
 	// owned by readLoop
-	pending *wire.Packet // binary packet waiting for its attachments
-	atts    [][]byte
+	asm wire.Assembler // a binary packet waiting for its attachments
 
 	// virtual requests waiting for their turn (order.go)
 	vmu   sync.Mutex
@@ -109,7 +109,7 @@ func newID() string {
 func durationMS(d time.Duration) int64 { return int64(d / time.Millisecond) }
 
 // startConn registers a freshly upgraded WebSocket and starts its goroutines.
-func (s *Server) startConn(ws *websocket.Conn, bc *batchConn, eio int, hs *handshake) {
+func (s *Server) startConn(ws *websocket.Conn, bc *engine.BatchConn, eio int, hs *handshake) {
 	c := s.newConn(eio, hs)
 	c.ws, c.bc = ws, bc
 	if !s.registerConn(c, []string{}) {
@@ -291,26 +291,26 @@ func (c *conn) writeLoop() {
 				break
 			}
 			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			c.bc.beginBatch()
+			c.bc.BeginBatch()
 			for _, f := range frames {
 				if c.ctx.Err() != nil {
-					c.bc.endBatch()
+					c.bc.EndBatch()
 					return
 				}
 				if f.typ == closeFrame {
-					c.bc.endBatch()
+					c.bc.EndBatch()
 					_ = c.ws.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(writeWait))
 					_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 					return
 				}
 				c.logFrame('<', f.data)
 				if err := c.ws.WriteMessage(f.typ, f.data); err != nil {
-					c.bc.endBatch()
+					c.bc.EndBatch()
 					c.shutdown()
 					return
 				}
 			}
-			if err := c.bc.endBatch(); err != nil {
+			if err := c.bc.EndBatch(); err != nil {
 				c.shutdown()
 				return
 			}
@@ -376,16 +376,16 @@ func (c *conn) onText(data []byte) bool {
 	case wire.EngineClose:
 		return false
 	case wire.EngineMessage:
-		if c.pending != nil {
-			return false // socket.io-parser: plaintext while reconstructing a binary packet
-		}
 		p, err := wire.DecodePacket(payload)
 		if err != nil {
 			return false
 		}
-		if (p.Type == wire.BinaryEvent || p.Type == wire.BinaryAck) && p.Attachments > 0 {
-			c.pending = &p
-			c.atts = nil
+		// A packet while a binary one waits for its attachments is an error, as in socket.io-parser.
+		p, done, err := c.asm.Packet(p)
+		if err != nil {
+			return false
+		}
+		if !done {
 			return true
 		}
 		return c.onPacket(p)
@@ -395,23 +395,16 @@ func (c *conn) onText(data []byte) bool {
 
 // onBinary handles a binary frame: an attachment of the pending binary packet.
 func (c *conn) onBinary(data []byte) bool {
-	if c.pending == nil {
-		return false
-	}
 	att, err := wire.DecodeBinaryFrame(c.eio, data)
 	if err != nil {
 		return false
 	}
-	c.atts = append(c.atts, att)
-	if len(c.atts) < c.pending.Attachments {
-		return true
-	}
-	p := *c.pending
-	c.pending = nil
-	p.Data, err = wire.ReplacePlaceholders(p.Data, c.atts)
-	c.atts = nil
+	p, done, err := c.asm.Binary(att)
 	if err != nil {
 		return false
+	}
+	if !done {
+		return true
 	}
 	return c.onPacket(p)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/engine"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
@@ -310,7 +311,7 @@ func (c *conn) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 // upgradeTimeout is engine.io's upgradeTimeout: a probe that does not end with 5 by then is closed.
 const upgradeTimeout = 10 * time.Second
 
-func (c *conn) probe(ws *websocket.Conn, bc *batchConn) {
+func (c *conn) probe(ws *websocket.Conn, bc *engine.BatchConn) {
 	p := c.poll
 	ok := false
 	defer func() {
