@@ -3,6 +3,7 @@ package sailsio_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -50,4 +51,25 @@ func TestRealSailsLargeRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRealSailsHandshakeErrors: what real Sails does to a wrong WithPath (it accepts the connection
+// and drops the upgrade) and to EIO4 on hook 2.x (it answers as Engine.IO v3) gets an error naming
+// the likely cause.
+func TestRealSailsHandshakeErrors(t *testing.T) {
+	t.Run("hook3/wrong path", func(t *testing.T) {
+		srv := realsails.Start(t, "hook3")
+		_, err := sailsio.Connect(testCtx(t), srv.URL, sailsio.WithPath("/sockets"))
+		var he *sailsio.HandshakeError
+		if !errors.As(err, &he) || !strings.Contains(he.Hint, "WithPath") {
+			t.Errorf("wrong path: %v, want a *HandshakeError naming WithPath", err)
+		}
+	})
+	t.Run("hook2/EIO4", func(t *testing.T) {
+		srv := realsails.Start(t, "hook2")
+		_, err := sailsio.Connect(testCtx(t), srv.URL, sailsio.WithProtocol(sailsio.EIO4))
+		if err == nil || !strings.Contains(err.Error(), "EIO3") {
+			t.Errorf("EIO4 against hook 2.x: %v, want an error naming EIO3", err)
+		}
+	})
 }
