@@ -261,10 +261,19 @@ func (b *exclusiveBackOff) Reset() {}
 // reconnecting event follows a connect without a disconnect between them.
 func TestBackOffNeverCalledConcurrently(t *testing.T) {
 	f := newFake(t, nil)
+	stop := make(chan struct{})
+	served := make(chan struct{})
+	defer func() { close(stop); <-served }()
 	go func() { // the server: accept every connection, open it, and drop it at once
-		for c := range f.conns {
-			c.open(EIO3, "s", 25000, 60000, 0)
-			c.ws.Close()
+		defer close(served)
+		for {
+			select {
+			case c := <-f.conns:
+				c.open(EIO3, "s", 25000, 60000, 0)
+				c.ws.Close()
+			case <-stop:
+				return
+			}
 		}
 	}()
 	bo := &exclusiveBackOff{}
