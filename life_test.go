@@ -44,7 +44,9 @@ func TestDisconnectBoundedWhenServerStopsReading(t *testing.T) {
 	s, done := stuckServer(t)
 	start := time.Now()
 	s.Disconnect()
-	if d := time.Since(start); d > shutdownBound {
+	d := time.Since(start)
+	t.Logf("Disconnect with a server that stopped reading took %v", d)
+	if d > shutdownBound {
 		t.Errorf("Disconnect took %v with a server that stopped reading", d)
 	}
 	select {
@@ -543,5 +545,45 @@ func TestRequestURLAndHeaderChecks(t *testing.T) {
 		if _, err := New("http://127.0.0.1:1", opt); !errors.Is(err, ErrInvalidHeader) || !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("New with a bad header = %v, want ErrInvalidOption and ErrInvalidHeader", err)
 		}
+	}
+}
+
+// TestDisconnectBoundedWhenServerTrickles: a server that sends a large frame one byte at a time
+// (the heartbeat never fires: bytes keep arriving) does not hold Disconnect up.
+func TestDisconnectBoundedWhenServerTrickles(t *testing.T) {
+	f := newFake(t, nil)
+	s, c := connectFake(t, f, EIO3)
+	nc := c.ws.NetConn()
+	// A text frame announcing 1 MiB (unmasked, 64-bit length), then its payload byte by byte.
+	if _, err := nc.Write([]byte{0x81, 127, 0, 0, 0, 0, 0, 0x10, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	trickled := make(chan struct{})
+	go func() {
+		defer close(trickled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+				if _, err := nc.Write([]byte("4")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	defer func() { close(stop); <-trickled }()
+	res := make(chan error, 1)
+	go func() { _, err := s.GetContext(context.Background(), "/x", nil); res <- err }()
+	start := time.Now()
+	s.Disconnect()
+	d := time.Since(start)
+	t.Logf("Disconnect with a server that trickles bytes took %v", d)
+	if d > shutdownBound {
+		t.Errorf("Disconnect took %v with a server that trickles bytes", d)
+	}
+	if err := <-res; !errors.Is(err, ErrClosed) {
+		t.Errorf("pending request = %v, want ErrClosed", err)
 	}
 }
