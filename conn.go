@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -20,7 +21,7 @@ type conn struct {
 // Event schedules the handlers of a server event.
 func (c *conn) Event(name string, arg json.RawMessage) {
 	if reserved[name] {
-		c.s.log.Warn("sailsio: ignoring a server event with a reserved name", "event", name)
+		c.s.logf(slog.LevelWarn, "sailsio: ignoring a server event with a reserved name", "event", name)
 		return
 	}
 	c.s.emit(name, arg)

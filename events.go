@@ -2,6 +2,7 @@ package sailsio
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -156,6 +157,16 @@ func (s *SailsSocket) call(f func()) {
 		}
 	}()
 	f()
+}
+
+// logf logs through the callback goroutine, in order with the callbacks, so that a logger's
+// handler never runs under a lock of the SDK nor on a goroutine that Disconnect or Reconnect wait
+// for: it may call any method of the socket. Without WithLogger it does nothing.
+func (s *SailsSocket) logf(level slog.Level, msg string, args ...any) {
+	if s.opts.logger == nil {
+		return
+	}
+	s.disp.post(func() { s.call(func() { s.log.Log(context.Background(), level, msg, args...) }) })
 }
 
 // dispatcher runs functions one at a time, in the order they were posted, on one goroutine that

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -41,6 +43,7 @@ type lifeQueue struct {
 	owner   sync.WaitGroup     // the owner goroutine
 	preempt context.CancelFunc // cancels what the owner waits for (dial, backoff delay, closing grace)
 	inLoop  bool               // the owner runs the reconnection loop (Reconnect preempts it)
+	gid     atomic.Uint64      // the owner goroutine's id, so that a BackOff policy it calls can call the socket
 }
 
 // post queues a command and makes sure an owner runs. Caller holds s.mu; the state is not Closed.
@@ -56,6 +59,8 @@ func (s *SailsSocket) post(c command) {
 // own runs the life commands until none is left.
 func (s *SailsSocket) own() {
 	defer s.life.owner.Done()
+	s.life.gid.Store(goid())
+	defer s.life.gid.Store(0)
 	for {
 		s.mu.Lock()
 		if len(s.life.cmds) == 0 || s.state == StateClosed {
@@ -101,8 +106,15 @@ func (s *SailsSocket) end(cancel context.CancelFunc) {
 	cancel()
 }
 
+// onOwner reports whether the caller runs on the life owner goroutine (a BackOff policy).
+func (s *SailsSocket) onOwner() bool {
+	id := s.life.gid.Load()
+	return id != 0 && id == goid()
+}
+
 // Connect connects a socket made with New. It returns nil at once if the socket is connected, and
-// waits for an attempt (or a reconnection loop) already under way. If it fails, queued requests stay
+// waits for an attempt (or a reconnection loop) already under way. Called from a BackOff policy,
+// it cannot wait for the goroutine that calls the policy: the attempt is queued and it returns nil. If it fails, queued requests stay
 // queued (call Connect again) until their context or request timeout ends them, or Disconnect fails
 // them with ErrClosed. When ctx ends first, the attempt is abandoned and the error wraps ctx.Err().
 func (s *SailsSocket) Connect(ctx context.Context) error {
@@ -112,6 +124,7 @@ func (s *SailsSocket) Connect(ctx context.Context) error {
 // Reconnect drops the current connection (if any; its in-flight requests fail with ErrDisconnected)
 // and connects again, like a new Connect. Requests made meanwhile queue. It interrupts a running
 // reconnection loop. If the attempt fails and reconnection is on, the reconnection loop takes over.
+// Called from a BackOff policy, it queues the reconnection and returns nil at once, as Connect does.
 func (s *SailsSocket) Reconnect(ctx context.Context) error {
 	return s.command(ctx, cmdReconnect)
 }
@@ -135,6 +148,9 @@ func (s *SailsSocket) command(ctx context.Context, kind commandKind) error {
 	}
 	s.post(command{kind: kind, ctx: ctx, reply: reply})
 	s.mu.Unlock()
+	if s.onOwner() {
+		return nil // called by a BackOff policy: the command runs next; waiting would wait for itself
+	}
 	select {
 	case err := <-reply:
 		return err
@@ -174,7 +190,7 @@ func (s *SailsSocket) handleReconnect(parent context.Context) error {
 	s.state = StateConnecting
 	s.mu.Unlock()
 	if c != nil {
-		s.log.Info("sailsio: disconnected", "reason", ReasonClientDisconnect)
+		s.logf(slog.LevelInfo, "sailsio: disconnected", "reason", ReasonClientDisconnect)
 		if ctx, cancel := s.begin(parent, false); ctx != nil {
 			c.sess.Close(closeGrace, ctx.Done())
 			s.end(cancel)
@@ -239,7 +255,7 @@ func (s *SailsSocket) attempt(parent context.Context, n int) error {
 	}
 	s.install(c, n)
 	s.mu.Unlock()
-	s.log.Debug("sailsio: connected", "url", s.wsURL, "id", c.sess.ID(), "protocol", int(s.opts.protocol))
+	s.logf(slog.LevelDebug, "sailsio: connected", "url", s.wsURL, "id", c.sess.ID(), "protocol", int(s.opts.protocol))
 	return nil
 }
 
@@ -297,7 +313,7 @@ func (s *SailsSocket) lost(c *conn, reason string, cause error) {
 		s.failQueue(ErrDisconnected)
 	}
 	s.mu.Unlock()
-	s.log.Info("sailsio: disconnected", "reason", reason, "error", cause)
+	s.logf(slog.LevelInfo, "sailsio: disconnected", "reason", reason, "error", cause)
 }
 
 func disconnectedError(cause error) error {
@@ -321,7 +337,7 @@ func (s *SailsSocket) connectError(err error) {
 		payload["status"] = he.StatusCode
 	}
 	s.emitJSON(EventConnectError, payload)
-	s.log.Warn("sailsio: connection attempt failed", "error", err)
+	s.logf(slog.LevelWarn, "sailsio: connection attempt failed", "error", err)
 }
 
 // reconnectLoop tries to connect again after a lost connection, until it succeeds, the attempts or
@@ -460,10 +476,12 @@ func (s *SailsSocket) Disconnect() error {
 		}
 	}
 	if c != nil {
-		s.log.Info("sailsio: disconnected", "reason", ReasonClientDisconnect)
+		s.logf(slog.LevelInfo, "sailsio: disconnected", "reason", ReasonClientDisconnect)
 		c.sess.Close(closeGrace, nil)
 	}
-	s.life.owner.Wait()
+	if !s.onOwner() { // a BackOff policy may call Disconnect: the owner ends once it returns
+		s.life.owner.Wait()
+	}
 	s.closeHTTP()
 	s.disp.wait()
 	return nil

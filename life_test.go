@@ -213,11 +213,11 @@ func TestUserCodeMayCallTheSocket(t *testing.T) {
 	c.ws.Close()            // logged: disconnected; then the BackOff is asked
 	c2 := f.accept(t)
 	c2.open(EIO3, "two", 25000, 60000, 0)
-	jwr, err := s.GetContext(ctx5(t), "/x", nil)
-	if err == nil {
-		t.Fatalf("GetContext = %v, want an error (the fake never answers)", jwr)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if jwr, err := s.GetContext(ctx, "/x", nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("GetContext = %v, %v; want the ctx's deadline (the fake never answers)", jwr, err)
 	}
-	_ = jwr
 	s.Disconnect()
 	if h.calls.Load() == 0 || bo.calls.Load() == 0 {
 		t.Errorf("logger called %d times, BackOff %d times: the test did not exercise them", h.calls.Load(), bo.calls.Load())
@@ -586,4 +586,77 @@ func TestDisconnectBoundedWhenServerTrickles(t *testing.T) {
 	if err := <-res; !errors.Is(err, ErrClosed) {
 		t.Errorf("pending request = %v, want ErrClosed", err)
 	}
+}
+
+// funcHandler is a slog handler that runs f for every record.
+type funcHandler struct{ f func(slog.Record) }
+
+func (h funcHandler) Enabled(context.Context, slog.Level) bool      { return true }
+func (h funcHandler) Handle(_ context.Context, r slog.Record) error { h.f(r); return nil }
+func (h funcHandler) WithAttrs([]slog.Attr) slog.Handler            { return h }
+func (h funcHandler) WithGroup(string) slog.Handler                 { return h }
+
+// funcBackOff is a BackOff that runs f on every NextBackOff.
+type funcBackOff struct{ f func() }
+
+func (b funcBackOff) NextBackOff() time.Duration { b.f(); return time.Millisecond }
+func (b funcBackOff) Reset()                     {}
+
+// TestUserCodeMayCloseTheSocket: a logger's handler or a BackOff policy that calls Disconnect or
+// Reconnect does not deadlock the socket.
+func TestUserCodeMayCloseTheSocket(t *testing.T) {
+	closed := func(t *testing.T, s *SailsSocket) {
+		t.Helper()
+		waitFor(t, func() bool { return s.State() == StateClosed })
+	}
+	t.Run("logger calls Disconnect", func(t *testing.T) {
+		var sock atomic.Pointer[SailsSocket]
+		log := slog.New(funcHandler{func(r slog.Record) {
+			if strings.Contains(r.Message, "disconnected") {
+				sock.Load().Disconnect()
+			}
+		}})
+		f := newFake(t, nil)
+		s, c, connected := startFake(t, f, WithLogger(log))
+		sock.Store(s)
+		c.open(EIO3, "one", 25000, 60000, 0)
+		if err := connected(); err != nil {
+			t.Fatal(err)
+		}
+		c.ws.Close()
+		closed(t, s)
+	})
+	t.Run("BackOff calls Disconnect", func(t *testing.T) {
+		var sock atomic.Pointer[SailsSocket]
+		f := newFake(t, nil)
+		s, c, connected := startFake(t, f, WithReconnectionBackOff(funcBackOff{func() { sock.Load().Disconnect() }}))
+		sock.Store(s)
+		c.open(EIO3, "one", 25000, 60000, 0)
+		if err := connected(); err != nil {
+			t.Fatal(err)
+		}
+		c.ws.Close()
+		closed(t, s)
+	})
+	t.Run("BackOff calls Reconnect", func(t *testing.T) {
+		var sock atomic.Pointer[SailsSocket]
+		var once sync.Once
+		f := newFake(t, nil)
+		s, c, connected := startFake(t, f, WithReconnectionBackOff(funcBackOff{func() {
+			once.Do(func() {
+				if err := sock.Load().Reconnect(context.Background()); err != nil {
+					t.Errorf("Reconnect from a BackOff: %v", err)
+				}
+			})
+		}}))
+		sock.Store(s)
+		c.open(EIO3, "one", 25000, 60000, 0)
+		if err := connected(); err != nil {
+			t.Fatal(err)
+		}
+		c.ws.Close()
+		c2 := f.accept(t)
+		c2.open(EIO3, "two", 25000, 60000, 0)
+		waitFor(t, func() bool { return s.ID() == "two" })
+	})
 }

@@ -3,6 +3,7 @@ package sailsio
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -171,11 +172,11 @@ func engineMessage(body []byte) []byte {
 func (c *conn) Upgraded(transport string, err error) {
 	s := c.s
 	if err != nil {
-		s.log.Warn("sailsio: staying on polling", "error", err)
+		s.logf(slog.LevelWarn, "sailsio: staying on polling", "error", err)
 		s.emitJSON(EventUpgradeError, map[string]string{"error": err.Error()})
 		return
 	}
 	s.upgraded.Store(true)
-	s.log.Debug("sailsio: upgraded", "transport", transport)
+	s.logf(slog.LevelDebug, "sailsio: upgraded", "transport", transport)
 	s.emitJSON(EventUpgrade, map[string]string{"transport": transport})
 }
