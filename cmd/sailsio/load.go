@@ -52,6 +52,9 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	out := fs.String("out", "", "write the report as JSON to `FILE`")
 	jsonOut := fs.Bool("json", false, "print the report as JSON on stdout instead of text")
 	progress := fs.String("progress", "auto", "live progress on stderr: auto (on a terminal), on, off")
+	workers := fs.Int("workers", 1, "run the load in `K` processes (each holds 1/K of the sockets: a process may only open as many files as its hard limit allows)")
+	workerOf := fs.String("worker", "", "internal: this process is worker i/k of a --workers run")
+	runID := fs.String("run-id", "", "internal: the run's id, shared by its workers")
 	pos, err := parseFlags(e, fs, args)
 	if err != nil {
 		return err
@@ -76,6 +79,24 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	sc.Events = append(sc.Events, events...)
 	if err := sc.validate(); err != nil {
 		return usageErrorf("%v", err)
+	}
+	if *workers < 1 || *workers > 256 {
+		return usageErrorf("--workers %d: want 1..256", *workers)
+	}
+	widx := 0
+	if *workerOf != "" {
+		i, k, err := parseWorker(*workerOf)
+		if err != nil {
+			return err
+		}
+		widx = i
+		sc.Sockets = share(sc.Sockets, i, k)
+		sc.Rate /= float64(k)
+		sc.Concurrency = max(1, sc.Concurrency/k)
+		pos = append(pos[i%len(pos):], pos[:i%len(pos)]...) // each worker starts on another target
+		if sc.Sockets == 0 {
+			return usageErrorf("--worker %s: no socket left for this worker", *workerOf)
+		}
 	}
 	switch *progress {
 	case "auto", "on", "off":
@@ -104,7 +125,24 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	lr.eio = cf.eio
 	lr.showProgress = *progress == "on" || *progress == "auto" && e.stderrTTY
 	lr.stderr = e.stderr
-	rep := lr.run(ctx)
+	lr.worker = widx
+	if *runID != "" {
+		lr.runID = *runID
+	}
+	var rep *report
+	switch {
+	case *workers > 1:
+		lr.showProgress = false
+		rep, err = runWorkers(ctx, e, args, *workers, lr)
+		if err != nil {
+			return err
+		}
+	case *workerOf != "":
+		lr.barrier = workerBarrier(e.stdout, e.stdin)
+		rep = lr.run(ctx)
+	default:
+		rep = lr.run(ctx)
+	}
 	for _, cs := range setups {
 		saveJar(e, cs)
 	}
@@ -151,9 +189,6 @@ func mergeScenario(file, flags *scenario, set map[string]bool) {
 	}
 }
 
-// stampRing remembers when each stamped request was sent (indexed by its number modulo the size).
-const stampRing = 1 << 18
-
 // loadRun is the state of one load run.
 type loadRun struct {
 	sc           *scenario
@@ -177,8 +212,9 @@ type loadRun struct {
 	allHist     lockedHist
 	interval    lockedHist
 	fanout      *shardedHist
-	stamps      []atomic.Int64
-	stampSeq    atomic.Int64
+	worker      int // this process's worker index (0 without --workers)
+	// barrier, in a worker process, reports a stage to the parent and waits for its go-ahead.
+	barrier func(ctx context.Context, stage string)
 
 	mu       sync.Mutex
 	routes   map[routeKey]*lockedHist
@@ -205,7 +241,6 @@ func newLoadRun(sc *scenario, targets []string, setups []*clientSetup, headers m
 	lr.connectHist.h, lr.allHist.h, lr.interval.h = newHist(), newHist(), newHist()
 	if sc.Fanout != "" {
 		lr.fanout = newShardedHist()
-		lr.stamps = make([]atomic.Int64, stampRing)
 	}
 	for _, ev := range uniq(append(append([]string{}, sc.Events...), sc.Fanout)) {
 		if ev != "" {
@@ -253,7 +288,10 @@ func (lr *loadRun) run(ctx context.Context) *report {
 	user0, sys0 := cpuTimes()
 	runtime.GC()
 	clientBefore := readProcStats()
-	serverBefore := lr.serverStats(ctx)
+	var serverBefore, serverAfter map[int]procStats
+	if lr.barrier == nil {
+		serverBefore = lr.serverStats(ctx)
+	}
 
 	start := time.Now()
 	stopProgress := lr.startProgress()
@@ -264,6 +302,9 @@ func (lr *loadRun) run(ctx context.Context) *report {
 		rep.Sockets.ConnectRate = float64(n) / rampDone.Seconds()
 	}
 	lr.logf("%d of %d sockets connected after %.1fs; holding for %v", lr.connected.Load(), lr.sc.Sockets, rampDone.Seconds(), lr.sc.Duration)
+	if lr.barrier != nil {
+		lr.barrier(ctx, "ramped")
+	}
 
 	// Hold.
 	holdStart := time.Now()
@@ -281,8 +322,12 @@ func (lr *loadRun) run(ctx context.Context) *report {
 	runtime.GC()
 	runtime.GC()
 	clientAfter := readProcStats()
-	serverAfter := lr.serverStats(context.WithoutCancel(ctx))
 	user1, sys1 := cpuTimes()
+	if lr.barrier == nil {
+		serverAfter = lr.serverStats(context.WithoutCancel(ctx))
+	} else {
+		lr.barrier(ctx, "held")
+	}
 
 	lr.stopping.Store(true)
 	stopProgress()
@@ -312,7 +357,11 @@ func (lr *loadRun) run(ctx context.Context) *report {
 	lr.mu.Lock()
 	for k, h := range lr.routes {
 		s := summarize(h.h)
-		rep.Requests = append(rep.Requests, routeOut{Route: k.Route, Status: k.Status, Error: k.Error, RPS: float64(s.Count) / max(hold.Seconds()+rampDone.Seconds(), 1e-9), Latency: s})
+		ro := routeOut{Route: k.Route, Status: k.Status, Error: k.Error, RPS: float64(s.Count) / max(hold.Seconds()+rampDone.Seconds(), 1e-9), Latency: s}
+		if lr.barrier != nil {
+			ro.Hist = encodeHist(h.h)
+		}
+		rep.Requests = append(rep.Requests, ro)
 	}
 	lr.mu.Unlock()
 	sortRoutes(rep.Requests)
@@ -323,20 +372,21 @@ func (lr *loadRun) run(ctx context.Context) *report {
 		rep.Events[n] = c.Load()
 	}
 	if lr.fanout != nil {
-		rep.Fanout = &fanoutOut{Event: sc.Fanout, Stamped: lr.stamped.Load(), Deliveries: lr.deliveries.Load(), Latency: summarize(lr.fanout.merged())}
+		fh := lr.fanout.merged()
+		rep.Fanout = &fanoutOut{Event: sc.Fanout, Stamped: lr.stamped.Load(), Deliveries: lr.deliveries.Load(), Latency: summarize(fh)}
+		if lr.barrier != nil {
+			rep.Fanout.Hist = encodeHist(fh)
+		}
+	}
+	if lr.barrier != nil {
+		rep.ConnectHist, rep.AllHist = encodeHist(lr.connectHist.h), encodeHist(lr.allHist.h)
 	}
 
 	// Memory: per socket connected at the snapshot.
 	rep.Memory.Client = memSideOf(clientBefore, clientAfter, rep.Sockets.AtEnd)
 	rep.Memory.Note = "client figures include the load generator's own bookkeeping per socket (a few hundred bytes)"
-	if serverAfter != nil {
-		sv := memSideOf(*serverBeforeOr(serverBefore, serverAfter), *serverAfter, int64(serverAfter.Sockets))
-		rep.Memory.Server = &sv
-		if iv := serverAfter.PingIntervalMS; iv > 0 {
-			rep.Sockets.HeartbeatsKept = fmt.Sprintf("held %.1fs = %.1f ping intervals of %v with %d drops", hold.Seconds(),
-				hold.Seconds()/(float64(iv)/1000), time.Duration(iv)*time.Millisecond, rep.Sockets.DropsInHold)
-		}
-	}
+	rep.Memory.Server = serverSide(serverBefore, serverAfter)
+	rep.heartbeats()
 	rep.CPU = cpuOut{UserS: user1 - user0, SysS: sys1 - sys0}
 	if rep.RequestsAll.Count > 0 {
 		rep.CPU.PerRequestUS = (rep.CPU.UserS + rep.CPU.SysS) * 1e6 / float64(rep.RequestsAll.Count)
@@ -344,17 +394,11 @@ func (lr *loadRun) run(ctx context.Context) *report {
 	return rep
 }
 
-func serverBeforeOr(before, after *procStats) *procStats {
-	if before != nil && before.Pid == after.Pid {
-		return before
-	}
-	return &procStats{}
-}
-
-// serverStats asks each target for GET /__sailsio/stats (sailsio mock answers it) and sums the
-// sockets of one process; nil when no target answers.
-func (lr *loadRun) serverStats(ctx context.Context) *procStats {
-	var out *procStats
+// serverStats asks each target for GET /__sailsio/stats (sailsio mock answers it); the answers are
+// keyed by process (shards of one mock process answer the same process figures with their own
+// socket counts). Empty when no target answers.
+func (lr *loadRun) serverStats(ctx context.Context) map[int]procStats {
+	out := map[int]procStats{}
 	for _, cs := range lr.setups {
 		base, err := httpBase(cs.url)
 		if err != nil {
@@ -374,13 +418,39 @@ func (lr *loadRun) serverStats(ctx context.Context) *procStats {
 		if err != nil || resp.StatusCode != http.StatusOK || st.Pid == 0 {
 			continue
 		}
-		if out == nil {
-			out = &st
-		} else if out.Pid == st.Pid {
-			out.Sockets += st.Sockets
+		if prev, ok := out[st.Pid]; ok {
+			prev.Sockets += st.Sockets
+			out[st.Pid] = prev
+		} else {
+			out[st.Pid] = st
 		}
 	}
 	return out
+}
+
+// serverSide sums the server processes' figures (after minus before, per process) into one memSide.
+func serverSide(before, after map[int]procStats) *memSide {
+	if len(after) == 0 {
+		return nil
+	}
+	var b, a procStats
+	for pid, st := range after {
+		a.Sockets += st.Sockets
+		a.Goroutines += st.Goroutines
+		a.HeapInuse += st.HeapInuse
+		a.StackInuse += st.StackInuse
+		a.RSS += st.RSS
+		a.PingIntervalMS = st.PingIntervalMS
+		if pre, ok := before[pid]; ok {
+			b.Goroutines += pre.Goroutines
+			b.HeapInuse += pre.HeapInuse
+			b.StackInuse += pre.StackInuse
+			b.RSS += pre.RSS
+		}
+	}
+	m := memSideOf(b, a, int64(a.Sockets))
+	m.Processes = len(after)
+	return &m
 }
 
 // arrive opens the sockets at the scenario's pace and returns when every attempt has ended.
@@ -534,10 +604,10 @@ func (ls *loadSocket) expand(s string) string {
 			if ls.lr.fanout == nil {
 				return ""
 			}
-			n := ls.lr.stampSeq.Add(1)
-			ls.lr.stamps[n%stampRing].Store(time.Now().UnixNano())
 			ls.lr.stamped.Add(1)
-			return fmt.Sprintf("sl%s.%d.%d", ls.lr.runID, n, ls.i)
+			// The token carries its send time and its socket, so any worker process on this machine
+			// can time the event it causes and skip the sender's own copy.
+			return fmt.Sprintf("sl%s.%d.%d.%d", ls.lr.runID, time.Now().UnixNano(), ls.lr.worker, ls.i)
 		}
 		if v, ok := ls.lr.sc.Vars[name]; ok {
 			return v[ls.i%len(v)]
@@ -625,29 +695,38 @@ func requestErrKind(err error) string {
 func (lr *loadRun) fanoutEvent(i int, data []byte) {
 	prefix := "sl" + lr.runID + "."
 	s := string(data)
+	now := time.Now().UnixNano()
 	for {
 		j := strings.Index(s, prefix)
 		if j < 0 {
 			return
 		}
 		s = s[j+len(prefix):]
-		num, rest, ok := strings.Cut(s, ".")
-		if !ok {
-			return
-		}
-		end := 0
-		for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-			end++
-		}
-		n, err1 := strconv.ParseInt(num, 10, 64)
-		from, err2 := strconv.Atoi(rest[:end])
-		if err1 == nil && err2 == nil && from != i {
-			if sent := lr.stamps[n%stampRing].Load(); sent > 0 {
-				lr.fanout.record(i, time.Duration(time.Now().UnixNano()-sent))
-				lr.deliveries.Add(1)
+		var f [3]int64
+		k := 0
+		for k < 3 {
+			end := 0
+			for end < len(s) && s[end] >= '0' && s[end] <= '9' {
+				end++
+			}
+			v, err := strconv.ParseInt(s[:end], 10, 64)
+			if err != nil {
+				break
+			}
+			f[k] = v
+			s = s[end:]
+			k++
+			if k < 3 {
+				if !strings.HasPrefix(s, ".") {
+					break
+				}
+				s = s[1:]
 			}
 		}
-		s = rest[end:]
+		if k == 3 && !(int(f[1]) == lr.worker && int(f[2]) == i) {
+			lr.fanout.record(i, time.Duration(now-f[0]))
+			lr.deliveries.Add(1)
+		}
 	}
 }
 

@@ -115,3 +115,35 @@ func TestLoadSaysWhenOutOfFileDescriptors(t *testing.T) {
 		t.Fatalf("sockets %+v", rep.Sockets)
 	}
 }
+
+func TestLoadWorkers(t *testing.T) {
+	m := startProc(t, "mock", "--ping-interval", "400ms", "--quiet", "--shards", "2")
+	u1, u2 := m.line(t, 15e9), m.line(t, 15e9)
+	out := filepath.Join(t.TempDir(), "report.json")
+	r := runCLI(t, nil, "load", u1, u2, "--workers", "3", "--sockets", "31", "--rate", "600", "--duration", "1s", "--think", "20ms",
+		"--request", `POST /rooms/all/say {"text":"{{stamp}}"}`, "--subscribe", "POST /rooms/all/join", "--fanout", "chat", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	var rep report
+	b, _ := os.ReadFile(out)
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Workers != 3 || rep.Sockets.Connected != 31 || rep.Connect.Count != 31 || rep.Memory.Client.Processes != 3 {
+		t.Fatalf("workers %d sockets %+v connect %+v", rep.Workers, rep.Sockets, rep.Connect)
+	}
+	if rep.Memory.Server == nil || rep.Memory.Server.Sockets != 31 || rep.Memory.Server.Processes != 1 {
+		t.Fatalf("server %+v", rep.Memory.Server)
+	}
+	if len(rep.Requests) != 1 || rep.Requests[0].Latency.Count != rep.RequestsAll.Count || rep.RequestsAll.Count == 0 {
+		t.Fatalf("requests %+v all %+v", rep.Requests, rep.RequestsAll)
+	}
+	// Rooms are per shard: a stamp reaches the sockets of its shard, in every worker.
+	if rep.Fanout == nil || rep.Fanout.Deliveries == 0 || rep.Fanout.Latency.Count != rep.Fanout.Deliveries {
+		t.Fatalf("fanout %+v", rep.Fanout)
+	}
+	if !strings.Contains(rep.Sockets.HeartbeatsKept, "ping intervals of 400ms with 0 drops") {
+		t.Errorf("heartbeats %q", rep.Sockets.HeartbeatsKept)
+	}
+}

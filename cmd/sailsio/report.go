@@ -101,6 +101,40 @@ type report struct {
 	Memory      memoryOut        `json:"memory"`
 	CPU         cpuOut           `json:"cpu"`
 	Limits      limitsOut        `json:"limits"`
+	Workers     int              `json:"workers,omitempty"`
+
+	// Encoded histograms, exchanged between worker processes and their parent (--workers).
+	ConnectHist []byte `json:"connect_hist,omitempty"`
+	AllHist     []byte `json:"all_hist,omitempty"`
+}
+
+// heartbeats fills the heartbeat line from the server's ping interval.
+func (r *report) heartbeats() {
+	if r.Memory.Server == nil || r.Memory.Server.PingIntervalMS <= 0 {
+		return
+	}
+	iv := r.Memory.Server.PingIntervalMS
+	r.Sockets.HeartbeatsKept = fmt.Sprintf("held %.1fs = %.1f ping intervals of %v with %d drops", r.HoldS,
+		r.HoldS/(float64(iv)/1000), time.Duration(iv)*time.Millisecond, r.Sockets.DropsInHold)
+}
+
+// encodeHist is the compressed HdrHistogram V2 encoding of h (nil on failure).
+func encodeHist(h *hdrhistogram.Histogram) []byte {
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// mergeEncoded merges an encoded histogram into into.
+func mergeEncoded(into *hdrhistogram.Histogram, b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if h, err := hdrhistogram.Decode(b); err == nil {
+		into.Merge(h)
+	}
 }
 
 type scenarioOut struct {
@@ -134,6 +168,7 @@ type routeOut struct {
 	Error   string  `json:"error,omitempty"`
 	RPS     float64 `json:"per_s"`
 	Latency latency `json:"latency"`
+	Hist    []byte  `json:"hist,omitempty"`
 }
 
 type fanoutOut struct {
@@ -141,9 +176,11 @@ type fanoutOut struct {
 	Stamped    int64   `json:"stamped_requests"`
 	Deliveries int64   `json:"deliveries"`
 	Latency    latency `json:"latency"`
+	Hist       []byte  `json:"hist,omitempty"`
 }
 
 type memSide struct {
+	Processes           int     `json:"processes,omitempty"`
 	Sockets             int64   `json:"sockets"`
 	Goroutines          int     `json:"goroutines"`
 	HeapInuse           uint64  `json:"heap_inuse"`
@@ -263,3 +300,6 @@ func sortRoutes(rs []routeOut) {
 		return rs[a].Error < rs[b].Error
 	})
 }
+
+// hdrHist names the histogram type for the files that merge them.
+type hdrHist = hdrhistogram.Histogram
