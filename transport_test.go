@@ -727,3 +727,60 @@ func TestCloseDuringUpgrade(t *testing.T) {
 	}
 	waitGoroutines(t, base)
 }
+
+// TestPollingInFlightDrop: requests in flight over polling when the server drops the session fail
+// once each with ErrDisconnected (never re-sent), and the reconnected socket works.
+func TestPollingInFlightDrop(t *testing.T) {
+	for _, cb := range clientCombos {
+		t.Run(cb.name, func(t *testing.T) {
+			const n = 300
+			srv := echoServer(t, cb.server)
+			var entered atomic.Int32
+			all := make(chan struct{})
+			srv.Handle("GET /hold", func(req *mockserver.Request, res *mockserver.Response) {
+				if entered.Add(1) == n {
+					close(all)
+				}
+				<-req.Context().Done()
+			})
+			s, err := sailsio.New(srv.URL(), sailsio.WithProtocol(cb.client), pollingOnly,
+				sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			reconnected := make(chan struct{}, 1)
+			s.On(sailsio.EventReconnect, func(json.RawMessage) { reconnected <- struct{}{} })
+			if err := s.Connect(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			var calls [n]atomic.Int32
+			var failed atomic.Int32
+			done := make(chan struct{})
+			for i := range n {
+				s.Get("/hold", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) {
+					if calls[i].Add(1) == 1 && errors.Is(jwr.Error, sailsio.ErrDisconnected) && jwr.StatusCode == 0 {
+						if failed.Add(1) == n {
+							close(done)
+						}
+					}
+				})
+			}
+			await(t, all, "every request at the server")
+			srv.DropConnections()
+			await(t, done, "every in-flight request failed with ErrDisconnected")
+			await(t, reconnected, "reconnect")
+			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+				t.Fatalf("after the drop: %v %v", jwr, err)
+			}
+			for i := range n {
+				if c := calls[i].Load(); c != 1 {
+					t.Fatalf("request %d: callback called %d times", i, c)
+				}
+			}
+			if e := entered.Load(); e != n {
+				t.Errorf("the server saw %d requests, want %d: a request was re-sent", e, n)
+			}
+		})
+	}
+}
