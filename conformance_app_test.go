@@ -264,6 +264,11 @@ func installApp(s *mockserver.Server, hook int, fl appFlavor) {
 		res.JSON(list)
 	})
 
+	// r|^/re/(\\d+)/(\\w+)$|num,word: a regular-expression route.
+	s.Handle(`r|^/re/(\d+)/(\w+)$|num,word`, func(req *mockserver.Request, res *mockserver.Response) {
+		res.JSON(orderedObject{{"num", req.Param("num")}, {"word", req.Param("word")}, {"zero", req.Params["0"]}, {"one", req.Params["1"]}})
+	})
+
 	// The Pet model (api/models/Pet.js) with the REST blueprints and pub/sub of
 	// config/blueprints.js (rest, autoWatch) and the attributes of config/models.js.
 	s.Model("pet", mockserver.Required("name"))

@@ -379,3 +379,19 @@ func compactJSONBytes(t *testing.T, b []byte) json.RawMessage {
 	}
 	return buf.Bytes()
 }
+
+// scenarioRegexpRoute: Sails' regular-expression route address 'r|^/re/(\\d+)/(\\w+)$|num,word':
+// its groups are req.params[0], [1] and the named params; the expression is matched as written
+// (case-sensitive, anchored only where it says so) for the default verbs.
+func scenarioRegexpRoute(t *testing.T, b *backend) {
+	s := connect(t, b)
+	want := `{"num":"12","word":"abc","zero":"12","one":"abc"}`
+	bpDo(t, s, "get", "/re/12/abc", nil, 200, want)
+	bpDo(t, s, "post", "/re/12/abc?x=1", nil, 200, want)
+	bpDo(t, s, "get", "/re/x/abc", nil, 404, `"Not Found"`)
+	bpDo(t, s, "get", "/RE/12/abc", nil, 404, `"Not Found"`)
+	bpDo(t, s, "get", "/re/12/abc/", nil, 404, `"Not Found"`)
+	if status, body := httpDo(t, b, "GET", "/re/7/z", nil); status != 200 || masked(compactJSONBytes(t, body)) != `{"num":"7","word":"z","zero":"7","one":"z"}` {
+		t.Errorf("HTTP GET /re/7/z: %d %s", status, body)
+	}
+}

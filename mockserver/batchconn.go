@@ -20,6 +20,6 @@ func (w *batchingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w.conn = engine.NewBatchConn(nc)
+	w.conn = engine.NewBatchConn(&fragConn{Conn: nc})
 	return w.conn, brw, nil
 }

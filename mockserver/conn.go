@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -19,17 +20,18 @@ import (
 
 // handshake is what the server keeps of a WebSocket handshake request (socket.handshake).
 type handshake struct {
-	header    http.Header
-	query     url.Values
-	ip        string
-	tls       bool
-	origin    string // "" when the handshake had none
-	version   string // __sails_io_sdk_version as sent ("" when missing)
-	platform  string
-	language  string
-	versionOK bool     // version is valid semver >= 0.11.0
-	session   *Session // the socket's session (nil: a lost one, each request gets a fresh one)
-	cookie    string   // the Cookie header of every virtual request (generated when the handshake had none)
+	header     http.Header
+	query      url.Values
+	ip         string
+	tls        bool
+	origin     string // "" when the handshake had none
+	version    string // __sails_io_sdk_version as sent ("" when missing)
+	platform   string
+	language   string
+	versionOK  bool     // version is valid semver >= 0.11.0
+	versionErr error    // the version check's error: too old, or invalid (the server crashes)
+	session    *Session // the socket's session (nil: a lost one, each request gets a fresh one)
+	cookie     string   // the Cookie header of every virtual request (generated when the handshake had none)
 }
 
 // sessionID returns the id of the socket's session ("" when its cookie names a lost session).
@@ -325,6 +327,9 @@ func (c *conn) readLoop() {
 	for {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
+			if errors.Is(err, errTooManyFragments) {
+				c.refuseFragments()
+			}
 			return
 		}
 		c.logFrame('>', data)

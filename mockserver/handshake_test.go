@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/sailsio-go/sailsio"
 )
@@ -125,5 +128,22 @@ func TestHandshakeInfo(t *testing.T) {
 	}
 	if _, ok := s.Handshake("nobody"); ok {
 		t.Error("Handshake of an unknown socket")
+	}
+}
+
+// TestUpgradeOnAnotherPath: an upgrade on a path that is not the Socket.IO endpoint gets no
+// response; the connection is closed a second later, as engine.io's destroyUpgrade does (the old
+// mock answered 404 at once, so code tested on it met another error in production).
+func TestUpgradeOnAnotherPath(t *testing.T) {
+	s := NewT(t, WithPath("/ws/"))
+	d := websocket.Dialer{HandshakeTimeout: waitTimeout}
+	begin := time.Now()
+	_, resp, err := d.Dial("ws"+strings.TrimPrefix(s.URL(), "http")+"/socket.io/?"+query(3), nil)
+	took := time.Since(begin)
+	if err == nil || resp != nil {
+		t.Fatalf("upgrade on the default path: %v, response %v; want none", err, resp)
+	}
+	if took < destroyUpgradeTimeout-100*time.Millisecond || took > 3*destroyUpgradeTimeout {
+		t.Errorf("closed after %v, want about %v", took, destroyUpgradeTimeout)
 	}
 }

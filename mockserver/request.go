@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
@@ -32,6 +33,11 @@ type Request struct {
 
 	ctx   context.Context
 	yield func() // virtual requests: lets the socket's next request start (order.go)
+
+	route         string    // the matched route address
+	time          time.Time // when the request arrived
+	contentLength int64
+	srv           *Server
 }
 
 // Context returns the request's context. It is done once the request has been answered (or
@@ -61,6 +67,7 @@ type requestInit struct {
 	isSocket          bool
 	socketID          string
 	ip, protocol      string
+	contentLength     int64 // -1: unknown
 }
 
 func (s *Server) newRequest(ctx context.Context, in requestInit) *Request {
@@ -86,6 +93,10 @@ func (s *Server) newRequest(ctx context.Context, in requestInit) *Request {
 		IP:       in.ip,
 		Protocol: in.protocol,
 		ctx:      ctx,
+
+		time:          time.Now(),
+		contentLength: in.contentLength,
+		srv:           s,
 	}
 }
 
@@ -254,3 +265,83 @@ func (r *Request) Accepts(mimeType string) bool {
 	}
 	return false
 }
+
+// Route returns the address of the route that matched the request, as given to Handle (e.g.
+// "GET /user/:id"; a Model's routes read "GET /pet/:id" and so on), like restify's
+// req.getRoute(). It is "" for a request no route matched (the 404, the automatic OPTIONS
+// answer, /__getcookie).
+func (r *Request) Route() string { return r.route }
+
+// Href returns the path and query as sent, like restify's req.href() (the URL field).
+func (r *Request) Href() string { return r.URL }
+
+// UserAgent returns the User-Agent header (over sockets: a virtual user-agent header, if the
+// client sent one).
+func (r *Request) UserAgent() string { return r.Headers.Get("User-Agent") }
+
+// ContentType returns the media type of the Content-Type header, lower-cased and without
+// parameters, or "application/octet-stream" when none was sent, like restify's
+// req.getContentType(). Virtual requests carry no Content-Type unless the client sent one as a
+// virtual header.
+func (r *Request) ContentType() string {
+	ct := strings.TrimSpace(r.Headers.Get("Content-Type"))
+	if ct == "" {
+		return "application/octet-stream"
+	}
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = strings.TrimSpace(ct[:i])
+	}
+	return strings.ToLower(ct)
+}
+
+// ContentLength returns the length of the request body as the client declared it (the HTTP
+// Content-Length, or a virtual content-length header), or -1 when it is unknown.
+func (r *Request) ContentLength() int64 { return r.contentLength }
+
+// AcceptsEncoding reports whether the Accept-Encoding header accepts the content coding enc
+// ("gzip", "br", "identity"...), like restify's req.acceptsEncoding: a coding listed with a
+// non-zero q, or "*"; "identity" is accepted unless refused (q=0) and also when the header is
+// missing, which accepts nothing else.
+func (r *Request) AcceptsEncoding(enc string) bool {
+	enc = strings.ToLower(strings.TrimSpace(enc))
+	header := strings.Join(r.Headers.Values("Accept-Encoding"), ",")
+	star, identity := -1.0, -1.0
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		q := 1.0
+		for _, p := range strings.Split(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.TrimSpace(k) == "q" {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+					q = f
+				}
+			}
+		}
+		switch name {
+		case enc:
+			return q > 0
+		case "*":
+			star = q
+		case "identity":
+			identity = q
+		}
+	}
+	if star >= 0 {
+		return star > 0
+	}
+	return enc == "identity" && identity != 0
+}
+
+// IsSecure reports whether the request came over TLS (protocol "https" or "wss").
+func (r *Request) IsSecure() bool { return r.Protocol == "https" || r.Protocol == "wss" }
+
+// Time returns when the request arrived (restify's req.time(), EdgerOS' and Sails' request
+// timestamps).
+func (r *Request) Time() time.Time { return r.time }
+
+// App returns the server the request belongs to, like req.app (sails, in a Sails action).
+func (r *Request) App() *Server { return r.srv }

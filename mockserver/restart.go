@@ -77,8 +77,29 @@ func (s *Server) Start() error {
 		s.mu.Unlock()
 		return errors.New("mockserver: Start: the server is running")
 	}
+	s.crashErr = nil
 	s.mu.Unlock()
 	return s.listen()
+}
+
+// crash makes the server die of err, as an uncaught exception kills a Sails process.
+func (s *Server) crash(err error) {
+	s.mu.Lock()
+	if s.crashErr == nil && !s.stopped {
+		s.crashErr = err
+	}
+	s.mu.Unlock()
+	s.Stop()
+}
+
+// Crashed returns the error the server died of, or nil: a virtual request from a socket whose
+// handshake carried an SDK version that is not valid semver (e.g. "banana") throws
+// "TypeError: Invalid Version" in sails-hook-sockets, which kills a real Sails process, so the
+// mock stops as Stop does. Start clears it.
+func (s *Server) Crashed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.crashErr
 }
 
 // Stopped reports whether the server is stopped (Stop was called and Start was not).

@@ -35,6 +35,9 @@ type pattern struct {
 
 	static   string // the path without its trailing slash, when isStatic
 	isStatic bool   // no params or wildcards: matched by comparison
+
+	isRegexp bool     // an "r|expression|names" address: groups are params "0", "1"... and names
+	names    []string // the names of a regular-expression address's groups
 }
 
 type route struct {
@@ -66,7 +69,18 @@ type router struct {
 // and HEAD through GET), not OPTIONS; "ALL" or "*" mean every verb, OPTIONS included. Paths
 // follow Express 4: ":name" matches one segment, ":name?" an optional one, "*" anything (its
 // match is param "0", then "1"...); matching is case-insensitive and ignores one trailing slash.
+//
+// A path of the form "r|<regular expression>|<names>" is Sails' regular-expression address
+// (e.g. "r|^/user/(\\d+)$|id" in Go source): the expression is matched against the path, case
+// sensitively, and its groups are the params "0", "1", ... and, in order, the comma-separated
+// names.
 func parseAddress(address string) (pattern, error) {
+	if verb, rest, ok := strings.Cut(strings.TrimSpace(address), " "); ok && strings.HasPrefix(strings.TrimSpace(rest), "r|") {
+		return parseRegexpAddress(address, verb, strings.TrimSpace(rest))
+	}
+	if strings.HasPrefix(strings.TrimSpace(address), "r|") {
+		return parseRegexpAddress(address, "", strings.TrimSpace(address))
+	}
 	f := strings.Fields(address)
 	var verb, path string
 	switch len(f) {
@@ -95,6 +109,34 @@ func parseAddress(address string) (pattern, error) {
 		pt.static, pt.isStatic = strings.TrimSuffix(path, "/"), true
 	}
 	return pt, nil
+}
+
+// regexpAddress is Sails' /^r\|(.*)\|(.*)$/: the expression, then the param names.
+var regexpAddress = regexp.MustCompile(`^r\|(.*)\|(.*)$`)
+
+func parseRegexpAddress(address, verb, path string) (pattern, error) {
+	m := regexpAddress.FindStringSubmatch(path)
+	if m == nil {
+		return pattern{}, fmt.Errorf("mockserver: invalid regular-expression route address %q (want r|<expression>|<names>)", address)
+	}
+	re, err := regexp.Compile(m[1])
+	if err != nil {
+		return pattern{}, fmt.Errorf("mockserver: route address %q: %v", address, err)
+	}
+	verb = strings.ToUpper(verb)
+	all := false
+	switch verb {
+	case "", "GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD":
+	case "ALL", "*":
+		verb, all = "", true
+	default:
+		return pattern{}, fmt.Errorf("mockserver: invalid verb in route address %q", address)
+	}
+	var names []string
+	if m[2] != "" {
+		names = strings.Split(m[2], ",")
+	}
+	return pattern{address: address, verb: verb, all: all, re: re, names: names, isRegexp: true}, nil
 }
 
 func isNameChar(c byte) bool {
@@ -166,6 +208,23 @@ func (p *pattern) match(method, path string) (map[string]string, bool) {
 	if m == nil {
 		return nil, false
 	}
+	if p.isRegexp {
+		params := make(map[string]string, 2*(len(m)/2-1))
+		for i := 1; i < len(m)/2; i++ {
+			if m[2*i] < 0 {
+				continue
+			}
+			v := path[m[2*i]:m[2*i+1]]
+			if d, err := url.PathUnescape(v); err == nil {
+				v = d
+			}
+			params[strconv.Itoa(i-1)] = v
+			if i-1 < len(p.names) {
+				params[p.names[i-1]] = v
+			}
+		}
+		return params, true
+	}
 	params := make(map[string]string, len(p.keys))
 	for i, k := range p.keys {
 		if m[2*i+2] < 0 {
@@ -183,7 +242,9 @@ func (p *pattern) match(method, path string) (map[string]string, bool) {
 // Handle routes the requests matching address to h. Addresses are Sails route addresses:
 // "GET /user/:id", "/logout" (no verb: GET, PUT, POST, DELETE and PATCH, as Sails binds it, so
 // not OPTIONS), "ALL /logout" (every verb), "POST /file/*" (the wildcard's match is
-// req.Params["0"]). Routes are tried in registration order and the first match wins; a GET
+// req.Params["0"]), and Sails' regular-expression addresses: "r|^/user/(\\d+)$|id" (in Go
+// source; the first group is req.Params["0"] and req.Params["id"]). Routes are tried in
+// registration order and the first match wins; a GET
 // route also serves HEAD. An unmatched request gets 404 "Not Found", except OPTIONS, which gets
 // Sails' automatic 200 answer with an Allow header. Handle panics on an invalid address.
 func (s *Server) Handle(address string, h HandlerFunc) {
@@ -222,17 +283,17 @@ func (s *Server) Policy(address string, p ...Policy) {
 }
 
 // lookup finds the route of a request and the policies that apply to it.
-func (rt *router) lookup(method, path string) (HandlerFunc, map[string]string, []Policy) {
+func (rt *router) lookup(method, path string) (HandlerFunc, map[string]string, []Policy, string) {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
-	found := func(r *route, params map[string]string) (HandlerFunc, map[string]string, []Policy) {
+	found := func(r *route, params map[string]string) (HandlerFunc, map[string]string, []Policy, string) {
 		ps := append([]Policy(nil), rt.global...)
 		for j := range rt.rules {
 			if _, ok := rt.rules[j].match(method, path); ok {
 				ps = append(ps, rt.rules[j].ps...)
 			}
 		}
-		return r.h, params, ps
+		return r.h, params, ps, r.address
 	}
 	for i := range rt.routes {
 		if params, ok := rt.routes[i].match(method, path); ok {
@@ -244,12 +305,12 @@ func (rt *router) lookup(method, path string) (HandlerFunc, map[string]string, [
 			return found(&rt.blueprints[i].route, params)
 		}
 	}
-	return nil, nil, nil
+	return nil, nil, nil, ""
 }
 
 // route runs the policies and the handler of a request (on the handler goroutine).
 func (s *Server) route(req *Request, res *Response) {
-	h, params, ps := s.router.lookup(req.Method, req.Path)
+	h, params, ps, address := s.router.lookup(req.Method, req.Path)
 	if h == nil {
 		if s.cfg.getCookie && (req.Method == "GET" || req.Method == "HEAD") && strings.EqualFold(strings.TrimSuffix(req.Path, "/"), "/__getcookie") {
 			res.Set("content-type", "application/javascript")
@@ -264,6 +325,7 @@ func (s *Server) route(req *Request, res *Response) {
 		return
 	}
 	req.Params = params
+	req.route = address
 	var step func(i int)
 	step = func(i int) {
 		if i == len(ps) {
@@ -399,15 +461,16 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	defer context.AfterFunc(run, cancel)()
 	req := s.newRequest(ctx, requestInit{
-		method:   r.Method,
-		url:      r.URL.RequestURI(),
-		path:     r.URL.EscapedPath(),
-		query:    r.URL.Query(),
-		body:     body,
-		headers:  h,
-		session:  sess,
-		ip:       remoteIP(r.RemoteAddr),
-		protocol: proto,
+		contentLength: r.ContentLength,
+		method:        r.Method,
+		url:           r.URL.RequestURI(),
+		path:          r.URL.EscapedPath(),
+		query:         r.URL.Query(),
+		body:          body,
+		headers:       h,
+		session:       sess,
+		ip:            remoteIP(r.RemoteAddr),
+		protocol:      proto,
 	})
 	var res *result
 	if s.waitUnpaused(ctx) {

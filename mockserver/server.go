@@ -33,20 +33,21 @@ type Server struct {
 	sessions sessionStore
 	reqSeq   atomic.Uint64
 
-	mu      sync.Mutex
-	closed  bool
-	hs      *httptest.Server            // the current listener (restart.go)
-	run     context.Context             // cancelled by Stop and Close
-	stopRun context.CancelFunc          //
-	stopped bool                        // Stop was called and Start was not
-	url     string                      // the base URL, the same across Stop and Start
-	addr    string                      // the address to listen on again
-	conns   map[string]*conn            // every live WebSocket connection, by socket id
-	rooms   map[string]map[string]*conn // room -> socket id -> namespace-connected socket
-	changed chan struct{}               // closed (and replaced) whenever conns or sockets change
-	work    chan func()                 // hands a task to an idle worker (workers.go)
-	faults  faultState                  // guarded by mu
-	resume  chan struct{}               // closed while the server is not paused
+	mu       sync.Mutex
+	closed   bool
+	hs       *httptest.Server            // the current listener (restart.go)
+	run      context.Context             // cancelled by Stop and Close
+	stopRun  context.CancelFunc          //
+	stopped  bool                        // Stop was called and Start was not
+	url      string                      // the base URL, the same across Stop and Start
+	addr     string                      // the address to listen on again
+	crashErr error                       // what the server died of (restart.go)
+	conns    map[string]*conn            // every live WebSocket connection, by socket id
+	rooms    map[string]map[string]*conn // room -> socket id -> namespace-connected socket
+	changed  chan struct{}               // closed (and replaced) whenever conns or sockets change
+	work     chan func()                 // hands a task to an idle worker (workers.go)
+	faults   faultState                  // guarded by mu
+	resume   chan struct{}               // closed while the server is not paused
 
 	closeMu sync.Mutex // serializes Close
 	done    bool       // Close has finished; guarded by closeMu
@@ -189,7 +190,37 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveHandshake(w, r)
 		return
 	}
+	if websocket.IsWebSocketUpgrade(r) {
+		s.destroyUpgrade(w)
+		return
+	}
 	s.serveRoute(w, r)
+}
+
+// destroyUpgradeTimeout is how long engine.io leaves an upgrade request for another path
+// unanswered before it closes the connection (its destroyUpgradeTimeout).
+const destroyUpgradeTimeout = time.Second
+
+// destroyUpgrade treats a WebSocket upgrade on a path that is not the Socket.IO endpoint as
+// engine.io does under Sails: no HTTP response at all, and the TCP connection closed after
+// destroyUpgradeTimeout (at once if the server stops).
+func (s *Server) destroyUpgrade(w http.ResponseWriter) {
+	nc, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	run := s.runContext()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer nc.Close()
+		t := time.NewTimer(destroyUpgradeTimeout)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-run.Done():
+		}
+	}()
 }
 
 // engineError writes an Engine.IO handshake error the way engine.io does: JSON
@@ -315,7 +346,8 @@ func (s *Server) newHandshake(r *http.Request) *handshake {
 	h.version = sdkMeta(r, "__sails_io_sdk_version")
 	h.platform = sdkMeta(r, "__sails_io_sdk_platform")
 	h.language = sdkMeta(r, "__sails_io_sdk_language")
-	h.versionOK = sailsproto.CheckSDKVersion(h.version) == nil
+	h.versionErr = sailsproto.CheckSDKVersion(h.version)
+	h.versionOK = h.versionErr == nil
 	h.session, h.cookie = s.sessions.forHandshake(strings.Join(r.Header.Values("Cookie"), "; "))
 	return h
 }

@@ -3,6 +3,7 @@ package mockserver
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -22,6 +23,9 @@ const ParseErrorCode = sailsproto.ParseErrorCode
 
 func newParseError(details string) []byte { return sailsproto.NewParseError(details).JSON() }
 
+// crashDetails is what checkVirtual returns when the request would crash a real Sails server.
+const crashDetails = "\x00crash"
+
 // checkVirtual returns the details of the parse error a virtual request gets, or "".
 func checkVirtual(hs *handshake, msg []byte, obj map[string]json.RawMessage) string {
 	u, ok := obj["url"]
@@ -30,6 +34,9 @@ func checkVirtual(hs *handshake, msg []byte, obj map[string]json.RawMessage) str
 	}
 	if wire.FirstByte(u) != '"' {
 		return "Invalid url provided: " + formatS(u)
+	}
+	if errors.Is(hs.versionErr, sailsproto.ErrInvalidSDKVersion) {
+		return crashDetails
 	}
 	if !hs.versionOK {
 		return sailsproto.VersionDetails(hs.version)
@@ -44,7 +51,12 @@ func (s *Server) handleVirtual(c *conn, v virtualMsg, yield func()) {
 		return
 	}
 	obj := decodeObject(v.msg)
-	if details := checkVirtual(c.hs, v.msg, obj); details != "" {
+	details := checkVirtual(c.hs, v.msg, obj)
+	if details == crashDetails {
+		s.crash(fmt.Errorf("TypeError: Invalid Version: %s", c.hs.version))
+		return
+	}
+	if details != "" {
 		perr := newParseError(details)
 		s.answer(c, func() {
 			if v.ackID == wire.NoID {
@@ -114,18 +126,23 @@ func (c *conn) newRequest(verb string, obj map[string]json.RawMessage) *Request 
 	if sess == nil {
 		sess = throwaway()
 	}
+	contentLength := int64(-1)
+	if n, err := strconv.ParseInt(h.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
+		contentLength = n
+	}
 	return c.srv.newRequest(c.ctx, requestInit{
-		method:   strings.ToUpper(verb),
-		url:      rawURL,
-		path:     path,
-		query:    query,
-		body:     virtualBody(obj["data"], obj["params"]),
-		headers:  h,
-		session:  sess,
-		isSocket: true,
-		socketID: c.id,
-		ip:       c.hs.ip,
-		protocol: proto,
+		contentLength: contentLength,
+		method:        strings.ToUpper(verb),
+		url:           rawURL,
+		path:          path,
+		query:         query,
+		body:          virtualBody(obj["data"], obj["params"]),
+		headers:       h,
+		session:       sess,
+		isSocket:      true,
+		socketID:      c.id,
+		ip:            c.hs.ip,
+		protocol:      proto,
 	})
 }
 

@@ -36,8 +36,6 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"missing version", "EIO=3&transport=websocket", "0.9.0", false},
 		{"old version", "__sails_io_sdk_version=0.10.5&EIO=3&transport=websocket", "0.10.5", false},
-		{"invalid semver", "__sails_io_sdk_version=banana&EIO=3&transport=websocket", "banana", false},
-		{"partial semver", "__sails_io_sdk_version=1.2&EIO=3&transport=websocket", "1.2", false},
 		{"prerelease rounded", "__sails_io_sdk_version=0.11.0-rc1&EIO=3&transport=websocket", "", true},
 		{"v prefix", "__sails_io_sdk_version=v1.2.1&EIO=3&transport=websocket", "", true},
 		{"EIO4 missing version", "EIO=4&transport=websocket", "0.9.0", false},
@@ -64,6 +62,43 @@ func TestParseErrors(t *testing.T) {
 				if w := `43` + itoa(i) + `[` + string(b) + `]`; f != w {
 					t.Fatalf("got  %s\nwant %s", f, w)
 				}
+			}
+		})
+	}
+}
+
+// TestInvalidVersionCrashes: an SDK version that is not valid semver makes sails-hook-sockets throw
+// "TypeError: Invalid Version" at the first virtual request, which kills the Sails process: the
+// server stops (every connection cut, new ones refused) and Crashed says why. A request without a
+// url fails its parse check first, as in the hook.
+func TestInvalidVersionCrashes(t *testing.T) {
+	for _, v := range []string{"banana", "1.2", "01.2.3"} {
+		t.Run(v, func(t *testing.T) {
+			s := NewT(t)
+			s.Handle("/hello", func(req *Request, res *Response) { res.JSON("world") })
+			other, _ := connect(t, s, 3, nil)
+			c, _ := connectQuery(t, s, 3, "__sails_io_sdk_version="+v+"&EIO=3&transport=websocket", nil)
+			c.send(`420["get",{"headers":{}}]`) // no url: a parse error, no crash
+			if f := c.nextText(); !strings.Contains(f, "No url provided") {
+				t.Fatalf("request without a url: %s", f)
+			}
+			if s.Crashed() != nil {
+				t.Fatal("crashed on a request without a url")
+			}
+			c.send(`421["get",{"url":"/hello"}]`)
+			for _, rc := range []*rawClient{c, other} {
+				if err := rc.expectClosed(); closeCode(err) != 1006 {
+					t.Errorf("connection: %v, want cut", err)
+				}
+			}
+			if err := s.Crashed(); err == nil || err.Error() != "TypeError: Invalid Version: "+v {
+				t.Errorf("Crashed() = %v", err)
+			}
+			if !s.Stopped() {
+				t.Error("the server still runs")
+			}
+			if err := s.Start(); err != nil || s.Crashed() != nil {
+				t.Errorf("Start after the crash: %v, Crashed %v", err, s.Crashed())
 			}
 		})
 	}

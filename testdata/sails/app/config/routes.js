@@ -17,5 +17,6 @@ module.exports.routes = {
   'GET /redirect': 'HarnessController.redirect',
   'GET /version': 'HarnessController.version',
   'POST /seq': 'HarnessController.seq',
-  'GET /seq': 'HarnessController.seqList'
+  'GET /seq': 'HarnessController.seqList',
+  'r|^/re/(\\d+)/(\\w+)$|num,word': 'HarnessController.regexp'
 };

@@ -178,6 +178,11 @@ module.exports = {
     return res.json(list);
   },
 
+  // r|^/re/(\\d+)/(\\w+)$|num,word: the params of a regular-expression route.
+  regexp: function (req, res) {
+    return res.json({num: req.param('num'), word: req.param('word'), zero: req.params[0], one: req.params[1]});
+  },
+
   // GET /version: versions actually loaded (see lift.js).
   version: function (req, res) {
     return res.json(req._sails.config.custom.versions);

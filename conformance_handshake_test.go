@@ -1,0 +1,233 @@
+package sailsio_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sailsio-go/sailsio/mockserver"
+)
+
+// Scenarios that look at the handshake and the WebSocket itself with a raw client: a path that
+// is not the Socket.IO endpoint, an EIO=4 client against each hook generation, a message of too
+// many frames.
+
+const rawSDKQuery = "__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript"
+
+// rawConn is a bare WebSocket connection to a backend.
+type rawConn struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+func rawDial(t *testing.T, b *backend, path, eio string) (*rawConn, *http.Response, error) {
+	t.Helper()
+	u := "ws" + strings.TrimPrefix(b.url, "http") + path + "?" + rawSDKQuery + "&EIO=" + eio + "&transport=websocket"
+	hdr := http.Header{}
+	if b.origin != "" {
+		hdr.Set("Origin", b.origin)
+	}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	ws, resp, err := d.Dial(u, hdr)
+	if err != nil {
+		return nil, resp, err
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &rawConn{t: t, ws: ws}, resp, nil
+}
+
+// next returns the next text frame, or the read error.
+func (c *rawConn) next() (string, error) {
+	c.t.Helper()
+	_ = c.ws.SetReadDeadline(time.Now().Add(waitLimit))
+	_, data, err := c.ws.ReadMessage()
+	return string(data), err
+}
+
+func (c *rawConn) expect(want string) {
+	c.t.Helper()
+	got, err := c.next()
+	if err != nil || got != want {
+		c.t.Fatalf("frame %q (%v), want %q", got, err, want)
+	}
+}
+
+// scenarioWrongPath: a WebSocket upgrade on a path that is not the Socket.IO endpoint is left
+// unanswered and the TCP connection is closed about a second later (engine.io's destroyUpgrade),
+// with no HTTP response at all; a plain GET of that path is an ordinary 404.
+func scenarioWrongPath(t *testing.T, b *backend) {
+	begin := time.Now()
+	_, resp, err := rawDial(t, b, "/nope/", "3")
+	took := time.Since(begin)
+	if err == nil || resp != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.Fatalf("upgrade on /nope/: err %v, HTTP %d; want the connection closed without a response", err, status)
+	}
+	if took < 800*time.Millisecond || took > 5*time.Second {
+		t.Errorf("upgrade on /nope/ closed after %v, want about 1s", took)
+	}
+	if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		var ne net.Error
+		if !errors.As(err, &ne) {
+			t.Errorf("upgrade on /nope/: %v, want the connection closed (EOF)", err)
+		}
+	}
+	if status, body := httpDo(t, b, "GET", "/nope/", nil); status != 404 {
+		t.Errorf("plain GET /nope/: %d %s", status, body)
+	}
+}
+
+// scenarioRawEIO4: an EIO=4 client. Hook 3 speaks Engine.IO v4 (maxPayload, the client connects
+// the namespace, 40{"sid"}); hook 2 ignores EIO=4 and speaks v3 (no maxPayload, it connects the
+// namespace itself and answers a client's 40 with another 40).
+func scenarioRawEIO4(t *testing.T, b *backend) {
+	c, _, err := rawDial(t, b, "/socket.io/", "4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	open, err := c.next()
+	if err != nil || !strings.HasPrefix(open, "0{") {
+		t.Fatalf("open packet %q (%v)", open, err)
+	}
+	var o map[string]any
+	if err := json.Unmarshal([]byte(open[1:]), &o); err != nil {
+		t.Fatal(err)
+	}
+	_, hasMax := o["maxPayload"]
+	if hasMax != (b.hook == 3) {
+		t.Errorf("hook %d open packet %s: maxPayload present %v", b.hook, open, hasMax)
+	}
+	if b.hook == 2 {
+		c.expect("40")
+		if err := c.ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+			t.Fatal(err)
+		}
+		c.expect("40")
+		return
+	}
+	if err := c.ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.next()
+	if err != nil || !strings.HasPrefix(got, `40{"sid":"`) {
+		t.Errorf("hook 3 answer to 40: %q (%v)", got, err)
+	}
+}
+
+// fragmentedText returns the frames of one masked client text message split into n frames (the
+// first carries text, the others are empty).
+func fragmentedText(text string, n int) []byte {
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		h := byte(0)
+		if i == 0 {
+			h = websocket.TextMessage
+		}
+		if i == n-1 {
+			h |= 0x80
+		}
+		payload := ""
+		if i == 0 {
+			payload = text
+		}
+		b.WriteByte(h)
+		b.WriteByte(0x80 | byte(len(payload)))
+		b.Write([]byte{0, 0, 0, 0}) // a zero mask key: the payload as is
+		b.WriteString(payload)
+	}
+	return b.Bytes()
+}
+
+// scenarioFragments: ws (under both hooks) takes a message of 16,384 frames and closes the
+// WebSocket with status 1008 at a message of 16,385.
+func scenarioFragments(t *testing.T, b *backend) {
+	c, _, err := rawDial(t, b, "/socket.io/", "3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open, err := c.next(); err != nil || !strings.HasPrefix(open, "0{") {
+		t.Fatalf("open packet %q (%v)", open, err)
+	}
+	c.expect("40")
+	raw := c.ws.UnderlyingConn()
+	if _, err := raw.Write(fragmentedText("2", mockserver.MaxMessageFragments)); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("3")
+	if _, err := raw.Write(fragmentedText("2", mockserver.MaxMessageFragments+1)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.next()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation {
+		t.Errorf("after a message of %d frames: frame %q, error %v; want close 1008", mockserver.MaxMessageFragments+1, got, err)
+	}
+}
+
+// TestConformanceCrash runs the scenario that kills the server (each backend's server is lifted
+// again afterwards).
+func TestConformanceCrash(t *testing.T) {
+	runConformance(t, serverSetup{}, []scenario{{"invalid SDK version", scenarioInvalidVersion}})
+}
+
+// scenarioInvalidVersion: a handshake whose __sails_io_sdk_version is not valid semver is
+// accepted, and so is a request without a url (a parse error), but the first real request makes
+// sails-hook-sockets throw "Invalid Version" and the whole server dies: every connection is cut
+// and new ones are refused.
+func scenarioInvalidVersion(t *testing.T, b *backend) {
+	other := connect(t, b)
+	disc := make(chan string, 1)
+	other.On("disconnect", func(d json.RawMessage) { disc <- string(d) })
+	u := "ws" + strings.TrimPrefix(b.url, "http") + "/socket.io/?__sails_io_sdk_version=banana&EIO=3&transport=websocket"
+	ws, _, err := websocket.DefaultDialer.Dial(u, nil)
+	if err != nil {
+		t.Fatalf("handshake with version banana: %v, want accepted", err)
+	}
+	defer ws.Close()
+	c := &rawConn{t: t, ws: ws}
+	if open, err := c.next(); err != nil || !strings.HasPrefix(open, "0{") {
+		t.Fatalf("open %q (%v)", open, err)
+	}
+	c.expect("40")
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`420["get",{"headers":{}}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.next(); err != nil || !strings.Contains(got, "No url provided") {
+		t.Fatalf("request without a url: %q (%v), want a parse error", got, err)
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`421["get",{"url":"/version"}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.next(); err == nil {
+		t.Fatalf("request with version banana answered %q, want the server dead", got)
+	}
+	await(t, disc, "disconnect of another socket")
+	// The process is gone: its port refuses connections (give it a moment to exit).
+	hc := &http.Client{Timeout: time.Second}
+	refused := false
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := hc.Get(b.url + "/version")
+		if err != nil {
+			refused = true
+			break
+		}
+		resp.Body.Close()
+	}
+	if !refused {
+		t.Error("the server still answers HTTP after the crash")
+	}
+	if b.isMock() && b.mock.Crashed() == nil {
+		t.Error("Crashed() = nil")
+	}
+	b.revive(t)
+}
