@@ -1,7 +1,8 @@
 // Package mockserver is an in-process Sails.js server for tests, modelled on net/http/httptest.
 //
 // A Server listens on 127.0.0.1 on a random port and speaks the wire protocol of a real Sails app
-// with sails-hook-sockets: Engine.IO v3 and v4 over WebSocket on /socket.io/, Socket.IO "virtual
+// with sails-hook-sockets: Engine.IO v3 and v4 over WebSocket on /socket.io/ (and over HTTP
+// long-polling, with the upgrade to WebSocket, when WithTransports allows it), Socket.IO "virtual
 // requests" (an EVENT named after the lower-case HTTP verb, answered with an ACK carrying the JWR
 // {"body","headers","statusCode"}), server pushes (sails.sockets.broadcast, blast, resourceful
 // pub/sub), sessions bound to the handshake cookie, the SDK version check and its
