@@ -75,6 +75,9 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 			return nil, err
 		}
 	}
+	if err := o.ownJar(); err != nil {
+		return nil, err
+	}
 	s := &SailsSocket{opts: o}
 	s.headers.Store(newGlobalHeaders(o.headers))
 	if err := s.setURL(rawURL); err != nil {

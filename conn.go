@@ -48,6 +48,12 @@ var reserved = map[string]bool{
 func (s *SailsSocket) dial(ctx, parent context.Context) (*conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.connectTimeout)
 	defer cancel()
+	if err := s.getSessionCookie(ctx); err != nil {
+		if ctx.Err() != nil || parent.Err() != nil {
+			return nil, s.dialError(ctx, parent, err)
+		}
+		return nil, err
+	}
 	var t engine.Transport
 	var err error
 	if s.firstTransport() == TransportPolling {

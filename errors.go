@@ -47,6 +47,11 @@ var (
 	// ErrUpgradeFailed: the upgrade from polling to websocket failed; the connection stays on polling
 	// (the upgrade_error event carries the error).
 	ErrUpgradeFailed = engine.ErrUpgradeFailed
+	// ErrSessionCookie: WithSessionCookie could not get a session cookie before a handshake: GET
+	// /__getcookie failed (the error then also wraps ErrUnreachable and the network error) or set no
+	// session cookie (the error names the status and the likely cause). The attempt fails; a running
+	// reconnection loop goes on.
+	ErrSessionCookie = errors.New("sailsio: no session cookie")
 	// ErrBadResponse: a response arrived but could not be understood.
 	ErrBadResponse = errors.New("sailsio: malformed response")
 )

@@ -62,6 +62,8 @@ type options struct {
 	sdkLanguage       string
 	transports        []Transport
 	rememberUpgrade   bool
+	sessionCookie     bool   // WithSessionCookie
+	sessionCookieName string // WithSessionCookieName
 }
 
 func defaultOptions() options {
