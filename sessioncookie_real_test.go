@@ -81,7 +81,7 @@ func TestSessionCookieRealSails(t *testing.T) {
 			srv.Kill()
 			began := time.Now()
 			srv.Restart(t)
-			ev.waitForWithin(t, sailsio.EventReconnect, slow)
+			ev.WaitForWithin(t, sailsio.EventReconnect, slow)
 			if got := me("after the restart"); got != user {
 				t.Errorf("after a SIGKILL and restart: user %q, want %q", got, user)
 			}

@@ -85,14 +85,14 @@ func TestSessionCookieSurvivesReconnection(t *testing.T) {
 				check("after Reconnect")
 
 				srv.DropConnections()
-				ev.waitFor(t, sailsio.EventReconnect)
+				ev.WaitFor(t, sailsio.EventReconnect)
 				check("after a dropped connection")
 
 				srv.Stop()
 				if err := srv.Start(); err != nil {
 					t.Fatal(err)
 				}
-				ev.waitFor(t, sailsio.EventReconnect)
+				ev.WaitFor(t, sailsio.EventReconnect)
 				check("after a server restart")
 			})
 		}
