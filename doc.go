@@ -71,7 +71,10 @@
 // and an upgrade under way, so it stays bounded on every transport.
 //
 // State is changed under one mutex; no user code — callbacks, handlers, logger handlers, BackOff
-// policies — ever runs under it, so all of them may call any method of the socket.
+// policies — ever runs under it, so all of them may call any method of the socket. Log records are
+// handed to the logger on the callback goroutine, in order with the callbacks. A BackOff policy runs
+// on the life owner: called from it, Connect and Reconnect queue their attempt and return nil, and
+// Disconnect does not wait for the owner, which ends once the policy returns.
 //
 // Disconnect (and Close) return within about one second whatever the server does: the goodbye (41)
 // gets that long to be written, then the connection is cut. Every pending and queued request gets
