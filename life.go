@@ -113,10 +113,11 @@ func (s *SailsSocket) onOwner() bool {
 }
 
 // Connect connects a socket made with New. It returns nil at once if the socket is connected, and
-// waits for an attempt (or a reconnection loop) already under way. Called from a BackOff policy,
-// it cannot wait for the goroutine that calls the policy: the attempt is queued and it returns nil. If it fails, queued requests stay
-// queued (call Connect again) until their context or request timeout ends them, or Disconnect fails
-// them with ErrClosed. When ctx ends first, the attempt is abandoned and the error wraps ctx.Err().
+// waits for an attempt (or a reconnection loop) already under way. If it fails, queued requests
+// stay queued (call Connect again) until their context or request timeout ends them, or Disconnect
+// fails them with ErrClosed. When ctx ends first, the attempt is abandoned and the error wraps
+// ctx.Err(). Called from a BackOff policy, it cannot wait for the goroutine that calls the policy:
+// the attempt is queued and it returns nil.
 func (s *SailsSocket) Connect(ctx context.Context) error {
 	return s.command(ctx, cmdConnect)
 }
