@@ -17,6 +17,11 @@ type BatchConn struct {
 	net.Conn
 	lastRead atomic.Int64 // unix nanoseconds
 
+	// Owned by the reader (Read).
+	ahead *[]byte // the pooled read-ahead buffer, while busy
+	pend  []byte  // its bytes not read yet
+	busy  bool    // the last read filled its buffer: more is likely waiting
+
 	mu sync.Mutex
 	bw *bufio.Writer // non-nil during a batch
 }
@@ -30,13 +35,58 @@ func NewBatchConn(c net.Conn) *BatchConn {
 
 var batchBuffers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
 
-// Read reads from the connection and records the time when bytes arrived.
+// readAheadSize is the read-ahead buffer of a busy connection.
+const readAheadSize = 32 << 10
+
+var readAheads = sync.Pool{New: func() any { b := make([]byte, readAheadSize); return &b }}
+
+// Read reads from the connection and records the time when bytes arrived. An idle connection reads
+// straight into the caller's (small) buffer; once a read fills it — a burst is arriving — reads go
+// through a pooled read-ahead buffer, returned to the pool as soon as a read finds the connection
+// drained. So a busy connection makes few system calls, and an idle one holds no large buffer.
+// Read is called from one goroutine at a time (the reader).
 func (b *BatchConn) Read(p []byte) (int, error) {
-	n, err := b.Conn.Read(p)
+	if len(b.pend) > 0 {
+		n := copy(p, b.pend)
+		b.pend = b.pend[n:]
+		if len(b.pend) == 0 && !b.busy {
+			b.releaseReadAhead()
+		}
+		return n, nil
+	}
+	if !b.busy || len(p) >= readAheadSize {
+		n, err := b.Conn.Read(p)
+		if n > 0 {
+			b.Touch()
+		}
+		b.busy = n == len(p)
+		if !b.busy {
+			b.releaseReadAhead()
+		}
+		return n, err
+	}
+	if b.ahead == nil {
+		b.ahead = readAheads.Get().(*[]byte)
+	}
+	buf := *b.ahead
+	n, err := b.Conn.Read(buf)
 	if n > 0 {
 		b.Touch()
 	}
-	return n, err
+	c := copy(p, buf[:n])
+	b.pend = buf[c:n]
+	b.busy = n == len(buf)
+	if len(b.pend) == 0 && !b.busy {
+		b.releaseReadAhead()
+	}
+	return c, err
+}
+
+func (b *BatchConn) releaseReadAhead() {
+	if b.ahead != nil {
+		readAheads.Put(b.ahead)
+		b.ahead, b.pend = nil, nil
+	}
 }
 
 // Touch records now as the time of the last sign of life.
