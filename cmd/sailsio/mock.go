@@ -70,7 +70,8 @@ func runMock(ctx context.Context, e *env, args []string) error {
 	default:
 		return usageErrorf("--eio %d: want 3 or 4", *eio)
 	}
-	if _, err := transportOptions(*transports); err != nil {
+	ts, err := parseTransports(*transports)
+	if err != nil {
 		return err
 	}
 	if *shards < 1 || *shards > 64 {
@@ -103,6 +104,7 @@ func runMock(ctx context.Context, e *env, args []string) error {
 		mockserver.WithProtocol(proto),
 		mockserver.WithPingInterval(*ping),
 		mockserver.WithPingTimeout(*pingTimeout),
+		mockserver.WithTransports(ts...),
 	}
 	var servers []*mockserver.Server
 	defer func() {

@@ -32,7 +32,7 @@ func TestRequestExitStatuses(t *testing.T) {
 		{"bad header", []string{"get", u, "/echo", "-H", "nocolon"}, 2, "", "header"},
 		{"missing path", []string{"get", u}, 2, "", "URL and PATH"},
 		{"bad url", []string{"get", "ftp://x", "/a"}, 2, "", "URL"},
-		{"polling", []string{"get", u, "/echo", "--transports", "polling,websocket"}, 2, "", "websocket only"},
+		{"bad transport", []string{"get", u, "/echo", "--transports", "carrier-pigeon"}, 2, "", "unknown transport"},
 		{"refused", []string{"get", "http://127.0.0.1:1", "/echo", "--timeout", "5s"}, 3, "", "connect"},
 		{"timeout", []string{"get", u, "/slow?ms=3000", "--timeout", "300ms"}, 6, "", "timed out"},
 		{"unknown verb", []string{"request", "-X", "brew", u, "/echo"}, 2, "", "-X"},

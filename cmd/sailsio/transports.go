@@ -6,29 +6,32 @@ import (
 	"github.com/sailsio-go/sailsio"
 )
 
-// transportOptions resolves --transports. The SDK speaks WebSocket only until sailsio.WithTransports
-// exists (API.md v2); then this becomes one line: return []sailsio.Option{sailsio.WithTransports(ts...)}.
-func transportOptions(list string) ([]sailsio.Option, error) {
-	var names []string
+// parseTransports resolves a --transports list ("websocket", "polling", "polling,websocket").
+func parseTransports(list string) ([]sailsio.Transport, error) {
+	var ts []sailsio.Transport
 	for _, t := range strings.Split(list, ",") {
-		t = strings.ToLower(strings.TrimSpace(t))
-		switch t {
-		case "websocket", "polling":
-			names = append(names, t)
+		switch strings.ToLower(strings.TrimSpace(t)) {
+		case "websocket":
+			ts = append(ts, sailsio.TransportWebSocket)
+		case "polling":
+			ts = append(ts, sailsio.TransportPolling)
 		case "":
 		default:
 			return nil, usageErrorf("--transports %q: unknown transport %q (want websocket, polling)", list, t)
 		}
 	}
-	if len(names) == 0 {
+	if len(ts) == 0 {
 		return nil, usageErrorf("--transports %q: name at least one transport", list)
 	}
-	for _, n := range names {
-		if n != "websocket" {
-			return nil, usageErrorf("--transports %q: this build of the SDK speaks websocket only (polling needs sailsio.WithTransports)", list)
-		}
-	}
-	return nil, nil
+	return ts, nil
 }
 
-var _ = sailsio.EIO3
+// transportOptions resolves the client's --transports, in the order sails.io.js' transports option
+// takes: "polling,websocket" makes the handshake over polling, then upgrades.
+func transportOptions(list string) ([]sailsio.Option, error) {
+	ts, err := parseTransports(list)
+	if err != nil {
+		return nil, err
+	}
+	return []sailsio.Option{sailsio.WithTransports(ts...)}, nil
+}
