@@ -103,8 +103,13 @@ func run(rawURL string, proto sailsio.Protocol, model string, trs []sailsio.Tran
 		default:
 		}
 	})
-	if _, err := watcher.GetContext(ctx, "/"+model, nil); err != nil { // subscribes the watcher
+	sub, err := watcher.GetContext(ctx, "/"+model, nil) // subscribes the watcher
+	if err != nil {
 		return err
+	}
+	if sub.StatusCode >= 400 { // no subscription: no event will come, so say why now
+		return fmt.Errorf("GET /%s answered %d: the watcher is not subscribed to the %s model (the app needs its blueprint REST routes, and policies that let this socket in): %v",
+			model, sub.StatusCode, model, sub.Error)
 	}
 
 	// 1. io.socket style: returns at once; the callback runs exactly once.
