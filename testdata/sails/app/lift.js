@@ -22,6 +22,16 @@
  *                                instead of in memory, so they survive a restart of the server.
  *   SAILSIO_EXIT_ON_STDIN_EOF    "1": shut down when stdin reaches EOF (set by the Go harness, so
  *                                the server cannot outlive the test process that started it).
+ *   SAILSIO_REDIS_URL            cluster mode (internal/cluster): "redis://127.0.0.1:PORT". Sockets use
+ *                                the @sailshq/socket.io-redis adapter and sessions @sailshq/connect-redis,
+ *                                both installed in the hook directory, so several servers share rooms,
+ *                                broadcasts and sessions. Needs SAILSIO_APP_DIR.
+ *   SAILSIO_REDIS_PREFIX         cluster mode: the adapter's channel prefix (its `key`) and the session
+ *                                keys' prefix, so that two clusters can share one Redis (default "sailsio").
+ *   SAILSIO_APP_DIR              cluster mode: an empty directory of this server's own. The app is lifted
+ *                                from there (symlinks to this app's api/ and config/ and to the hook's
+ *                                node_modules, where Sails looks for adapters named by a string), and
+ *                                sails-disk files, if any, stay there.
  * (The SAILSIO_* socket settings are read in config/sockets.js.)
  *
  * Once lifted it prints exactly one line, `SAILSIO_READY <port>`, to stdout.
@@ -116,6 +126,29 @@ module.exports = function lift(hookDir) {
     };
   }
 
+  // Cluster mode: the Redis socket adapter and session store, from an app directory of this
+  // server's own whose node_modules is the hook directory's.
+  var liftPath = appDir;
+  var socketsConfig;
+  if (process.env.SAILSIO_REDIS_URL) {
+    var redisURL = process.env.SAILSIO_REDIS_URL;
+    var prefix = process.env.SAILSIO_REDIS_PREFIX || 'sailsio';
+    liftPath = process.env.SAILSIO_APP_DIR;
+    if (!liftPath || !fs.existsSync(liftPath)) {
+      fail('SAILSIO_REDIS_URL needs SAILSIO_APP_DIR, an existing directory (got ' + JSON.stringify(liftPath) + ')');
+    }
+    liftPath = path.resolve(liftPath);
+    [['api', path.join(appDir, 'api')], ['config', path.join(appDir, 'config')], ['node_modules', path.join(hookDir, 'node_modules')]].forEach(function (l) {
+      var p = path.join(liftPath, l[0]);
+      if (!fs.existsSync(p)) { fs.symlinkSync(l[1], p, 'dir'); }
+    });
+    socketsConfig = {adapter: '@sailshq/socket.io-redis', url: redisURL, key: prefix};
+    sessionConfig = {adapter: '@sailshq/connect-redis', url: redisURL, prefix: prefix + ':sess:'};
+    versions.redisAdapter = packageInfo(hookRequire, '@sailshq/socket.io-redis').version;
+    versions.sessionStore = packageInfo(hookRequire, '@sailshq/connect-redis').version;
+    versions.port = port; // which node answered, through a load balancer
+  }
+
   var lifted = false;
   var stopping = false;
   function onSignal() {
@@ -140,7 +173,7 @@ module.exports = function lift(hookDir) {
   }
 
   app.lift({
-    appPath: appDir,
+    appPath: liftPath,
     environment: 'development',
     port: port,
     explicitHost: '127.0.0.1',
@@ -157,7 +190,8 @@ module.exports = function lift(hookDir) {
       moduleDefinitions: {adapters: {'sails-disk': hookRequire('sails-disk')}}
     },
     custom: {versions: versions},
-    ...(sessionConfig ? {session: sessionConfig} : {})
+    ...(sessionConfig ? {session: sessionConfig} : {}),
+    ...(socketsConfig ? {sockets: socketsConfig} : {})
   }, function (err) {
     if (err) {
       var msg = (err && (err.code === 'EADDRINUSE' || /EADDRINUSE/.test(String(err)))) ? 'EADDRINUSE ' : '';
