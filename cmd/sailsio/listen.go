@@ -77,7 +77,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return exitWith(exitUsage, err)
 	}
-	defer sock.Disconnect()
+	defer sock.Close()
 
 	if *dur > 0 {
 		var cancel context.CancelFunc

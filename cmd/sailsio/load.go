@@ -527,7 +527,7 @@ func (lr *loadRun) open(ctx context.Context, i int) {
 	t0 := time.Now()
 	if err := s.Connect(ctx); err != nil {
 		lr.connectFailed(err)
-		s.Disconnect()
+		s.Close()
 		return
 	}
 	lr.connectHist.record(time.Since(t0))
@@ -647,6 +647,10 @@ func (ls *loadSocket) fire() {
 			return
 		}
 		lr.recordRequest(wr.Request, jwr, time.Since(t0))
+		if lr.sc.Think == 0 {
+			ls.fire() // Request does not block: the next one goes out from this callback, as io.socket code does
+			return
+		}
 		ls.timer.Reset(lr.sc.Think)
 	})
 }
@@ -745,7 +749,7 @@ func (lr *loadRun) closeAll() {
 				if ls.timer != nil {
 					ls.timer.Stop()
 				}
-				ls.s.Disconnect()
+				ls.s.Close()
 			}
 		}()
 	}

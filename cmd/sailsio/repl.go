@@ -74,7 +74,7 @@ func runRepl(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return exitWith(exitUsage, err)
 	}
-	defer sock.Disconnect()
+	defer sock.Close()
 	defer saveJar(e, cs)
 
 	r := &repl{e: e, sock: sock, timeout: cf.timeout, pretty: e.stdoutTTY, events: map[string]func(){}}

@@ -93,7 +93,7 @@ func runRequest(ctx context.Context, e *env, verb string, args []string) error {
 		opts.Data = body
 	}
 	jwr, err := sock.Do(ctx, opts)
-	sock.Disconnect()
+	sock.Close()
 	saveJar(e, cs)
 	var perr *sailsio.ParseError
 	if err != nil && !errors.As(err, &perr) {
