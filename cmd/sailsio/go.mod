@@ -4,7 +4,7 @@ go 1.24.0
 
 // The SDK version the command is built against. In the repository, go.work at the root makes the
 // workspace copy win; before tagging cmd/sailsio, bump this to the root module's release tag.
-require github.com/sailsio-go/sailsio v0.0.0-20261130180032-1f08ff3b7a47
+require github.com/sailsio-go/sailsio v0.0.0-20261130192932-e24c062789f2
 
 require (
 	github.com/HdrHistogram/hdrhistogram-go v1.4.0
