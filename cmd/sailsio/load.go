@@ -335,10 +335,7 @@ func (lr *loadRun) run(ctx context.Context) *report {
 	rep.ElapsedS = time.Since(start).Seconds()
 
 	sc := lr.sc
-	rep.Scenario = scenarioOut{Sockets: sc.Sockets, Rate: sc.Rate, RampS: sc.Ramp.Seconds(), HoldS: sc.Duration.Seconds(), ThinkS: sc.Think.Seconds(), EIO: lr.eio}
-	for _, r := range sc.Requests {
-		rep.Scenario.Requests = append(rep.Scenario.Requests, fmt.Sprintf("%d:%s", r.Weight, r.Request))
-	}
+	rep.Scenario = lr.scenarioOut()
 	rep.Sockets.Target = sc.Sockets
 	rep.Sockets.Connected = lr.peak.Load()
 	rep.Sockets.Peak = lr.peak.Load()
@@ -392,6 +389,16 @@ func (lr *loadRun) run(ctx context.Context) *report {
 		rep.CPU.PerRequestUS = (rep.CPU.UserS + rep.CPU.SysS) * 1e6 / float64(rep.RequestsAll.Count)
 	}
 	return rep
+}
+
+// scenarioOut describes the run's scenario in the report.
+func (lr *loadRun) scenarioOut() scenarioOut {
+	sc := lr.sc
+	out := scenarioOut{Sockets: sc.Sockets, Rate: sc.Rate, RampS: sc.Ramp.Seconds(), HoldS: sc.Duration.Seconds(), ThinkS: sc.Think.Seconds(), EIO: lr.eio}
+	for _, r := range sc.Requests {
+		out.Requests = append(out.Requests, fmt.Sprintf("%d:%s", r.Weight, r.Request))
+	}
+	return out
 }
 
 // serverStats asks each target for GET /__sailsio/stats (sailsio mock answers it); the answers are

@@ -130,7 +130,7 @@ func TestLoadWorkers(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Workers != 3 || rep.Sockets.Connected != 31 || rep.Connect.Count != 31 || rep.Memory.Client.Processes != 3 {
+	if rep.Workers != 3 || rep.Scenario.Sockets != 31 || rep.Scenario.Rate != 600 || rep.Sockets.Connected != 31 || rep.Connect.Count != 31 || rep.Memory.Client.Processes != 3 {
 		t.Fatalf("workers %d sockets %+v connect %+v", rep.Workers, rep.Sockets, rep.Connect)
 	}
 	if rep.Memory.Server == nil || rep.Memory.Server.Sockets != 31 || rep.Memory.Server.Processes != 1 {

@@ -140,6 +140,7 @@ func runWorkers(ctx context.Context, e *env, args []string, k int, lr *loadRun) 
 	}
 	rep := mergeReports(reps)
 	rep.Targets = lr.targets
+	rep.Scenario = lr.scenarioOut() // the whole run's, not one worker's share
 	rep.Memory.Server = serverSide(serverBefore, serverAfter)
 	rep.heartbeats()
 	return rep, nil
