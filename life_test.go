@@ -605,6 +605,20 @@ func (b funcBackOff) Reset()                     {}
 // TestUserCodeMayCloseTheSocket: a logger's handler or a BackOff policy that calls Disconnect or
 // Reconnect does not deadlock the socket.
 func TestUserCodeMayCloseTheSocket(t *testing.T) {
+	// connectThenDrop connects a socket made with opts, publishes it in sock for the user code,
+	// and drops its connection from the server's side.
+	connectThenDrop := func(t *testing.T, sock *atomic.Pointer[SailsSocket], opts ...Option) (*SailsSocket, *fakeServer) {
+		t.Helper()
+		f := newFake(t, nil)
+		s, c, connected := startFake(t, f, opts...)
+		sock.Store(s)
+		c.open(EIO3, "one", 25000, 60000, 0)
+		if err := connected(); err != nil {
+			t.Fatal(err)
+		}
+		c.ws.Close()
+		return s, f
+	}
 	closed := func(t *testing.T, s *SailsSocket) {
 		t.Helper()
 		waitFor(t, func() bool { return s.State() == StateClosed })
@@ -616,45 +630,24 @@ func TestUserCodeMayCloseTheSocket(t *testing.T) {
 				sock.Load().Disconnect()
 			}
 		}})
-		f := newFake(t, nil)
-		s, c, connected := startFake(t, f, WithLogger(log))
-		sock.Store(s)
-		c.open(EIO3, "one", 25000, 60000, 0)
-		if err := connected(); err != nil {
-			t.Fatal(err)
-		}
-		c.ws.Close()
+		s, _ := connectThenDrop(t, &sock, WithLogger(log))
 		closed(t, s)
 	})
 	t.Run("BackOff calls Disconnect", func(t *testing.T) {
 		var sock atomic.Pointer[SailsSocket]
-		f := newFake(t, nil)
-		s, c, connected := startFake(t, f, WithReconnectionBackOff(funcBackOff{func() { sock.Load().Disconnect() }}))
-		sock.Store(s)
-		c.open(EIO3, "one", 25000, 60000, 0)
-		if err := connected(); err != nil {
-			t.Fatal(err)
-		}
-		c.ws.Close()
+		s, _ := connectThenDrop(t, &sock, WithReconnectionBackOff(funcBackOff{func() { sock.Load().Disconnect() }}))
 		closed(t, s)
 	})
 	t.Run("BackOff calls Reconnect", func(t *testing.T) {
 		var sock atomic.Pointer[SailsSocket]
 		var once sync.Once
-		f := newFake(t, nil)
-		s, c, connected := startFake(t, f, WithReconnectionBackOff(funcBackOff{func() {
+		s, f := connectThenDrop(t, &sock, WithReconnectionBackOff(funcBackOff{func() {
 			once.Do(func() {
 				if err := sock.Load().Reconnect(context.Background()); err != nil {
 					t.Errorf("Reconnect from a BackOff: %v", err)
 				}
 			})
 		}}))
-		sock.Store(s)
-		c.open(EIO3, "one", 25000, 60000, 0)
-		if err := connected(); err != nil {
-			t.Fatal(err)
-		}
-		c.ws.Close()
 		c2 := f.accept(t)
 		c2.open(EIO3, "two", 25000, 60000, 0)
 		waitFor(t, func() bool { return s.ID() == "two" })
