@@ -228,9 +228,20 @@ func (r *request) stopTimer() {
 	}
 }
 
-// Ack completes the request with the server's ack (engine.Acker).
-func (r *request) Ack(data []byte) {
+// Ack completes the request with the server's ack (engine.Acker). The session has not checked
+// that data is JSON: fastAck accepts only valid JSON, and anything else is checked here. An ack
+// that is not JSON breaks the protocol: the request fails as the connection it ends.
+func (r *request) Ack(data []byte) error {
+	if jwr, ok := fastAck(data); ok {
+		r.complete(jwr, nil)
+		return nil
+	}
+	if !json.Valid(data) {
+		r.complete(nil, disconnectedError(errorf(ErrProtocol, "an ack whose payload is not valid JSON")))
+		return errors.New("an ack whose payload is not valid JSON") // the session wraps it in ErrProtocol
+	}
 	r.complete(decodeAck(data))
+	return nil
 }
 
 // complete delivers the outcome exactly once. It reports whether this call was the one that did.

@@ -28,9 +28,11 @@ type Handler interface {
 	Closed(reason string, err error)
 }
 
-// Acker receives the ack of one request: the ack's payload, a JSON array.
+// Acker receives the ack of one request: the ack's payload, a JSON array whose validity the Acker
+// checks as it decodes it (the session does not scan it first). An error means the payload is not
+// JSON: the session then ends with a parse error. The Acker has completed its request either way.
 type Acker interface {
-	Ack(data []byte)
+	Ack(data []byte) error
 }
 
 // Headroom is the room a request's payload leaves before its data for "42" and the ack id, so the
@@ -510,7 +512,7 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 	}
 	switch typ {
 	case wire.EngineMessage:
-		p, err := wire.DecodePacket(payload)
+		p, err := wire.DecodePacketAckUnchecked(payload)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
@@ -555,7 +557,11 @@ func (s *Session) dispatchPacket(p wire.Packet) error {
 		delete(s.pending, p.ID)
 		s.mu.Unlock()
 		if a != nil {
-			a.Ack(p.Data)
+			if err := a.Ack(p.Data); err != nil {
+				return fmt.Errorf("%w: %w", ErrProtocol, err)
+			}
+		} else if p.Type == wire.Ack && !json.Valid(p.Data) {
+			return protocolError("an ack whose payload is not valid JSON: %q", excerpt(p.Data))
 		}
 	case wire.Disconnect:
 		s.end(ReasonServerDisconnect, nil, true)

@@ -743,3 +743,27 @@ func TestReplacePlaceholdersAmplification(t *testing.T) {
 		t.Fatalf("ReplacePlaceholders with 1000 references to one attachment = %d bytes, %v; want ErrMalformed", len(out), err)
 	}
 }
+
+// TestDecodePacketAckUnchecked: only an ACK's JSON is left unchecked; every other check stays.
+func TestDecodePacketAckUnchecked(t *testing.T) {
+	for _, tc := range []struct {
+		in            string
+		checked, lazy bool // whether each decoder accepts it
+	}{
+		{`30[{"body":1}]`, true, true},
+		{`30[{"body":`, false, true},
+		{`3[{}]`, false, false},         // no ack id
+		{`30{"body":1}`, false, false},  // not an array
+		{`2["x",`, false, false},        // an event is still checked
+		{`61-0[{"body":`, false, false}, // and so is a binary ack
+	} {
+		_, err := DecodePacket([]byte(tc.in))
+		if (err == nil) != tc.checked {
+			t.Errorf("DecodePacket(%q) = %v", tc.in, err)
+		}
+		_, err = DecodePacketAckUnchecked([]byte(tc.in))
+		if (err == nil) != tc.lazy {
+			t.Errorf("DecodePacketAckUnchecked(%q) = %v", tc.in, err)
+		}
+	}
+}

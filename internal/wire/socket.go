@@ -61,7 +61,14 @@ type Packet struct {
 }
 
 // DecodePacket parses a Socket.IO packet (the payload of an Engine.IO message packet).
-func DecodePacket(s []byte) (Packet, error) {
+func DecodePacket(s []byte) (Packet, error) { return decodePacket(s, true) }
+
+// DecodePacketAckUnchecked is DecodePacket without the JSON validation of an ACK's data (BINARY_ACK
+// data is still checked): for a caller that parses the ack at once with a decoder that refuses
+// invalid JSON, so that the payload is not scanned twice. Everything else is checked.
+func DecodePacketAckUnchecked(s []byte) (Packet, error) { return decodePacket(s, false) }
+
+func decodePacket(s []byte, checkAck bool) (Packet, error) {
 	p := Packet{Namespace: "/", ID: NoID}
 	if len(s) == 0 {
 		return p, fmt.Errorf("%w: empty socket.io packet", ErrMalformed)
@@ -110,7 +117,7 @@ func DecodePacket(s []byte) (Packet, error) {
 	if i < len(s) {
 		p.Data = s[i:]
 	}
-	if err := checkPayload(p); err != nil {
+	if err := checkPayload(p, checkAck); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -128,7 +135,7 @@ func FirstByte(b []byte) byte {
 	return 0
 }
 
-func checkPayload(p Packet) error {
+func checkPayload(p Packet, checkAck bool) error {
 	c := FirstByte(p.Data)
 	switch p.Type {
 	case Connect:
@@ -155,7 +162,7 @@ func checkPayload(p Packet) error {
 			return fmt.Errorf("%w: %v payload must be an array", ErrMalformed, p.Type)
 		}
 	}
-	if p.Data != nil && !json.Valid(p.Data) {
+	if p.Data != nil && (checkAck || p.Type != Ack) && !json.Valid(p.Data) {
 		return fmt.Errorf("%w: %v payload is not valid JSON", ErrMalformed, p.Type)
 	}
 	return nil
