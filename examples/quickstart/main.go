@@ -24,7 +24,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sailsio-go/sailsio"
@@ -167,44 +166,10 @@ func run(rawURL string, proto sailsio.Protocol, model string, trs []sailsio.Tran
 	return nil
 }
 
-// startMock starts a mockserver with a tiny REST API for model that publishes creations to the
-// sockets watching the model. (Handlers run concurrently, hence the mutex.)
+// startMock starts a mockserver with the blueprint REST routes and pub/sub of model, as a Sails app
+// with that model and the default blueprints serves them, seeded with one record.
 func startMock(model string) *mockserver.Server {
 	srv := mockserver.New(mockserver.WithTransports(sailsio.TransportPolling, sailsio.TransportWebSocket))
-	var mu sync.Mutex
-	users := []map[string]any{{"id": 1, "name": "Ada"}}
-	srv.Handle("GET /"+model+"/:id", func(req *mockserver.Request, res *mockserver.Response) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, u := range users {
-			if fmt.Sprint(u["id"]) == req.Params["id"] {
-				res.JSON(u)
-				return
-			}
-		}
-		res.NotFound(nil)
-	})
-	srv.Handle("GET /"+model, func(req *mockserver.Request, res *mockserver.Response) {
-		if req.IsSocket { // like blueprints with autoWatch
-
-			srv.Watch(req.SocketID, model)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		res.JSON(users)
-	})
-	srv.Handle("POST /"+model, func(req *mockserver.Request, res *mockserver.Response) {
-		var u map[string]any
-		if err := json.Unmarshal(req.Body, &u); err != nil {
-			res.BadRequest(map[string]string{"error": err.Error()})
-			return
-		}
-		mu.Lock()
-		u["id"] = len(users) + 1
-		users = append(users, u)
-		mu.Unlock()
-		srv.Publish(model, "created", u["id"], u, nil, req.SocketID) // like blueprints: not to the creator
-		res.Created(u)
-	})
+	srv.Model(model, mockserver.Required("name")).Create(map[string]any{"name": "Ada"})
 	return srv
 }

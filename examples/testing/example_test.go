@@ -23,9 +23,7 @@ func ExampleClient_AdoptPet() {
 		}
 		next()
 	})
-	srv.Handle("POST /pet", func(req *mockserver.Request, res *mockserver.Response) {
-		res.Created(map[string]any{"id": 1, "name": req.Param("name")})
-	})
+	srv.Model("pet", mockserver.Required("name")) // the app's Pet model, with Sails' blueprints
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,13 +1,12 @@
 package petclient_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"reflect"
-	"sort"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,20 +17,20 @@ import (
 
 const token = "s3cret"
 
-// petAPI is the test double of the Sails app: a mockserver with the routes the client uses, an
-// in-memory store and a token policy. It plays the part of an httptest.Server with a handler.
+// petAPI is the test double of the Sails app: a mockserver with the app's Pet model, served by
+// the same blueprint routes and pub/sub as in Sails (srv.Model), and its token policy. It plays the
+// part of an httptest.Server with a handler.
 type petAPI struct {
 	srv *mockserver.Server
-
-	mu     sync.Mutex
-	pets   map[int]petclient.Pet
-	nextID int
+	pet *mockserver.Model
 }
 
 // newPetAPI starts the fake app; it is closed when the test ends.
 func newPetAPI(t *testing.T) *petAPI {
-	api := &petAPI{srv: mockserver.NewT(t), pets: map[int]petclient.Pet{}, nextID: 1}
-	srv := api.srv
+	srv := mockserver.NewT(t)
+	// api/models/Pet.js: {name: {type: 'string', required: true}}, with the default blueprints:
+	// GET /pet (find, watches the model), GET /pet/:id, POST /pet, PATCH /pet/:id, DELETE /pet/:id.
+	api := &petAPI{srv: srv, pet: srv.Model("pet", mockserver.Required("name"))}
 
 	// A policy on "/pet" and "/pet/:id", like config/policies.js: no header at all is refused with
 	// 403 (Sails' res.forbidden), a token that is not the right one with 401.
@@ -45,62 +44,38 @@ func newPetAPI(t *testing.T) *petAPI {
 			res.Status(401).JSON(map[string]string{"error": "bad token"})
 		}
 	})
-
-	// GET /pet lists the pets and, over a socket, watches the model (blueprint autoWatch).
-	srv.Handle("GET /pet", func(req *mockserver.Request, res *mockserver.Response) {
-		if req.IsSocket {
-			srv.Watch(req.SocketID, "pet")
-		}
-		api.mu.Lock()
-		defer api.mu.Unlock()
-		list := []petclient.Pet{}
-		for _, p := range api.pets {
-			list = append(list, p)
-		}
-		sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
-		res.JSON(list)
-	})
-
-	// GET /pet/:id: a route param.
-	srv.Handle("GET /pet/:id", func(req *mockserver.Request, res *mockserver.Response) {
-		id, _ := strconv.Atoi(req.Params["id"])
-		api.mu.Lock()
-		p, ok := api.pets[id]
-		api.mu.Unlock()
-		if !ok {
-			res.NotFound(nil)
-			return
-		}
-		res.JSON(p)
-	})
-
-	// POST /pet {name}: creates the pet and tells the watchers, except the creator (as Sails does).
-	srv.Handle("POST /pet", func(req *mockserver.Request, res *mockserver.Response) {
-		name := req.Param("name")
-		if name == "" {
-			res.BadRequest(map[string]string{"error": "name is required"})
-			return
-		}
-		api.mu.Lock()
-		p := petclient.Pet{ID: api.nextID, Name: name}
-		api.nextID++
-		api.pets[p.ID] = p
-		api.mu.Unlock()
-		srv.Publish("pet", "created", p.ID, p, nil, req.SocketID)
-		res.Created(p)
-	})
 	return api
 }
 
 // stored returns the pets the fake app holds.
 func (api *petAPI) stored() map[int]petclient.Pet {
-	api.mu.Lock()
-	defer api.mu.Unlock()
-	m := make(map[int]petclient.Pet, len(api.pets))
-	for id, p := range api.pets {
-		m[id] = p
+	m := map[int]petclient.Pet{}
+	for _, r := range api.pet.Records() {
+		id := int(r["id"].(float64))
+		m[id] = petclient.Pet{ID: id, Name: r["name"].(string)}
 	}
 	return m
+}
+
+// change makes a change over plain HTTP, as another part of the system would (an admin page, a
+// script): the blueprints publish it to the sockets subscribed to the record.
+func (api *petAPI) change(t *testing.T, method, path string, data any) {
+	t.Helper()
+	body, _ := json.Marshal(data)
+	req, err := http.NewRequest(method, api.srv.URL()+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := api.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s %s: %s", method, path, resp.Status)
+	}
 }
 
 // connect connects a socket to the fake app; it is disconnected when the test ends.
@@ -220,10 +195,10 @@ func TestWatchPets(t *testing.T) {
 	if _, err := adopter.AdoptPet(ctx, "Tom"); err != nil {
 		t.Fatal(err)
 	}
-	// The server pushes events on its own, as the app would after a change made elsewhere.
-	api.srv.Publish("pet", "updated", 2, map[string]any{"name": "Thomas"}, nil, "")
-	api.srv.Publish("pet", "destroyed", 2, nil, map[string]any{"id": 2, "name": "Thomas"}, "")
-	api.srv.Publish("pet", "updated", 99, map[string]any{"name": "?"}, nil, "") // not watched: not sent
+	// Changes made elsewhere (over HTTP): the blueprints tell the sockets subscribed to the record,
+	// and the watcher was subscribed to Tom when he was created.
+	api.change(t, "PATCH", "/pet/2", map[string]string{"name": "Thomas"})
+	api.change(t, "DELETE", "/pet/2", nil)
 
 	want := []petclient.PetEvent{
 		{Verb: petclient.VerbCreated, ID: 2, Pet: petclient.Pet{ID: 2, Name: "Tom"}},
@@ -238,7 +213,7 @@ func TestWatchPets(t *testing.T) {
 
 	// After stop, events are no longer reported.
 	stop()
-	api.srv.Publish("pet", "updated", 1, map[string]any{"name": "Rex II"}, nil, "")
+	api.change(t, "PATCH", "/pet/1", map[string]string{"name": "Rex II"})
 	// The push reaches the socket before the answer to a request sent after it.
 	if _, err := watcher.Pet(ctx, 1); err != nil {
 		t.Fatal(err)
