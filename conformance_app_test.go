@@ -264,6 +264,12 @@ func installApp(s *mockserver.Server, hook int, fl appFlavor) {
 		res.JSON(list)
 	})
 
+	// GET /jsonstring and GET /headercase: res.json of a string, res.set in mixed case.
+	s.Handle("GET /jsonstring", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("a string") })
+	s.Handle("GET /headercase", func(req *mockserver.Request, res *mockserver.Response) {
+		res.Set("X-Mixed-Case", "M").Set("x-lower", "l").Set("X-Lower", "L").Set("Set-Cookie", "a=b").JSON(map[string]bool{"ok": true})
+	})
+
 	// r|^/re/(\\d+)/(\\w+)$|num,word: a regular-expression route.
 	s.Handle(`r|^/re/(\d+)/(\w+)$|num,word`, func(req *mockserver.Request, res *mockserver.Response) {
 		res.JSON(orderedObject{{"num", req.Param("num")}, {"word", req.Param("word")}, {"zero", req.Params["0"]}, {"one", req.Params["1"]}})

@@ -31,6 +31,30 @@
 // findOne, create, update, destroy) with the blueprints' pub/sub, so a test does not fake
 // blueprints by hand with Watch, Subscribe and Publish.
 //
+// # Differences from real Sails that remain
+//
+// The conformance suite checks the mock against real Sails (sails 1.5 with sails-hook-sockets 2.x
+// and 3.x); what it still does differently, on purpose or not yet:
+//
+//   - Response.JSON with a string is not JSON-encoded a second time over sockets (real Sails'
+//     res.json shim sends "\"a string\"" with a content-type header); tests written against the
+//     mock rely on the plain string. Use Send for a plain string body, JSON for structured data.
+//   - Handlers run until they return: a Go handler that blocks without calling Request.Context
+//     holds up its socket's next request (Node cannot block like that at all).
+//   - Model: records keep the declared types string, number, boolean, json and ref, without
+//     Waterline's other validations (isEmail, maxLength...), associations, unique constraints or
+//     custom primary keys; where clauses compare strings case-sensitively; the text of a few
+//     error details (invalid where JSON, invalid sort) is shorter than Waterline's, and a sort on
+//     an undeclared attribute answers 500 without Node's stack. Records survive Stop and Start,
+//     like a database, and timestamps are strictly increasing per model.
+//   - Errors answered by Sails in development with a stack (res.serverError of an Error) carry
+//     the message only; HTTP JSON bodies are compact where Sails pretty-prints them in
+//     development.
+//   - A sails.sid cookie the server never issued gets a session under that value (so tests can
+//     choose a session id); real Sails gives such a socket a fresh session per request, which the
+//     mock does for sessions a restart lost.
+//   - WithResponseTimeout answers a request nobody answers with 500; real Sails never does.
+//
 // Faults for resilience tests (dropped connections, a paused server, slow responses, refused
 // handshakes, raw frames, missing heartbeats, kicks) are methods of Server; WithFrameLog and
 // FrameRecorder let a test see every frame sent and received.

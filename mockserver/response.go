@@ -3,6 +3,7 @@ package mockserver
 import (
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,17 +37,80 @@ type header struct {
 	name  string // as it appears in the JWR
 	value string // the value over HTTP
 	json  []byte // the value in the JWR; nil: value as a JSON string
+	first int    // when a header of this exact name was first set (order of setting)
+	seq   int    // when it was last set
 }
 
 // setHeader sets name (exactly as given) in list: in place if present, else at the end.
 func setHeader(list []header, h header) []header {
+	n := 0
+	for i := range list {
+		n = max(n, list[i].seq)
+	}
+	h.seq = n + 1
 	for i := range list {
 		if list[i].name == h.name {
+			h.first = list[i].first
 			list[i] = h
 			return list
 		}
 	}
+	h.first = h.seq
 	return append(list, h)
+}
+
+// merged returns the headers of a JWR the way Sails builds them from a virtual response: the
+// names exactly as set, in the order first set, then the lower-cased names (Node's own header
+// store, where a name set in two spellings is one header with the value set last): a lower-cased
+// name that is also there exactly takes that value in place, any other is appended, in the order
+// first set. Sails then deletes the "set-cookie" key (only that spelling). So res.set("X-Foo", v)
+// gives {"X-Foo":v,"x-foo":v}.
+func merged(list []header) []header {
+	out := append([]header(nil), list...)
+	type lower struct {
+		name  string
+		first int
+		h     header
+	}
+	var lowers []*lower
+	byName := map[string]*lower{}
+	for _, h := range list {
+		ln := strings.ToLower(h.name)
+		l := byName[ln]
+		if l == nil {
+			l = &lower{name: ln, first: h.first, h: h}
+			byName[ln] = l
+			lowers = append(lowers, l)
+			continue
+		}
+		l.first = min(l.first, h.first)
+		if h.seq > l.h.seq {
+			l.h = h
+		}
+	}
+	sort.SliceStable(lowers, func(i, j int) bool { return lowers[i].first < lowers[j].first })
+	for _, l := range lowers {
+		h := l.h
+		h.name = l.name
+		found := false
+		for i := range out {
+			if out[i].name == l.name {
+				out[i].value, out[i].json = h.value, h.json
+				found = true
+				break
+			}
+		}
+		if !found {
+			out = append(out, h)
+		}
+	}
+	kept := out[:0]
+	for _, h := range out {
+		if h.name != "set-cookie" {
+			kept = append(kept, h)
+		}
+	}
+	return kept
 }
 
 // result is a finished answer.
@@ -72,12 +136,15 @@ func (r *Response) Status(code int) *Response {
 	return r
 }
 
-// Set sets a response header (its name is lower-cased) and returns r for chaining.
-// "set-cookie" reaches HTTP clients only: it is removed from socket responses, as Sails does.
+// Set sets a response header and returns r for chaining. As with res.set on a Sails virtual
+// response, the name is kept exactly as given: the JWR's headers object gets that key ("X-Foo"
+// and "x-foo" are two keys there; over HTTP, where names are case-insensitive, the later one
+// wins). "set-cookie" (lower case) reaches HTTP clients only: Sails removes that key from socket
+// responses.
 func (r *Response) Set(name, value string) *Response {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.headers = setHeader(r.headers, header{name: strings.ToLower(name), value: value})
+	r.headers = setHeader(r.headers, header{name: name, value: value})
 	return r
 }
 
@@ -312,13 +379,10 @@ func (r *Response) NotFound(v any) { r.shorthand(http.StatusNotFound, nil) }
 // ServerError answers 500 with v (as Send, an error as its message; nil: "Internal Server Error").
 func (r *Response) ServerError(v any) { r.shorthand(http.StatusInternalServerError, v) }
 
-// jwrHeaders returns the JWR headers: everything set but set-cookie, in order.
+// jwrHeaders returns the JWR headers (see merged).
 func (res *result) jwrHeaders() []byte {
 	b := []byte{'{'}
-	for _, h := range res.headers {
-		if strings.EqualFold(h.name, "set-cookie") {
-			continue
-		}
+	for _, h := range merged(res.headers) {
 		if len(b) > 1 {
 			b = append(b, ',')
 		}
@@ -362,8 +426,10 @@ func (res *result) ackFrames(ackID int64, eio int) []outFrame {
 
 // writeHTTP writes the answer as an HTTP response.
 func (res *result) writeHTTP(w http.ResponseWriter) {
-	for _, h := range res.headers {
-		w.Header().Set(h.name, h.value)
+	inOrder := append([]header(nil), res.headers...)
+	sort.SliceStable(inOrder, func(i, j int) bool { return inOrder[i].seq < inOrder[j].seq })
+	for _, h := range inOrder {
+		w.Header().Set(h.name, h.value) // names are case-insensitive: the one set last wins
 	}
 	for _, h := range res.httpHeaders {
 		w.Header().Set(h.name, h.value)

@@ -196,6 +196,9 @@ func TestJWRShapes(t *testing.T) {
 	s.Handle("/created", func(req *Request, res *Response) {
 		res.Set("X-Foo", "bar").Set("Set-Cookie", "a=b").Status(201).JSON(map[string]bool{"ok": true})
 	})
+	s.Handle("/cookie", func(req *Request, res *Response) {
+		res.Set("set-cookie", "a=b").Set("x-lower", "l").Set("X-Lower", "L").Send("x")
+	})
 	s.Handle("/forbidden", func(req *Request, res *Response) { res.Forbidden(map[string]string{"error": "nope"}) })
 	s.Handle("/text", func(req *Request, res *Response) { res.Send("plain text") })
 	s.Handle("/raw", func(req *Request, res *Response) { res.Send(json.RawMessage(`{"z":1,"a":"<&>"}`)) })
@@ -203,7 +206,10 @@ func TestJWRShapes(t *testing.T) {
 	s.Handle("/error", func(req *Request, res *Response) { res.ServerError(errTest("boom")) })
 	c, _ := connect(t, s, 3, nil)
 	for i, tc := range []struct{ url, want string }{
-		{"/created", `[{"body":{"ok":true},"headers":{"x-foo":"bar"},"statusCode":201}]`},
+		// res.set keeps the name as given, and Node's lower-cased copy follows; only the lower-case
+		// set-cookie key is deleted (as the conformance suite saw real Sails do).
+		{"/created", `[{"body":{"ok":true},"headers":{"X-Foo":"bar","Set-Cookie":"a=b","x-foo":"bar"},"statusCode":201}]`},
+		{"/cookie", `[{"body":"x","headers":{"x-lower":"L","X-Lower":"L"},"statusCode":200}]`},
 		{"/forbidden", `[{"body":"Forbidden","headers":{},"statusCode":403}]`}, // res.forbidden ignores its argument
 		{"/text", `[{"body":"plain text","headers":{},"statusCode":200}]`},
 		{"/raw", `[{"body":{"z":1,"a":"<&>"},"headers":{},"statusCode":200}]`},

@@ -18,5 +18,7 @@ module.exports.routes = {
   'GET /version': 'HarnessController.version',
   'POST /seq': 'HarnessController.seq',
   'GET /seq': 'HarnessController.seqList',
+  'GET /jsonstring': 'HarnessController.jsonString',
+  'GET /headercase': 'HarnessController.headerCase',
   'r|^/re/(\\d+)/(\\w+)$|num,word': 'HarnessController.regexp'
 };

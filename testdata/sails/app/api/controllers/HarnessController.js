@@ -183,6 +183,20 @@ module.exports = {
     return res.json({num: req.param('num'), word: req.param('word'), zero: req.params[0], one: req.params[1]});
   },
 
+  // GET /jsonstring: res.json of a string (over sockets Sails sends it JSON-encoded twice).
+  jsonString: function (req, res) {
+    return res.json('a string');
+  },
+
+  // GET /headercase: response headers set with res.set in mixed case.
+  headerCase: function (req, res) {
+    res.set('X-Mixed-Case', 'M');
+    res.set('x-lower', 'l');
+    res.set('X-Lower', 'L');
+    res.set('Set-Cookie', 'a=b');
+    return res.json({ok: true});
+  },
+
   // GET /version: versions actually loaded (see lift.js).
   version: function (req, res) {
     return res.json(req._sails.config.custom.versions);
