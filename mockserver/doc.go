@@ -36,9 +36,6 @@
 // The conformance suite checks the mock against real Sails (sails 1.5 with sails-hook-sockets 2.x
 // and 3.x); what it still does differently, on purpose or not yet:
 //
-//   - Response.JSON with a string is not JSON-encoded a second time over sockets (real Sails'
-//     res.json shim sends "\"a string\"" with a content-type header); tests written against the
-//     mock rely on the plain string. Use Send for a plain string body, JSON for structured data.
 //   - Handlers run until they return: a Go handler that blocks without calling Request.Context
 //     holds up its socket's next request (Node cannot block like that at all).
 //   - Model: records keep the declared types string, number, boolean, json and ref, without

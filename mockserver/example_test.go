@@ -99,7 +99,7 @@ func ExampleFrameRecorder() {
 	srv := mockserver.New(mockserver.WithFrameLog(rec.Log))
 	defer srv.Close()
 	srv.Handle("GET /hello", func(req *mockserver.Request, res *mockserver.Response) {
-		res.JSON("world")
+		res.Send("world")
 	})
 
 	ws, _, err := websocket.DefaultDialer.Dial(srv.WebSocketURL()+

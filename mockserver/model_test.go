@@ -67,7 +67,7 @@ func TestModelCRUDOverHTTP(t *testing.T) {
 func TestModelExplicitRouteWins(t *testing.T) {
 	s := NewT(t)
 	s.Model("pet")
-	s.Handle("GET /pet/special", func(req *Request, res *Response) { res.JSON("special") })
+	s.Handle("GET /pet/special", func(req *Request, res *Response) { res.Send("special") })
 	c, _ := connect(t, s, 3, nil)
 	if r := c.request(0, "get", "/pet/special", nil); string(r.Body) != `"special"` {
 		t.Errorf("got %s", r.Body)

@@ -59,13 +59,13 @@ func TestOrderAsyncDoesNotHold(t *testing.T) {
 	s.Handle("GET /later", func(req *Request, res *Response) {
 		go func() {
 			<-release
-			res.JSON("later")
+			res.Send("later")
 		}()
 	})
 	s.Handle("GET /wait", func(req *Request, res *Response) {
 		select {
 		case <-release:
-			res.JSON("waited")
+			res.Send("waited")
 		case <-req.Context().Done():
 		}
 	})
@@ -73,11 +73,11 @@ func TestOrderAsyncDoesNotHold(t *testing.T) {
 	s.Handle("GET /block", func(req *Request, res *Response) {
 		entered <- "block"
 		<-release
-		res.JSON("blocked")
+		res.Send("blocked")
 	})
 	s.Handle("GET /next", func(req *Request, res *Response) {
 		entered <- "next"
-		res.JSON("next")
+		res.Send("next")
 	})
 	c, _ := connect(t, s, 3, nil)
 	c.send(`420["get",{"url":"/later"}]`)

@@ -213,9 +213,28 @@ func setJSON(res *result, v any) error {
 	return nil
 }
 
-// JSON answers with v encoded as JSON (status 200 unless Status was called).
+// JSON answers with v encoded as JSON (status 200 unless Status was called), like res.json. As in
+// Sails, a string is special over sockets: res.json's shim JSON-encodes it and sets
+// "content-type": "application/json", so the JWR body is the JSON text of the string, encoded
+// again (res.json("hi") gives {"body":"\"hi\"","headers":{"content-type":"application/json"},...});
+// over HTTP the body is "hi" with its quotes, as JSON. Use Send for a plain string body.
 func (r *Response) JSON(v any) {
-	r.finish(http.StatusOK, func(res *result) error { return setJSON(res, v) })
+	str, isString := v.(string)
+	if !isString {
+		r.finish(http.StatusOK, func(res *result) error { return setJSON(res, v) })
+		return
+	}
+	r.mu.Lock()
+	r.headers = setHeader(r.headers, header{name: "content-type", value: "application/json"})
+	r.mu.Unlock()
+	r.finish(http.StatusOK, func(res *result) error {
+		if err := setJSON(res, str); err != nil {
+			return err
+		}
+		res.socketBody, _ = marshalJSON(string(res.httpBody))
+		res.httpHeaders = append(res.httpHeaders, header{name: "Content-Type", value: "application/json; charset=utf-8"})
+		return nil
+	})
 }
 
 // Send answers with v: a string as is (over HTTP as text/html), a []byte as a binary body (a

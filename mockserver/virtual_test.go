@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := NewT(t)
-			s.Handle("/hello", func(req *Request, res *Response) { res.JSON("world") })
+			s.Handle("/hello", func(req *Request, res *Response) { res.Send("world") })
 			eio := 3
 			if strings.Contains(tc.query, "EIO=4") {
 				eio = 4
@@ -75,7 +75,7 @@ func TestInvalidVersionCrashes(t *testing.T) {
 	for _, v := range []string{"banana", "1.2", "01.2.3"} {
 		t.Run(v, func(t *testing.T) {
 			s := NewT(t)
-			s.Handle("/hello", func(req *Request, res *Response) { res.JSON("world") })
+			s.Handle("/hello", func(req *Request, res *Response) { res.Send("world") })
 			other, _ := connect(t, s, 3, nil)
 			c, _ := connectQuery(t, s, 3, "__sails_io_sdk_version="+v+"&EIO=3&transport=websocket", nil)
 			c.send(`420["get",{"headers":{}}]`) // no url: a parse error, no crash
@@ -225,3 +225,17 @@ func TestJWRShapes(t *testing.T) {
 type errTest string
 
 func (e errTest) Error() string { return string(e) }
+
+// TestJSONString: res.json of a string is JSON-encoded a second time over sockets, with a
+// content-type header, as Sails' res.json shim does; over HTTP it is the JSON string.
+func TestJSONString(t *testing.T) {
+	s := NewT(t)
+	s.Handle("/s", func(req *Request, res *Response) { res.Set("X-A", "1").JSON("a string") })
+	c, _ := connect(t, s, 3, nil)
+	c.send(`420["get",{"url":"/s"}]`)
+	c.expect(`430[{"body":"\"a string\"","headers":{"X-A":"1","content-type":"application/json","x-a":"1"},"statusCode":200}]`)
+	resp, body := httpGet(t, s.Client(), s.URL()+"/s", nil)
+	if body != `"a string"` || resp.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Errorf("over HTTP: %s %q", resp.Header.Get("Content-Type"), body)
+	}
+}
