@@ -314,7 +314,7 @@ func newBlocker(t testing.TB, srv *mockserver.Server, address, answer string) *b
 		b.entered <- req.ID
 		select {
 		case <-b.release:
-			res.JSON(answer)
+			res.Send(answer)
 		case <-req.Context().Done():
 		}
 	})
@@ -772,7 +772,7 @@ func TestClientOrdering(t *testing.T) {
 
 		t.Run("connect handler before the callback of a queued request", func(t *testing.T) {
 			srv := cb.newServer(t)
-			srv.Handle("GET /ping", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("pong") })
+			srv.Handle("GET /ping", func(req *mockserver.Request, res *mockserver.Response) { res.Send("pong") })
 			s := cb.newSocket(t, srv)
 			var connected atomic.Bool
 			s.On(sailsio.EventConnect, func(json.RawMessage) {
@@ -799,7 +799,7 @@ func TestClientOrdering(t *testing.T) {
 func TestClientDoInsideCallbacks(t *testing.T) {
 	forCombos(t, func(t *testing.T, cb combo) {
 		srv := cb.newServer(t)
-		srv.Handle("/ping", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("pong") })
+		srv.Handle("/ping", func(req *mockserver.Request, res *mockserver.Response) { res.Send("pong") })
 		s := cb.newSocket(t, srv)
 		ctx := testCtx(t)
 		out := make(chan string, 8)
@@ -844,7 +844,7 @@ func TestClientDoInsideCallbacks(t *testing.T) {
 func TestClientQueue(t *testing.T) {
 	forCombos(t, func(t *testing.T, cb combo) {
 		route := func(srv *mockserver.Server) {
-			srv.Handle("/q/:n", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Params["n"]) })
+			srv.Handle("/q/:n", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Params["n"]) })
 		}
 
 		t.Run("requests before Connect go out in order", func(t *testing.T) {
@@ -1033,7 +1033,7 @@ func TestClientCancelInFlight(t *testing.T) {
 	forCombos(t, func(t *testing.T, cb combo) {
 		var rec mockserver.FrameRecorder
 		srv := cb.newServer(t, mockserver.WithFrameLog(rec.Log))
-		srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("fast") })
+		srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.Send("fast") })
 		slow := newBlocker(t, srv, "GET /slow", "late")
 		s := cb.dial(t, srv)
 		ctx := testCtx(t)
@@ -1090,7 +1090,7 @@ func TestClientDisconnect(t *testing.T) {
 		t.Run("connected", func(t *testing.T) {
 			srv := cb.newServer(t)
 			slow := newBlocker(t, srv, "GET /slow", "late")
-			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("fast") })
+			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.Send("fast") })
 			ctx := testCtx(t)
 			base := runtime.NumGoroutine()
 
@@ -1165,7 +1165,7 @@ func TestClientDisconnect(t *testing.T) {
 
 		t.Run("from a callback and a handler", func(t *testing.T) {
 			srv := cb.newServer(t)
-			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("fast") })
+			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.Send("fast") })
 			for _, from := range []string{"callback", "handler"} {
 				s := cb.dial(t, srv)
 				out := make(chan error, 1)
@@ -1243,7 +1243,7 @@ func TestClientReconnection(t *testing.T) {
 			var rec mockserver.FrameRecorder
 			srv := cb.newServer(t, mockserver.WithFrameLog(rec.Log))
 			slow := newBlocker(t, srv, "GET /slow", "late")
-			srv.Handle("/q/:n", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Params["n"]) })
+			srv.Handle("/q/:n", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Params["n"]) })
 			s := cb.newSocket(t, srv, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
 			life := lifecycle(s)
 			news := make(chan string, 4)
@@ -1364,7 +1364,7 @@ func TestClientReconnection(t *testing.T) {
 		t.Run("reconnection off", func(t *testing.T) {
 			srv := cb.newServer(t)
 			slow := newBlocker(t, srv, "GET /slow", "late")
-			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("fast") })
+			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.Send("fast") })
 			s, life := cb.dialLife(t, srv, sailsio.WithReconnection(false))
 			ctx := testCtx(t)
 			c, ch, _ := callback()
@@ -1396,7 +1396,7 @@ func TestClientReconnection(t *testing.T) {
 
 		t.Run("attempts exhausted", func(t *testing.T) {
 			srv := cb.newServer(t)
-			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("fast") })
+			srv.Handle("GET /fast", func(req *mockserver.Request, res *mockserver.Response) { res.Send("fast") })
 			s, life := cb.dialLife(t, srv, sailsio.WithReconnectionDelay(100*time.Millisecond, 200*time.Millisecond), sailsio.WithReconnectionAttempts(2))
 			srv.RefuseHandshakes(100, http.StatusServiceUnavailable)
 			srv.DropConnections()
@@ -1455,7 +1455,7 @@ func TestClientReconnection(t *testing.T) {
 func TestClientParseError(t *testing.T) {
 	forCombos(t, func(t *testing.T, cb combo) {
 		srv := cb.newServer(t)
-		srv.Handle("GET /ping", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("pong") })
+		srv.Handle("GET /ping", func(req *mockserver.Request, res *mockserver.Response) { res.Send("pong") })
 		s := cb.newSocket(t, srv, sailsio.WithInitialConnectionHeaders(http.Header{"__sails_io_sdk_version": {"0.9.0"}}))
 		ctx := testCtx(t)
 		if err := s.Connect(ctx); err != nil {
@@ -1583,7 +1583,7 @@ func TestClientMessageLimits(t *testing.T) {
 func TestClientConcurrentUse(t *testing.T) {
 	forCombos(t, func(t *testing.T, cb combo) {
 		srv := cb.newServer(t)
-		srv.Handle("/echo", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Param("n")) })
+		srv.Handle("/echo", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Param("n")) })
 		s := cb.dial(t, srv)
 		ctx := testCtx(t)
 		var g serial
@@ -1697,7 +1697,7 @@ func TestClientConcurrentUse(t *testing.T) {
 func TestClientListeners(t *testing.T) {
 	forCombos(t, func(t *testing.T, cb combo) {
 		srv := cb.newServer(t)
-		srv.Handle("GET /ping", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("pong") })
+		srv.Handle("GET /ping", func(req *mockserver.Request, res *mockserver.Response) { res.Send("pong") })
 		s := cb.dial(t, srv)
 		var h1, h2, h3 atomic.Int32
 		synced := make(chan struct{}, 8)

@@ -19,7 +19,7 @@ func TestMockResponseTimeout(t *testing.T) {
 	srv.Handle("GET /silent", func(req *mockserver.Request, res *mockserver.Response) {})
 	srv.Handle("GET /stuck", func(req *mockserver.Request, res *mockserver.Response) { <-release })
 	srv.Handle("GET /later", func(req *mockserver.Request, res *mockserver.Response) {
-		go func() { res.JSON("late but in time") }()
+		go func() { res.Send("late but in time") }()
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

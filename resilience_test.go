@@ -211,7 +211,7 @@ func resilInFlightDrop(t *testing.T, cb combo, reconnect bool) {
 		}
 		select {
 		case <-release:
-			res.JSON("late")
+			res.Send("late")
 		case <-req.Context().Done():
 		}
 	})
@@ -485,7 +485,7 @@ func TestResilienceLifecycleOrder(t *testing.T) {
 func TestResilienceReconnectFailed(t *testing.T) {
 	gate := &resilGate{}
 	srv := mockserver.NewT(t, mockserver.WithBeforeConnect(gate.check))
-	srv.Handle("GET /ok", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("ok") })
+	srv.Handle("GET /ok", func(req *mockserver.Request, res *mockserver.Response) { res.Send("ok") })
 	s := resilNew(t, srv, sailsio.EIO3, sailsio.WithReconnectionAttempts(3), sailsio.WithReconnectionDelay(30*time.Millisecond, 60*time.Millisecond))
 	ev := resilCollect(s)
 	queued := make(chan *sailsio.JWRes, 1)
@@ -642,7 +642,7 @@ func TestResilienceForcedReconnect(t *testing.T) {
 		t.Run(cb.name, func(t *testing.T) {
 			gate := &resilGate{}
 			srv := mockserver.NewT(t, mockserver.WithProtocol(cb.server), mockserver.WithBeforeConnect(gate.check))
-			srv.Handle("GET /ok/:n", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Param("n")) })
+			srv.Handle("GET /ok/:n", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Param("n")) })
 			entered := make(chan struct{}, 1)
 			srv.Handle("GET /hold", func(req *mockserver.Request, res *mockserver.Response) {
 				entered <- struct{}{}
@@ -825,7 +825,7 @@ func TestResilienceHalfOpen(t *testing.T) {
 				rec := &mockserver.FrameRecorder{}
 				srv := mockserver.NewT(t, mockserver.WithProtocol(cb.server), mockserver.WithFrameLog(rec.Log),
 					mockserver.WithPingInterval(interval), mockserver.WithPingTimeout(timeout))
-				srv.Handle("GET /ok", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("ok") })
+				srv.Handle("GET /ok", func(req *mockserver.Request, res *mockserver.Response) { res.Send("ok") })
 				s := resilNew(t, srv, cb.client, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
 				ev := resilCollect(s)
 				resilDial(t, s)
@@ -962,7 +962,7 @@ func resilResubscribe(t *testing.T, p sailsio.Protocol) {
 		srv.Join(req.SocketID, req.Param("room"))
 		res.JSON(map[string]string{"joined": req.Param("room"), "id": req.SocketID})
 	})
-	srv.Handle("GET /q/:n", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Param("n")) })
+	srv.Handle("GET /q/:n", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Param("n")) })
 
 	s := resilNew(t, srv, p, sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond))
 	ev := resilCollect(s)
@@ -1086,7 +1086,7 @@ func (c *resilDoneWatch) Done() <-chan struct{} {
 func TestResilienceQueue(t *testing.T) {
 	rec := &mockserver.FrameRecorder{}
 	srv := mockserver.NewT(t, mockserver.WithFrameLog(rec.Log))
-	srv.Handle("GET /w/:n", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Param("n")) })
+	srv.Handle("GET /w/:n", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Param("n")) })
 	s := resilNew(t, srv, sailsio.EIO3, sailsio.WithQueueLimit(3), sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond))
 	ev := resilCollect(s)
 	resilDial(t, s)
@@ -1189,7 +1189,7 @@ func TestResilienceInFlightNotResent(t *testing.T) {
 				}
 				<-req.Context().Done()
 			})
-			srv.Handle("GET /after", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("after") })
+			srv.Handle("GET /after", func(req *mockserver.Request, res *mockserver.Response) { res.Send("after") })
 			s := resilNew(t, srv, cb.client, sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond))
 			ev := resilCollect(s)
 			resilDial(t, s)
@@ -1236,8 +1236,8 @@ func TestResilienceInFlightNotResent(t *testing.T) {
 func TestResilienceConcurrentUse(t *testing.T) {
 	const workers, iterations = 16, 150
 	srv := mockserver.NewT(t)
-	srv.Handle("/echo/:i", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Param("i")) })
-	srv.Handle("POST /rooms/:room/join", func(req *mockserver.Request, res *mockserver.Response) { res.JSON("joined") })
+	srv.Handle("/echo/:i", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Param("i")) })
+	srv.Handle("POST /rooms/:room/join", func(req *mockserver.Request, res *mockserver.Response) { res.Send("joined") })
 	base := runtime.NumGoroutine()
 	s := resilNew(t, srv, sailsio.EIO4, sailsio.WithReconnectionDelay(time.Millisecond, 5*time.Millisecond), sailsio.WithQueueLimit(32))
 	ev := resilCollect(s, sailsio.EventReconnect)
