@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"os"
+
+	"github.com/sailsio-go/sailsio/internal/skipnote"
 )
 
 // TB is the part of testing.TB that [Start] and [Server.Restart] use; *testing.T, *testing.B and
@@ -45,6 +47,7 @@ func start(t TB, root, hook string, opts ...Option) *Server {
 			if os.Getenv("CI") == "true" {
 				t.Fatalf("%v (CI=true: the real Sails servers must be installed)", err)
 			}
+			skipnote.Note("the tests against real Sails servers", "run ./test.sh, which installs them (npm ci in testdata/sails/hook2 and hook3; it needs Node.js and npm)")
 			t.Skipf("%v; skipping", err)
 		}
 		t.Fatalf("%v", err)

@@ -3,6 +3,7 @@ package testkit
 import (
 	"bytes"
 	"fmt"
+	"github.com/sailsio-go/sailsio/internal/skipnote"
 	"os"
 	"runtime"
 	"strings"
@@ -15,6 +16,7 @@ import (
 // ending), printing their stacks: no test may leave a socket, server or connection behind.
 func Main(m *testing.M) {
 	code := m.Run()
+	skipnote.Print()
 	if code == 0 {
 		if leaked := Leaked(Wait); leaked != "" {
 			fmt.Fprintf(os.Stderr, "testkit: goroutines left behind after the tests:\n\n%s\n", leaked)
