@@ -147,6 +147,7 @@ module.exports = function lift(hookDir) {
     versions.redisAdapter = packageInfo(hookRequire, '@sailshq/socket.io-redis').version;
     versions.sessionStore = packageInfo(hookRequire, '@sailshq/connect-redis').version;
     versions.port = port; // which node answered, through a load balancer
+    versions.pid = process.pid; // for the storm's CPU figures
   }
 
   var lifted = false;
