@@ -348,13 +348,12 @@ func NginxConfig(dir string, rrPort, stickyPort int, nodePorts []int) string {
 	if os.Geteuid() == 0 {
 		b.WriteString("user root;\n") // workers must write the temp paths under dir
 	}
-	fmt.Fprintf(&b, `worker_processes 1;
-worker_rlimit_nofile 65536;
+	fmt.Fprintf(&b, `worker_processes 2;
 daemon off;
 master_process on;
 pid %[1]s/nginx.pid;
 error_log %[1]s/error.log warn;
-events { worker_connections 30000; }
+events { worker_connections 20000; }
 http {
   access_log off;
   client_body_temp_path %[1]s/tmp/body;
