@@ -89,6 +89,7 @@ func Launch(ctx context.Context, hook string, n int) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("%w: %s not found", ErrNotInstalled, bin)
 		}
 	}
+	closeInheritedOnExec()
 	dir, err := os.MkdirTemp("", "sailsio-cluster-")
 	if err != nil {
 		return nil, err
