@@ -173,7 +173,9 @@ func TestClusterStorm(t *testing.T) {
 	for i := 0; i <= int(backs[len(backs)-1]/(500*time.Millisecond)); i++ {
 		hs = append(hs, fmt.Sprintf("%.1f-%.1fs:%d", float64(i)/2, float64(i+1)/2, hist[i]))
 	}
-	q := func(p float64) time.Duration { return backs[min(len(backs)-1, int(p*float64(len(backs))))].Round(time.Millisecond) }
+	q := func(p float64) time.Duration {
+		return backs[min(len(backs)-1, int(p*float64(len(backs))))].Round(time.Millisecond)
+	}
 	peak, sum := 0.0, 0.0
 	for _, s := range samples {
 		peak = max(peak, s)
