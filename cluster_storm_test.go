@@ -50,10 +50,10 @@ func TestClusterStorm(t *testing.T) {
 	defer cancel()
 
 	type sock struct {
-		s                   *sailsio.SailsSocket
-		port                int
-		lost, back          time.Time
-		attempts, connected int
+		s          *sailsio.SailsSocket
+		port       int
+		lost, back time.Time
+		attempts   int
 	}
 	socks := make([]*sock, n)
 	var mu sync.Mutex

@@ -46,9 +46,8 @@ type Cluster struct {
 	Nodes     []*realsails.Server
 	Redis     *Process
 
-	dir    string
-	nginx  *Process
-	cancel context.CancelFunc
+	dir   string
+	nginx *Process
 }
 
 // TB is the part of testing.TB that Start uses.
