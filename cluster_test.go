@@ -449,6 +449,9 @@ func clusterNotSticky(t *testing.T, c *cluster.Cluster, p sailsio.Protocol) {
 	all := strings.Join(msgs, "\n")
 	mu.Unlock()
 	named := strings.Contains(all, "sticky") || (connectErr != nil && strings.Contains(connectErr.Error(), "sticky"))
+	if connectErr != nil && (!errors.Is(connectErr, sailsio.ErrSessionUnknown) || errors.Is(connectErr, sailsio.ErrUnreachable)) {
+		t.Errorf("Connect: %v, want ErrSessionUnknown (and not ErrUnreachable)", connectErr)
+	}
 	if !named {
 		t.Errorf("no event names sticky sessions as the cause; Connect: %v; events:\n%s", connectErr, all)
 	}

@@ -106,6 +106,8 @@ func (s *SailsSocket) dialError(ctx, parent context.Context, err error) error {
 		return connectError(cr.Data)
 	case errors.Is(err, ErrProtocol), errors.Is(err, ErrMessageTooLarge):
 		return err
+	case errors.Is(err, ErrSessionUnknown): // the server answered: not unreachable (no sticky sessions)
+		return fmt.Errorf("sailsio: connect %s: %w", host, err)
 	}
 	return fmt.Errorf("%w %s: %w", ErrUnreachable, host, err)
 }
