@@ -270,13 +270,8 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 			a, b := echoServer(t, cb.server), echoServer(t, cb.server)
 			proxy := newPollProxy(t, a.URL(), b.URL())
 			var logs lockedBuffer
-			s, err := sailsio.New(proxy.URL, sailsio.WithProtocol(cb.client), pollingOnly,
-				sailsio.WithReconnectionDelay(100*time.Millisecond, 10*time.Second),
+			s := newPollingSocket(t, proxy.URL, cb.client, sailsio.WithReconnectionDelay(100*time.Millisecond, 10*time.Second),
 				sailsio.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
 			errs := make(chan string, 64)
 			recon := make(chan int64, 64)
 			s.On(sailsio.EventConnectError, func(d json.RawMessage) { errs <- string(d) })
@@ -288,7 +283,7 @@ func TestPollingWithoutStickySessions(t *testing.T) {
 				_ = json.Unmarshal(d, &v)
 				recon <- v.DelayMS
 			})
-			err = s.Connect(testCtx(t))
+			err := s.Connect(testCtx(t))
 			if err != nil && !errors.Is(err, sailsio.ErrSessionUnknown) {
 				t.Fatalf("Connect: %v, want nil or ErrSessionUnknown", err)
 			}
@@ -500,12 +495,7 @@ func TestPollingFaults(t *testing.T) {
 	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			srv := echoServer(t, cb.server)
-			s, err := sailsio.New(srv.URL(), sailsio.WithProtocol(cb.client), pollingOnly,
-				sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := newPollingSocket(t, srv.URL(), cb.client, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
 			disc := make(chan string, 8)
 			conn := make(chan struct{}, 8)
 			raw := make(chan string, 8)
@@ -583,12 +573,7 @@ func TestPollingHeartbeatFaults(t *testing.T) {
 	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			srv := echoServer(t, cb.server, mockserver.WithPingInterval(200*time.Millisecond), mockserver.WithPingTimeout(300*time.Millisecond))
-			s, err := sailsio.New(srv.URL(), sailsio.WithProtocol(cb.client), pollingOnly,
-				sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := newPollingSocket(t, srv.URL(), cb.client, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
 			disc := make(chan string, 8)
 			conn := make(chan struct{}, 8)
 			cerr := make(chan string, 8)
@@ -743,12 +728,7 @@ func TestPollingInFlightDrop(t *testing.T) {
 				}
 				<-req.Context().Done()
 			})
-			s, err := sailsio.New(srv.URL(), sailsio.WithProtocol(cb.client), pollingOnly,
-				sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			s := newPollingSocket(t, srv.URL(), cb.client, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
 			reconnected := make(chan struct{}, 1)
 			s.On(sailsio.EventReconnect, func(json.RawMessage) { reconnected <- struct{}{} })
 			if err := s.Connect(testCtx(t)); err != nil {
@@ -783,4 +763,15 @@ func TestPollingInFlightDrop(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newPollingSocket makes a polling-only socket for url (not connected yet), closed when the test ends.
+func newPollingSocket(t testing.TB, url string, p sailsio.Protocol, opts ...sailsio.Option) *sailsio.SailsSocket {
+	t.Helper()
+	s, err := sailsio.New(url, append([]sailsio.Option{sailsio.WithProtocol(p), pollingOnly}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
