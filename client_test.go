@@ -3,7 +3,7 @@ package sailsio_test
 // Black-box tests of the client against the in-process mockserver, for the server generations and
 // client protocols that matter: the mock as sails-hook-sockets 2.x (EIO3 semantics) with an EIO3
 // client, and the mock as hook 3.x with EIO3 and EIO4 clients. The scripted-peer tests of
-// protocol_test.go cover the byte-level protocol; these cover the public contract (shared API.md).
+// protocol_test.go cover the byte-level protocol; these cover the public contract (the package's godoc).
 
 import (
 	"bytes"

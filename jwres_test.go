@@ -12,7 +12,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// The ack payloads below are the literal ones captured from real Sails (PROTOCOL.md §3.3, §3.4).
+// The ack payloads below are the literal ones captured from real Sails (docs/protocol.md#jwr-responses
+// and #parse-errors).
 func TestDecodeResponse(t *testing.T) {
 	tests := []struct {
 		name    string

@@ -21,7 +21,7 @@
 // EIO3 semantics whatever the client asks for). The differences that show on the wire (open
 // packet maxPayload, who sends the namespace CONNECT and who pings, how heartbeat-direction and
 // namespace violations are punished, the shape of CONNECT_ERROR and of origin rejections) follow
-// the captures in the project's protocol reference.
+// the captures described in the repository's docs/protocol.md (#protocol-violations).
 //
 // The root package's conformance suite (conformance_test.go) runs the same scenarios against this
 // server, with a Go mirror of the test app of testdata/sails, and against that app on real Sails

@@ -100,7 +100,7 @@ func (s *Server) answer(c *conn, send func()) {
 }
 
 // newRequest builds the request of a virtual request the way receive-incoming-sails-io-msg.js
-// does (PROTOCOL §5.4).
+// does (docs/protocol.md#how-sails-reads-a-virtual-request).
 func (c *conn) newRequest(verb string, obj map[string]json.RawMessage) *Request {
 	rawURL := decodeString(obj["url"])
 	path, rawQuery := splitURL(rawURL)

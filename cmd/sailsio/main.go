@@ -18,7 +18,7 @@ import (
 	"syscall"
 )
 
-// Exit statuses (API.md, "The sailsio command").
+// Exit statuses (docs/cli.md#exit-status).
 const (
 	exitOK        = 0
 	exitOther     = 1

@@ -164,8 +164,8 @@ func (cs *clientSetup) httpClient() *http.Client {
 // ensureSessionCookie gives a --cookie-jar without a cookie for the server a Sails session first:
 // GET /__getcookie over HTTP (Sails' grant3rdPartyCookie route, as sails.io.js does in browsers), so
 // the socket's session is one the jar keeps and the next command resumes. Sails never sends the
-// cookie it makes up for a cookie-less handshake (PROTOCOL.md §5.6). A server without the route is
-// not an error: the socket then has a session of its own, as without a jar.
+// cookie it makes up for a cookie-less handshake (docs/protocol.md#sessions-and-cookies). A server
+// without the route is not an error: the socket then has a session of its own, as without a jar.
 func ensureSessionCookie(ctx context.Context, cs *clientSetup) error {
 	if cs.jar == nil {
 		return nil
@@ -210,7 +210,7 @@ func (cs *clientSetup) prepare(ctx context.Context, csrf bool, headers map[strin
 }
 
 // fetchCSRFToken GETs /csrfToken over HTTP with the socket's cookie jar, so the token belongs to the
-// session the socket's handshake then carries (PROTOCOL.md §5.8), and returns the token.
+// session the socket's handshake then carries (docs/protocol.md#csrf), and returns the token.
 func fetchCSRFToken(ctx context.Context, cs *clientSetup) (string, error) {
 	base, err := httpBase(cs.url)
 	if err != nil {

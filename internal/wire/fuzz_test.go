@@ -18,7 +18,7 @@ import (
 // limit needs about 2 KB), and large interesting inputs make the engine's minimization very slow.
 const maxFuzzInput = 4 << 10
 
-// seedFrames returns every text frame of the transcripts and every literal frame of PROTOCOL.md,
+// seedFrames returns every text frame of the transcripts and every literal frame of docs/protocol.md,
 // as complete Engine.IO frames.
 func seedFrames(f *testing.F) [][]byte {
 	var out [][]byte

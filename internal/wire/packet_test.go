@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// protocolFrame is a literal text frame from PROTOCOL.md §3.2–3.7 with the packet it decodes to.
+// protocolFrame is a literal text frame quoted in docs/protocol.md with the packet it decodes to.
 type protocolFrame struct {
 	frame string
 	want  Packet
@@ -25,17 +25,17 @@ func pkt(t PacketType, ns string, id int64, atts int, data string) Packet {
 	return p
 }
 
-// protocolFrames are the message frames quoted in PROTOCOL.md §3.2–3.7. Where the document
+// protocolFrames are the message frames quoted in docs/protocol.md. Where the document
 // abbreviates a payload with "..." inside JSON, the frame is completed into valid JSON.
 var protocolFrames = []protocolFrame{
-	// §3.2 requests
+	// #virtual-requests
 	{`420["get",{"method":"get","headers":{"x-global":"g","x-both":"global"},"data":{"q":1},"url":"/hello"}]`,
 		pkt(Event, "/", 0, 0, `["get",{"method":"get","headers":{"x-global":"g","x-both":"global"},"data":{"q":1},"url":"/hello"}]`)},
 	{`421["post",{"method":"post","headers":{"x-both":"request","x-global":"g"},"data":{"a":1},"url":"/echo/"}]`,
 		pkt(Event, "/", 1, 0, `["post",{"method":"post","headers":{"x-both":"request","x-global":"g"},"data":{"a":1},"url":"/echo/"}]`)},
 	{`423["delete",{"method":"delete","headers":{"x-global":"g","x-both":"global"},"data":{"z":1},"url":"/nonexistent"}]`,
 		pkt(Event, "/", 3, 0, `["delete",{"method":"delete","headers":{"x-global":"g","x-both":"global"},"data":{"z":1},"url":"/nonexistent"}]`)},
-	// §3.3 response acks
+	// #jwr-responses
 	{`430[{"body":{"hello":"world"},"headers":{},"statusCode":200}]`,
 		pkt(Ack, "/", 0, 0, `[{"body":{"hello":"world"},"headers":{},"statusCode":200}]`)},
 	{`431[{"body":{"error":"nope"},"headers":{},"statusCode":403}]`,
@@ -52,12 +52,12 @@ var protocolFrames = []protocolFrame{
 		pkt(Ack, "/", 1, 0, `[{"body":"Redirecting to /hello","headers":{"content-type":"text/html","Location":"/hello","location":"/hello"},"statusCode":302}]`)},
 	{`430[{"body":{"ok":true},"headers":{"x-foo":"bar"},"statusCode":201}]`,
 		pkt(Ack, "/", 0, 0, `[{"body":{"ok":true},"headers":{"x-foo":"bar"},"statusCode":201}]`)},
-	// §3.4 parse errors
+	// #parse-errors
 	{`430[{"code":"SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ","name":"Error (SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ):","status":400,"message":"Failed to parse incoming socket.io request.","stack":"...","details":"This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using (0.9.0). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 ..."}]`,
 		pkt(Ack, "/", 0, 0, `[{"code":"SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ","name":"Error (SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ):","status":400,"message":"Failed to parse incoming socket.io request.","stack":"...","details":"This version of Sails is not compatible with the socket.io/sails.io.js client SDK version you are using (0.9.0). Please see https://sailsjs.com/documentation/upgrading/to-v-0-11 ..."}]`)},
 	{`42["sails:parseError",{"code":"SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ","status":400}]`,
 		pkt(Event, "/", NoID, 0, `["sails:parseError",{"code":"SAILS:HOOK:SOCKETS:PARSE_VIRTUAL_REQ","status":400}]`)},
-	// §3.5 server pushes
+	// #server-pushes
 	{`42["chat",{"msg":"hi"}]`, pkt(Event, "/", NoID, 0, `["chat",{"msg":"hi"}]`)},
 	{`42["message",{"defaultEvent":true}]`, pkt(Event, "/", NoID, 0, `["message",{"defaultEvent":true}]`)},
 	{`42["news",{"x":1}]`, pkt(Event, "/", NoID, 0, `["news",{"x":1}]`)},
@@ -73,12 +73,12 @@ var protocolFrames = []protocolFrame{
 		pkt(Event, "/", NoID, 0, `["user",{"id":1,"verb":"removedFrom","attribute":"pets","removedId":2}]`)},
 	{`451-["bin",{"file":{"_placeholder":true,"num":0}}]`,
 		pkt(BinaryEvent, "/", NoID, 1, `["bin",{"file":{"_placeholder":true,"num":0}}]`)},
-	// §3.6 binary
+	// #binary-attachments
 	{`451-0["post",{"url":"/echo","data":{"file":{"_placeholder":true,"num":0}}}]`,
 		pkt(BinaryEvent, "/", 0, 1, `["post",{"url":"/echo","data":{"file":{"_placeholder":true,"num":0}}}]`)},
 	{`461-0[{"body":{"_placeholder":true,"num":0},"headers":{},"statusCode":200}]`,
 		pkt(BinaryAck, "/", 0, 1, `[{"body":{"_placeholder":true,"num":0},"headers":{},"statusCode":200}]`)},
-	// §3.7 transcripts and §4.1
+	// #captured-sessions, #namespace-connect, #socketio-packets, #eio3-vs-eio4
 	{`40`, pkt(Connect, "/", NoID, 0, "")},
 	{`41`, pkt(Disconnect, "/", NoID, 0, "")},
 	{`40{"sid":"LbdI_nW7xGQs7Z6jAAAA"}`, pkt(Connect, "/", NoID, 0, `{"sid":"LbdI_nW7xGQs7Z6jAAAA"}`)},
@@ -94,7 +94,8 @@ var protocolFrames = []protocolFrame{
 	{`44{"message":"Not authorized"}`, pkt(ConnectError, "/", NoID, 0, `{"message":"Not authorized"}`)},
 }
 
-// protocolEngineFrames are the non-message Engine.IO frames of PROTOCOL.md §3.7 and §4.1.
+// protocolEngineFrames are the non-message Engine.IO frames of docs/protocol.md (#engineio-packets,
+// #upgrade-from-polling, #open-packet).
 var protocolEngineFrames = []struct {
 	frame   string
 	typ     EngineType
@@ -111,7 +112,7 @@ var protocolEngineFrames = []struct {
 		`{"sid":"xP7yWobn7xgOw7kUAAAB","upgrades":[],"pingInterval":25000,"pingTimeout":60000,"maxPayload":100000000}`},
 }
 
-// protocolOpens are the open packets quoted in PROTOCOL.md §3.7.
+// protocolOpens are the open packets quoted in docs/protocol.md#open-packet.
 var protocolOpens = []struct {
 	frame string
 	want  Open
@@ -533,7 +534,8 @@ func TestBinaryFrames(t *testing.T) {
 	}
 }
 
-// TestBinaryAckReassembly decodes the §3.6 BINARY_ACK with its attachment frame for both EIO versions.
+// TestBinaryAckReassembly decodes the BINARY_ACK of docs/protocol.md#binary-attachments with its
+// attachment frame for both EIO versions.
 func TestBinaryAckReassembly(t *testing.T) {
 	for _, tc := range []struct {
 		eio    int

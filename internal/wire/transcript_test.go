@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// transcriptDir holds the captured frame-level transcripts (copies of the reference ones).
+// transcriptDir holds the frame-level transcripts captured from real Sails (docs/protocol.md#conventions).
 const transcriptDir = "../../testdata/transcripts"
 
 // transcriptFiles are the transcripts every test reads; a missing file is a test failure.
