@@ -5,7 +5,7 @@
 //     "seq":2000,"par":10000,"inflight":64,"sockets":200,"timeoutMs":120000,
 //     "sio":"4","transports":["websocket"]}'
 //
-// "sio" picks the socket.io-client under sails.io.js (see shared/reference/PROTOCOL.md §2.3):
+// "sio" picks the socket.io-client under sails.io.js (see docs/protocol.md#the-options-quirk):
 //   "2"  socket.io-client 2.x (package socket.io-client), the pairing sails.io.js was written for;
 //        Engine.IO v3.
 //   "4"  socket.io-client 4.x (package socket.io-client-4, an npm alias), through a shim that passes
