@@ -31,14 +31,16 @@ type SailsSocket struct {
 	// connection lost at once) meets a growing delay. Guarded by mu.
 	keepBackOff bool
 
+	// Life (life.go): the live session, the queue, the replays and the owner's commands.
+	dialSession func(ctx, parent context.Context) (session, error) // s.dial; a fake in tests
+	track       tracker                                            // the socket's goroutines (Shutdown)
 	mu          sync.Mutex
 	state       State
-	conn        *conn // the live connection, in StateConnected
-	queue       []*request
-	queued      int   // live entries of queue
-	queuedBytes int64 // their payloads
-	resubs      []*resubscription
-	life        lifeQueue // commands for the life owner (life.go)
+	closed      chan struct{} // closed by Disconnect
+	sess        session       // the live connection, in StateConnected
+	queue       requestQueue
+	replays     []replay
+	life        lifeQueue
 
 	pollOnce   sync.Once
 	pollClient *http.Client // polling's keep-alive client, one per socket
@@ -78,7 +80,10 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 	if err := o.ownJar(); err != nil {
 		return nil, err
 	}
-	s := &SailsSocket{opts: o}
+	s := &SailsSocket{opts: o, closed: make(chan struct{})}
+	s.dialSession = s.dial
+	s.disp.track = &s.track
+	s.queue.maxN, s.queue.maxBytes = o.queueLimit, o.queueBytes
 	s.headers.Store(newGlobalHeaders(o.headers))
 	if err := s.setURL(rawURL); err != nil {
 		return nil, err
@@ -193,10 +198,10 @@ func (s *SailsSocket) IsConnecting() bool {
 func (s *SailsSocket) ID() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conn == nil {
+	if s.sess == nil {
 		return ""
 	}
-	return s.conn.sess.ID()
+	return s.sess.id()
 }
 
 // handshakeHeader returns the upgrade request's headers: the initial connection headers, then the

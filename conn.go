@@ -5,47 +5,68 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/sailsio-go/sailsio/internal/engine"
 )
 
-// conn is one live connection: an Engine.IO session whose events and end it passes to the socket.
-type conn struct {
-	s    *SailsSocket
+// engineSession is Life's session (life.go) over an internal/engine Session: the only place
+// where the root package meets the engine's session.
+type engineSession struct {
 	sess *engine.Session
+	// upgrade dials the WebSocket the session moves to after a polling handshake; nil: no upgrade.
+	upgrade func(ctx context.Context) (engine.Transport, error)
 }
 
-// Event schedules the handlers of a server event.
-func (c *conn) Event(name string, arg json.RawMessage) {
-	if reserved[name] {
-		c.s.logf(slog.LevelWarn, "sailsio: ignoring a server event with a reserved name", "event", name)
-		return
+func (e *engineSession) start(ev sessionEvents) {
+	e.sess.Start(engineEvents{ev})
+	if e.upgrade != nil && slices.Contains(e.sess.Open().Upgrades, "websocket") {
+		e.sess.Upgrade(e.upgrade)
 	}
-	c.s.emit(name, arg)
 }
 
-// Closed learns that the connection ended by itself.
-func (c *conn) Closed(reason string, err error) {
+func (e *engineSession) id() string           { return e.sess.ID() }
+func (e *engineSession) transport() Transport { return transportNamed(e.sess.Transport().Name()) }
+func (e *engineSession) forget(id int64)      { e.sess.Forget(id) }
+func (e *engineSession) wait()                { e.sess.Wait() }
+
+func (e *engineSession) send(payload []byte, a ack) (int64, error) { return e.sess.Request(payload, a) }
+
+func (e *engineSession) close(grace time.Duration, cut <-chan struct{}) { e.sess.Close(grace, cut) }
+
+// takePending returns the requests in flight: every Acker registered through send is an ack.
+func (e *engineSession) takePending() []ack {
+	pending := e.sess.TakePending()
+	acks := make([]ack, len(pending))
+	for i, a := range pending {
+		acks[i] = a.(ack)
+	}
+	return acks
+}
+
+// engineEvents passes what an engine session reports (engine.Handler, engine.UpgradeHandler) to Life.
+type engineEvents struct{ ev sessionEvents }
+
+func (h engineEvents) Event(name string, arg json.RawMessage) { h.ev.event(name, arg) }
+
+func (h engineEvents) Closed(reason string, err error) {
 	var cr *engine.ConnectRefused
 	if errors.As(err, &cr) {
 		err = connectError(cr.Data)
 	}
-	c.s.lost(c, reason, err)
+	h.ev.lost(reason, err)
 }
 
-// reserved are the lifecycle event names; a server event of one of these names is ignored so that
-// lifecycle handlers only ever see the SDK's own events.
-var reserved = map[string]bool{
-	EventConnect: true, EventDisconnect: true, EventReconnecting: true, EventReconnect: true,
-	EventReconnectFailed: true, EventConnectError: true, EventUpgrade: true, EventUpgradeError: true,
+func (h engineEvents) Upgraded(transport string, err error) {
+	h.ev.upgraded(transportNamed(transport), err)
 }
 
 // dial opens a connection and completes the handshake, within ctx and the connect timeout. parent
-// is the caller's context, which tells whose deadline ended an attempt.
-func (s *SailsSocket) dial(ctx, parent context.Context) (*conn, error) {
+// is the caller's context, which tells whose deadline ended an attempt. It is Life's dialSession
+// (tests give Life a fake instead).
+func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.connectTimeout)
 	defer cancel()
 	if err := s.getSessionCookie(ctx); err != nil {
@@ -56,7 +77,8 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (*conn, error) {
 	}
 	var t engine.Transport
 	var err error
-	if s.firstTransport() == TransportPolling {
+	polling := s.firstTransport() == TransportPolling
+	if polling {
 		t = s.newPolling()
 	} else {
 		t, err = s.dialWebSocket(ctx, "")
@@ -64,7 +86,12 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (*conn, error) {
 	if err == nil {
 		var sess *engine.Session
 		if sess, err = engine.Handshake(ctx, t, int(s.opts.protocol), s.opts.maxMessageSize); err == nil {
-			return &conn{s: s, sess: sess}, nil
+			es := &engineSession{sess: sess}
+			if polling && s.canUpgrade() {
+				sid := sess.Open().SID
+				es.upgrade = func(ctx context.Context) (engine.Transport, error) { return s.dialWebSocket(ctx, sid) }
+			}
+			return es, nil
 		}
 		t.Close()
 	}

@@ -1,14 +1,8 @@
 package sailsio
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"runtime"
-	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -143,108 +137,18 @@ func (s *SailsSocket) emitJSON(event string, v any) {
 	s.emit(event, b)
 }
 
-// call runs user code, turning a panic into a log line so that the other callbacks still run. Without
-// WithLogger the panic goes to slog.Default (as net/http logs a handler's panic to the standard
-// logger): a panic never vanishes without a trace.
-func (s *SailsSocket) call(f func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			l := s.opts.logger
-			if l == nil {
-				l = slog.Default()
-			}
-			l.Error("sailsio: callback panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		}
-	}()
-	f()
-}
-
-// logf logs through the callback goroutine, in order with the callbacks, so that a logger's
-// handler never runs under a lock of the SDK nor on a goroutine that Disconnect or Reconnect wait
-// for: it may call any method of the socket. Without WithLogger it does nothing.
-func (s *SailsSocket) logf(level slog.Level, msg string, args ...any) {
-	if s.opts.logger == nil {
+// serverEvent schedules the handlers of a server event. An event named like a lifecycle event is
+// ignored (and logged), so that lifecycle handlers only ever see the SDK's own events.
+func (s *SailsSocket) serverEvent(name string, data json.RawMessage) {
+	if reserved[name] {
+		s.logf(slog.LevelWarn, "sailsio: ignoring a server event with a reserved name", "event", name)
 		return
 	}
-	s.disp.post(func() { s.call(func() { s.log.Log(context.Background(), level, msg, args...) }) })
+	s.emit(name, data)
 }
 
-// dispatcher runs functions one at a time, in the order they were posted, on one goroutine that
-// exists only while there is work: an idle or closed socket leaves no goroutine behind.
-type dispatcher struct {
-	mu      sync.Mutex
-	queue   []func()
-	spare   []func()
-	running bool
-	gid     atomic.Uint64 // the running goroutine's id, for wait
-	waiters int
-	idle    *sync.Cond // signalled when the goroutine ends and waiters > 0
-}
-
-func (d *dispatcher) post(f func()) {
-	d.mu.Lock()
-	d.queue = append(d.queue, f)
-	if !d.running {
-		d.running = true
-		go d.run()
-	}
-	d.mu.Unlock()
-}
-
-func (d *dispatcher) run() {
-	d.gid.Store(goid())
-	for {
-		d.mu.Lock()
-		if len(d.queue) == 0 {
-			d.running = false
-			d.gid.Store(0)
-			if d.waiters > 0 {
-				d.idle.Broadcast()
-			}
-			d.mu.Unlock()
-			return
-		}
-		batch := d.queue
-		d.queue, d.spare = d.spare[:0], nil
-		d.mu.Unlock()
-		for i, f := range batch {
-			f()
-			batch[i] = nil
-		}
-		d.mu.Lock()
-		if d.spare == nil && cap(batch) <= 4096 {
-			d.spare = batch[:0]
-		}
-		d.mu.Unlock()
-	}
-}
-
-// wait returns once everything posted so far has run and the goroutine has ended, unless it is
-// called from that goroutine (a callback), which cannot wait for itself.
-func (d *dispatcher) wait() {
-	if id := d.gid.Load(); id != 0 && id == goid() {
-		return
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.idle == nil {
-		d.idle = sync.NewCond(&d.mu)
-	}
-	d.waiters++
-	for d.running {
-		d.idle.Wait()
-	}
-	d.waiters--
-}
-
-// goid returns the current goroutine's id, read from its stack header ("goroutine 42 [").
-func goid() uint64 {
-	var buf [32]byte
-	b := buf[:runtime.Stack(buf[:], false)]
-	b = bytes.TrimPrefix(b, []byte("goroutine "))
-	if i := bytes.IndexByte(b, ' '); i > 0 {
-		b = b[:i]
-	}
-	id, _ := strconv.ParseUint(string(b), 10, 64)
-	return id
+// reserved are the lifecycle event names.
+var reserved = map[string]bool{
+	EventConnect: true, EventDisconnect: true, EventReconnecting: true, EventReconnect: true,
+	EventReconnectFailed: true, EventConnectError: true, EventUpgrade: true, EventUpgradeError: true,
 }

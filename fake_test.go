@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 // fakeServer is a scripted Socket.IO peer for protocol edge cases: each connection runs script.
@@ -55,8 +56,8 @@ func (f *fakeServer) accept(t testing.TB) *fakeConn {
 	case c := <-f.conns:
 		t.Cleanup(func() { c.ws.Close() })
 		return c
-	case <-time.After(5 * time.Second):
-		t.Fatal("no connection within 5s")
+	case <-time.After(testkit.Short):
+		t.Fatalf("no connection within %v", testkit.Short)
 		return nil
 	}
 }
@@ -79,7 +80,7 @@ func (c *fakeConn) sendBinary(b []byte) {
 func (c *fakeConn) recv() string {
 	c.t.Helper()
 	for {
-		c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		c.ws.SetReadDeadline(time.Now().Add(testkit.Short))
 		mt, b, err := c.ws.ReadMessage()
 		if err != nil {
 			c.t.Fatalf("fake server read: %v", err)
@@ -126,8 +127,8 @@ func startFake(t testing.TB, f *fakeServer, opts ...Option) (s *SailsSocket, c *
 		select {
 		case err := <-errc:
 			return err
-		case <-time.After(5 * time.Second):
-			t.Fatal("Connect did not return within 5s")
+		case <-time.After(testkit.Short):
+			t.Fatalf("Connect did not return within %v", testkit.Short)
 			return nil
 		}
 	}

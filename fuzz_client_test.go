@@ -10,16 +10,13 @@ package sailsio
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -33,8 +30,10 @@ import (
 const (
 	fuzzMaxInput  = 64 << 10 // longer inputs are skipped: they only slow the fuzzer down
 	fuzzMaxFrames = 64
-	fuzzWait      = 5 * time.Second // a client that takes longer than this has hung
 )
+
+// fuzzWait: a client that takes longer than this has hung.
+var fuzzWait = testkit.Short
 
 // fuzzFrame is one WebSocket frame the fake server sends.
 type fuzzFrame struct {
@@ -431,240 +430,4 @@ func TestResilienceHostileFrameSeeds(t *testing.T) {
 		}
 	}
 	t.Logf("%d seeds x 2 protocols in %v; outcomes %v", len(seeds), time.Since(began).Round(time.Millisecond), outcomes)
-}
-
-// TestResilienceNoEventAfterDisconnect: once a frame ended the connection (a Socket.IO DISCONNECT,
-// an Engine.IO close, a CONNECT_ERROR), frames that arrived in the same read are not dispatched:
-// no server event after the disconnect event, as in socket.io-client, whose socket stops handling
-// packets once it is closed.
-func TestResilienceNoEventAfterDisconnect(t *testing.T) {
-	for _, end := range []struct{ name, frame string }{
-		{"socket.io DISCONNECT", "41"},
-		{"engine.io close", "1"},
-		{"CONNECT_ERROR", `44{"message":"go away"}`},
-	} {
-		for _, p := range []Protocol{EIO3, EIO4} {
-			t.Run(end.name+"/EIO"+strconv.Itoa(int(p)), func(t *testing.T) {
-				s, c, connected := startFake(t, newFake(t, nil), WithProtocol(p), WithReconnection(false))
-				c.t = t
-				c.open(p, "sid1", 25000, 60000, 0)
-				if err := connected(); err != nil {
-					t.Fatal(err)
-				}
-				order := make(chan string, 8)
-				s.On(EventDisconnect, func(d json.RawMessage) { order <- "disconnect " + string(d) })
-				s.On("late", func(d json.RawMessage) { order <- "late " + string(d) })
-				// Both frames in one TCP write, so that the client reads them together.
-				var raw []byte
-				for _, f := range []string{end.frame, `42["late",1]`} {
-					raw = append(raw, 0x81, byte(len(f)))
-					raw = append(raw, f...)
-				}
-				if _, err := c.ws.NetConn().Write(raw); err != nil {
-					t.Fatal(err)
-				}
-				var first string
-				select {
-				case first = <-order:
-				case <-time.After(fuzzWait):
-					t.Fatalf("no disconnect event within %v of %q", fuzzWait, end.frame)
-				}
-				if !strings.HasPrefix(first, "disconnect ") {
-					t.Fatalf("first event %s, want disconnect", first)
-				}
-				// No signal exists for an event that must not come: give it 200 ms.
-				select {
-				case e := <-order:
-					t.Errorf("after %q ended the connection (%s), the client still dispatched %s", end.frame, first, e)
-				case <-time.After(200 * time.Millisecond):
-				}
-			})
-		}
-	}
-}
-
-// TestResilienceDisconnectDuringHandshake: Disconnect while a connection attempt waits for a server
-// that accepted the WebSocket but has not sent the open packet yet: the first Connect, and an
-// attempt of the reconnection loop. Disconnect returns at once (not after the connect timeout), the
-// interrupted Connect returns ErrClosed, no attempt follows, no goroutine is left. The timing of
-// Disconnect against the attempt varies, so each case runs a few times.
-func TestResilienceDisconnectDuringHandshake(t *testing.T) {
-	const connectTimeout = 1500 * time.Millisecond // what a stuck attempt costs
-	const rounds = 40                              // each case stops at its first failing round
-	t.Run("first Connect", func(t *testing.T) {
-		f := newFake(t, nil)
-		base := runtime.NumGoroutine()
-		for round := range rounds {
-			s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout))
-			c.t = t
-			began := time.Now()
-			s.Disconnect()
-			failed := false
-			if d := time.Since(began); d > 500*time.Millisecond {
-				t.Errorf("round %d: Disconnect took %v", round, d)
-				failed = true
-			}
-			if err := connected(); !errors.Is(err, ErrClosed) {
-				t.Errorf("round %d: Connect interrupted by Disconnect: %v after %v, want ErrClosed at once", round, err, time.Since(began))
-				failed = true
-			} else if d := time.Since(began); d > 500*time.Millisecond {
-				t.Errorf("round %d: Connect returned %v after Disconnect (connect timeout %v)", round, d, connectTimeout)
-				failed = true
-			}
-			c.ws.Close()
-			if failed {
-				break
-			}
-		}
-		f.CloseClientConnections()
-		testkit.Settle(t, base)
-	})
-	t.Run("reconnection attempt", func(t *testing.T) {
-		f := newFake(t, nil)
-		base := runtime.NumGoroutine()
-		for round := range rounds {
-			s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout), WithReconnectionDelay(time.Millisecond, time.Millisecond))
-			c.t = t
-			c.open(EIO3, "sid1", 25000, 60000, 0)
-			if err := connected(); err != nil {
-				t.Fatal(err)
-			}
-			c.ws.Close()
-			c2 := f.accept(t) // the loop's attempt, left waiting for the open packet
-			began := time.Now()
-			s.Disconnect()
-			d := time.Since(began)
-			if d > 500*time.Millisecond {
-				t.Errorf("round %d: Disconnect during a reconnection attempt took %v (connect timeout %v)", round, d, connectTimeout)
-			}
-			if st := s.State(); st != StateClosed {
-				t.Errorf("round %d: State() = %v", round, st)
-			}
-			c2.ws.Close()
-			select {
-			case <-f.conns:
-				t.Errorf("round %d: a connection attempt after Disconnect", round)
-			default:
-			}
-			if d > 500*time.Millisecond {
-				break
-			}
-		}
-		f.CloseClientConnections()
-		testkit.Settle(t, base)
-	})
-}
-
-// TestResilienceDisconnectDuringUpgrade: Disconnect while a connection attempt waits for the
-// answer to its WebSocket upgrade request (the server took the TCP connection and the request but
-// does not answer: overloaded, or a half-open path). Disconnect, and the Connect it interrupts,
-// return at once, not when the connect timeout ends the attempt.
-func TestResilienceDisconnectDuringUpgrade(t *testing.T) {
-	const connectTimeout = 1500 * time.Millisecond
-	// stalling makes the fake hold every upgrade request after the first allowed ones.
-	stallingFake := func(t *testing.T, allowed int32) (*fakeServer, <-chan struct{}) {
-		var seen atomic.Int32
-		entered := make(chan struct{}, 16)
-		release := make(chan struct{})
-		f := newFake(t, func(w http.ResponseWriter, r *http.Request) (http.Header, bool) {
-			if seen.Add(1) <= allowed {
-				return nil, true
-			}
-			entered <- struct{}{}
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			http.Error(w, "too late", http.StatusServiceUnavailable)
-			return nil, false
-		})
-		t.Cleanup(func() { close(release) }) // before the fake closes
-		return f, entered
-	}
-	t.Run("first Connect", func(t *testing.T) {
-		f, entered := stallingFake(t, 0)
-		s, err := New(f.URL, WithConnectTimeout(connectTimeout))
-		if err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- s.Connect(context.Background()) }()
-		select {
-		case <-entered:
-		case <-time.After(fuzzWait):
-			t.Fatal("no connection attempt")
-		}
-		began := time.Now()
-		s.Disconnect()
-		if d := time.Since(began); d > 500*time.Millisecond {
-			t.Errorf("Disconnect took %v", d)
-		}
-		select {
-		case err := <-errc:
-			if !errors.Is(err, ErrClosed) {
-				t.Errorf("Connect interrupted by Disconnect: %v, want ErrClosed", err)
-			}
-			if d := time.Since(began); d > 500*time.Millisecond {
-				t.Errorf("Connect returned %v after Disconnect (connect timeout %v)", d, connectTimeout)
-			}
-		case <-time.After(2 * connectTimeout):
-			t.Fatal("Connect did not return")
-		}
-	})
-	t.Run("reconnection attempt", func(t *testing.T) {
-		f, entered := stallingFake(t, 1)
-		s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout), WithReconnectionDelay(time.Millisecond, time.Millisecond))
-		c.t = t
-		c.open(EIO3, "sid1", 25000, 60000, 0)
-		if err := connected(); err != nil {
-			t.Fatal(err)
-		}
-		c.ws.Close()
-		select {
-		case <-entered:
-		case <-time.After(fuzzWait):
-			t.Fatal("no reconnection attempt")
-		}
-		began := time.Now()
-		s.Disconnect()
-		if d := time.Since(began); d > 500*time.Millisecond {
-			t.Errorf("Disconnect during a reconnection attempt waiting for its upgrade took %v (connect timeout %v)", d, connectTimeout)
-		}
-	})
-}
-
-// TestResilienceAbsurdOpen: an open packet with intervals no server would send fails Connect with
-// an error wrapping ErrProtocol, under both protocols.
-func TestResilienceAbsurdOpen(t *testing.T) {
-	fake := newFake(t, nil)
-	for _, open := range []string{
-		`0{"sid":"x","upgrades":[],"pingInterval":0,"pingTimeout":5000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":0}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":-1,"pingTimeout":5000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":-60000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":1e12,"pingTimeout":5000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":1000000000000,"pingTimeout":5000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":1000000000000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":9223372036854775807,"pingTimeout":9223372036854775807}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":2.5,"pingTimeout":5000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":"25000","pingTimeout":5000}`,
-		`0{"sid":"x","upgrades":[]}`,
-		`0{"sid":"","upgrades":[],"pingInterval":25000,"pingTimeout":5000}`,
-		`0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":5000,"maxPayload":-1}`,
-		`0[]`,
-		`0`,
-	} {
-		for _, p := range []Protocol{EIO3, EIO4} {
-			s, c, connected := startFake(t, fake, WithProtocol(p))
-			c.t = t
-			c.send(open)
-			err := connected()
-			if !errors.Is(err, ErrProtocol) {
-				t.Errorf("EIO%d open %s: Connect = %v, want an error wrapping ErrProtocol", p, open, err)
-			}
-			if s.IsConnected() {
-				t.Errorf("EIO%d open %s: connected", p, open)
-			}
-		}
-	}
 }

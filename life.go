@@ -2,25 +2,81 @@ package sailsio
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/sailsio-go/sailsio/internal/engine"
 )
 
-// The life of a socket — connect, Reconnect, Disconnect, a lost connection, the backoff between
-// attempts — has one owner: a goroutine that exists only while there is such work, and runs the
-// commands of lifeQueue one at a time, in order. It is the only goroutine that dials. Connect and
-// Reconnect post a command and wait for its reply (or their ctx); a lost connection posts the
-// reconnection loop. Disconnect acts at once under s.mu, interrupts the owner through preempt and
-// waits for it. State changes are made under s.mu; user code (handlers, callbacks, loggers,
-// BackOff policies) never runs under it.
+// Life is the layer between the API (client.go, request.go, events.go) and the Engine.IO session
+// (internal/engine): it connects, reconnects and closes, keeps the request queue (queue.go) and
+// the resubscriptions, and owns the callback goroutine (dispatch.go). It knows a connection only
+// through the session interface below, so it runs the same on a real session and on a fake one.
+//
+// The life of a socket — Connect, Reconnect, a lost connection, the backoff between attempts — has
+// one owner: a goroutine that exists only while there is such work, and runs the commands of
+// lifeQueue one at a time, in order. It is the only goroutine that dials. Connect and Reconnect post
+// a command and wait for its reply (or their ctx); a lost connection posts the reconnection loop
+// (reconnect.go). Disconnect acts at once under s.mu and interrupts the owner. State changes are
+// made under s.mu; user code (handlers, callbacks, loggers, BackOff policies, cookie jars) never
+// runs under it, and nothing waits on user code without a bound (see Disconnect).
+
+// session is one live connection as Life sees it: an internal/engine Session behind the adapter
+// of conn.go, or a fake in tests.
+type session interface {
+	// start starts reading; from then on ev hears of the session's events and of its end.
+	start(ev sessionEvents)
+	// id is the Socket.IO socket id the server knows the connection by.
+	id() string
+	// transport is the transport the connection runs on now.
+	transport() Transport
+	// send writes a request: payload holds engine.Headroom free bytes, then the EVENT data. The
+	// session completes a with the server's ack. It fails with engine.ErrClosed once the session
+	// ended or is closing.
+	send(payload []byte, a ack) (id int64, err error)
+	// forget drops the ack registration of a request that was abandoned.
+	forget(id int64)
+	// takePending removes and returns the requests in flight, in send order.
+	takePending() []ack
+	// close tells the server goodbye, giving the writes up to grace (less if cut is closed
+	// first), then cuts the connection and waits for the session's goroutines. ev is not told.
+	close(grace time.Duration, cut <-chan struct{})
+	// wait waits for the session's goroutines, once it has ended by itself.
+	wait()
+}
+
+// sessionEvents is what a session tells Life, from its own goroutines, in arrival order.
+type sessionEvents interface {
+	event(name string, data json.RawMessage) // a server event
+	lost(reason string, err error)           // the session ended by itself; called once
+	upgraded(t Transport, err error)         // how an upgrade went (err: it failed, the session stays)
+}
+
+// ack is a request in flight as Life sees it: the session completes it with the server's ack
+// (engine.Acker); Life fails it when the connection is lost before.
+type ack interface {
+	engine.Acker
+	fail(err error)
+}
+
+// replay is a request Life sends again on every connection, before the queue (Resubscribe).
+type replay interface {
+	// request returns the request to send this time, or nil (it reported why to its owner).
+	request() *request
+}
+
+// link is how a session tells Life what happens to it.
+type link struct {
+	s    *SailsSocket
+	sess session
+}
+
+func (l link) event(name string, data json.RawMessage) { l.s.serverEvent(name, data) }
+func (l link) lost(reason string, err error)           { l.s.lost(l.sess, reason, err) }
+func (l link) upgraded(t Transport, err error)         { l.s.upgradeDone(t, err) }
 
 type commandKind int
 
@@ -40,10 +96,12 @@ type command struct {
 type lifeQueue struct {
 	cmds    []command
 	running bool               // an owner goroutine runs
-	owner   sync.WaitGroup     // the owner goroutine
-	preempt context.CancelFunc // cancels what the owner waits for (dial, backoff delay, closing grace)
+	done    chan struct{}      // closed when that goroutine ends
+	preempt context.CancelFunc // cancels what the owner waits for (dial, delay, closing grace, user code)
 	inLoop  bool               // the owner runs the reconnection loop (Reconnect preempts it)
-	gid     atomic.Uint64      // the owner goroutine's id, so that a BackOff policy it calls can call the socket
+	inUser  bool               // the owner waits for user code (a BackOff policy): any command preempts it
+	// userDone is closed when the last call of user code made by the owner returns. Owner only.
+	userDone chan struct{}
 }
 
 // post queues a command and makes sure an owner runs. Caller holds s.mu; the state is not Closed.
@@ -51,16 +109,17 @@ func (s *SailsSocket) post(c command) {
 	s.life.cmds = append(s.life.cmds, c)
 	if !s.life.running {
 		s.life.running = true
-		s.life.owner.Add(1)
-		go s.own()
+		done := make(chan struct{})
+		s.life.done = done
+		s.track.goroutine(func() {
+			defer close(done)
+			s.own()
+		})
 	}
 }
 
 // own runs the life commands until none is left.
 func (s *SailsSocket) own() {
-	defer s.life.owner.Done()
-	s.life.gid.Store(goid())
-	defer s.life.gid.Store(0)
 	for {
 		s.mu.Lock()
 		if len(s.life.cmds) == 0 || s.state == StateClosed {
@@ -106,18 +165,50 @@ func (s *SailsSocket) end(cancel context.CancelFunc) {
 	cancel()
 }
 
-// onOwner reports whether the caller runs on the life owner goroutine (a BackOff policy).
-func (s *SailsSocket) onOwner() bool {
-	id := s.life.gid.Load()
-	return id != 0 && id == goid()
+// userCall runs f — user code the owner needs, a BackOff policy — on a goroutine of its own and
+// waits until it returns or ctx (from begin) ends. Any command preempts the wait: f may call
+// Connect, Reconnect or Disconnect, which wait for the owner, without deadlock. Calls never
+// overlap: a call first waits for the one before it to return. It reports whether f returned.
+func (s *SailsSocket) userCall(ctx context.Context, f func()) bool {
+	s.mu.Lock()
+	s.life.inUser = true
+	preempted := len(s.life.cmds) > 0
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.life.inUser = false
+		s.mu.Unlock()
+	}()
+	if preempted {
+		return false
+	}
+	if prev := s.life.userDone; prev != nil {
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	done := make(chan struct{})
+	s.life.userDone = done
+	s.track.goroutine(func() {
+		defer close(done)
+		f()
+	})
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Connect connects a socket made with New. It returns nil at once if the socket is connected, and
 // waits for an attempt (or a reconnection loop) already under way. If it fails, queued requests
 // stay queued (call Connect again) until their context or request timeout ends them, or Disconnect
 // fails them with ErrClosed. When ctx ends first, the attempt is abandoned and the error wraps
-// ctx.Err(). Called from a BackOff policy, it cannot wait for the goroutine that calls the policy:
-// the attempt is queued and it returns nil.
+// ctx.Err(). Called from a BackOff policy while the reconnection loop asks it for a delay, it makes
+// an attempt at once instead of waiting for the loop.
 func (s *SailsSocket) Connect(ctx context.Context) error {
 	return s.command(ctx, cmdConnect)
 }
@@ -125,7 +216,6 @@ func (s *SailsSocket) Connect(ctx context.Context) error {
 // Reconnect drops the current connection (if any; its in-flight requests fail with ErrDisconnected)
 // and connects again, like a new Connect. Requests made meanwhile queue. It interrupts a running
 // reconnection loop. If the attempt fails and reconnection is on, the reconnection loop takes over.
-// Called from a BackOff policy, it queues the reconnection and returns nil at once, as Connect does.
 func (s *SailsSocket) Reconnect(ctx context.Context) error {
 	return s.command(ctx, cmdReconnect)
 }
@@ -144,19 +234,18 @@ func (s *SailsSocket) command(ctx context.Context, kind commandKind) error {
 		s.mu.Unlock()
 		return nil
 	}
-	if kind == cmdReconnect && s.life.inLoop {
+	if s.life.preempt != nil && (s.life.inUser || (kind == cmdReconnect && s.life.inLoop)) {
 		s.life.preempt()
 	}
 	s.post(command{kind: kind, ctx: ctx, reply: reply})
 	s.mu.Unlock()
-	if s.onOwner() {
-		return nil // called by a BackOff policy: the command runs next; waiting would wait for itself
-	}
 	select {
 	case err := <-reply:
 		return err
 	case <-ctx.Done():
 		return fmt.Errorf("sailsio: connect: %w", ctx.Err())
+	case <-s.closed:
+		return ErrClosed // the owner may be busy with user code (a cookie jar): do not wait for it
 	}
 }
 
@@ -187,16 +276,16 @@ func (s *SailsSocket) handleReconnect(parent context.Context) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	c := s.detach(ReasonClientDisconnect, ErrDisconnected)
+	old := s.detach(ReasonClientDisconnect, ErrDisconnected)
 	s.state = StateConnecting
 	s.mu.Unlock()
-	if c != nil {
+	if old != nil {
 		s.logf(slog.LevelInfo, "sailsio: disconnected", "reason", ReasonClientDisconnect)
 		if ctx, cancel := s.begin(parent, false); ctx != nil {
-			c.sess.Close(closeGrace, ctx.Done())
+			old.close(closeGrace, ctx.Done())
 			s.end(cancel)
 		} else {
-			c.sess.Close(0, nil)
+			old.close(0, nil)
 		}
 	}
 	err := s.attempt(parent, 0)
@@ -236,14 +325,14 @@ func (s *SailsSocket) attempt(parent context.Context, n int) error {
 	if ctx == nil {
 		return ErrClosed
 	}
-	c, err := s.dial(ctx, parent)
+	sess, err := s.dialSession(ctx, parent)
 	preempted := ctx.Err() != nil && parent.Err() == nil // by Reconnect: no connect_error for that
 	s.end(cancel)
 	s.mu.Lock()
 	if s.state == StateClosed {
 		s.mu.Unlock()
-		if c != nil {
-			c.sess.Close(0, nil)
+		if sess != nil {
+			sess.close(0, nil)
 		}
 		return ErrClosed
 	}
@@ -254,53 +343,106 @@ func (s *SailsSocket) attempt(parent context.Context, n int) error {
 		}
 		return err
 	}
-	s.install(c, n)
+	s.install(sess, n)
 	s.mu.Unlock()
-	s.logf(slog.LevelDebug, "sailsio: connected", "url", s.wsURL, "id", c.sess.ID(), "protocol", int(s.opts.protocol))
+	s.logf(slog.LevelDebug, "sailsio: connected", "url", s.wsURL, "id", sess.id(), "protocol", int(s.opts.protocol))
 	return nil
 }
 
-// install makes c the live connection: connect (and reconnect) handlers are scheduled before any
-// callback of a request sent on c, then the resubscriptions go out, then the queue, in order.
+// install makes sess the live connection: connect (and reconnect) handlers are scheduled before
+// any callback of a request sent on it, then the resubscriptions go out, then the queue, in order.
 // Caller holds s.mu.
-func (s *SailsSocket) install(c *conn, n int) {
-	s.conn = c
+func (s *SailsSocket) install(sess session, n int) {
+	s.sess = sess
 	s.state = StateConnected
 	s.emit(EventConnect, jsonNull)
 	if n > 0 {
 		s.emitJSON(EventReconnect, map[string]int{"attempt": n})
 	}
-	c.sess.Start(c)
-	if _, polling := c.sess.Transport().(*engine.Polling); polling && s.canUpgrade() && slices.Contains(c.sess.Open().Upgrades, "websocket") {
-		c.sess.Upgrade(func(ctx context.Context) (engine.Transport, error) { return s.dialWebSocket(ctx, c.sess.Open().SID) })
+	sess.start(link{s: s, sess: sess})
+	for _, rp := range s.replays {
+		if r := rp.request(); r != nil {
+			s.send(sess, r)
+		}
 	}
-	for _, rs := range s.resubs {
-		rs.sendOn(c)
+	for _, r := range s.queue.take() {
+		s.send(sess, r)
 	}
-	for _, r := range s.takeQueue() {
-		s.send(c, r)
+}
+
+// submit sends r now, queues it, or fails it, according to the socket's state.
+func (s *SailsSocket) submit(r *request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.done.Load() {
+		return
 	}
+	switch s.state {
+	case StateConnected:
+		s.send(s.sess, r)
+	case StateIdle, StateConnecting, StateReconnecting:
+		if err := s.queue.push(r); err != nil {
+			r.release()
+			r.fail(err)
+		}
+	case StateClosed:
+		r.fail(ErrClosed)
+	default:
+		r.fail(ErrDisconnected)
+	}
+}
+
+// send puts r on the wire on sess; the session holds the frame until it is written, so r lets go
+// of its payload. Caller holds s.mu, which keeps frames in call order.
+func (s *SailsSocket) send(sess session, r *request) {
+	id, err := sess.send(r.frame(), r)
+	r.release()
+	switch {
+	case err == nil:
+		r.slot.sess, r.slot.id = sess, id
+	case errors.Is(err, engine.ErrClosed):
+		// The connection is ending; Life learns it at once (lost) and fails what was in flight.
+		// A request that was not sent yet is failed the same way.
+		r.fail(ErrDisconnected)
+	default:
+		r.fail(err)
+	}
+}
+
+// withdraw takes r out of the queue or out of the session it is in flight on (its context or
+// timeout ended), and lets go of its payload.
+func (s *SailsSocket) withdraw(r *request) {
+	s.mu.Lock()
+	if r.slot.queued {
+		s.queue.remove(r)
+	}
+	if r.slot.sess != nil {
+		r.slot.sess.forget(r.slot.id)
+		r.slot.sess = nil
+	}
+	r.release()
+	s.mu.Unlock()
 }
 
 // detach removes the live connection (if any): disconnect fires with reason and its in-flight
 // requests fail with err, before anything of a later connection. Caller holds s.mu.
-func (s *SailsSocket) detach(reason string, err error) *conn {
-	c := s.conn
-	if c == nil {
+func (s *SailsSocket) detach(reason string, err error) session {
+	sess := s.sess
+	if sess == nil {
 		return nil
 	}
-	s.conn = nil
+	s.sess = nil
 	s.emitJSON(EventDisconnect, map[string]string{"reason": reason})
-	for _, a := range c.sess.TakePending() {
-		a.(*request).complete(nil, err)
+	for _, a := range sess.takePending() {
+		a.fail(err)
 	}
-	return c
+	return sess
 }
 
 // lost is called once by a connection that ended by itself.
-func (s *SailsSocket) lost(c *conn, reason string, cause error) {
+func (s *SailsSocket) lost(sess session, reason string, cause error) {
 	s.mu.Lock()
-	if s.conn != c {
+	if s.sess != sess {
 		s.mu.Unlock()
 		return
 	}
@@ -314,6 +456,7 @@ func (s *SailsSocket) lost(c *conn, reason string, cause error) {
 		s.failQueue(ErrDisconnected)
 	}
 	s.mu.Unlock()
+	s.track.goroutine(sess.wait) // the session's goroutines end on their own: Shutdown waits for them
 	s.logf(slog.LevelInfo, "sailsio: disconnected", "reason", reason, "error", cause)
 }
 
@@ -326,8 +469,9 @@ func disconnectedError(cause error) error {
 
 // failQueue fails every queued request with err. Caller holds s.mu.
 func (s *SailsSocket) failQueue(err error) {
-	for _, r := range s.takeQueue() {
-		r.complete(nil, err)
+	for _, r := range s.queue.take() {
+		r.release()
+		r.fail(err)
 	}
 }
 
@@ -339,48 +483,6 @@ func (s *SailsSocket) connectError(err error) {
 	}
 	s.emitJSON(EventConnectError, payload)
 	s.logf(slog.LevelWarn, "sailsio: connection attempt failed", "error", err)
-}
-
-// reconnectLoop tries to connect again after a lost connection, until it succeeds, the attempts or
-// the policy run out (reconnect_failed), or Disconnect or Reconnect interrupt it. It runs on the
-// owner goroutine, the only caller of the BackOff policy.
-func (s *SailsSocket) reconnectLoop() {
-	if s.State() != StateReconnecting {
-		return
-	}
-	b := s.reconnectBackOff()
-	for n := 1; ; n++ {
-		delay := b.NextBackOff()
-		if delay == backoff.Stop || (s.opts.reconnectAttempts > 0 && n > s.opts.reconnectAttempts) {
-			s.mu.Lock()
-			if s.state == StateReconnecting && !s.hasCommand(cmdReconnect) {
-				s.state = StateDisconnected
-				s.emitJSON(EventReconnectFailed, map[string]int{"attempts": n - 1})
-				s.failQueue(ErrDisconnected)
-			}
-			s.mu.Unlock()
-			return
-		}
-		ctx, cancel := s.begin(context.Background(), true)
-		if ctx == nil {
-			return
-		}
-		s.emitJSON(EventReconnecting, map[string]int64{"attempt": int64(n), "delay_ms": delay.Milliseconds()})
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-		t.Stop()
-		preempted := ctx.Err() != nil // Disconnect or Reconnect
-		s.end(cancel)
-		if preempted {
-			return
-		}
-		if err := s.attempt(context.Background(), n); err == nil || s.State() != StateReconnecting || s.hasCommandLocked(cmdReconnect) {
-			return
-		}
-	}
 }
 
 // hasCommand reports whether a command of kind waits. Caller holds s.mu.
@@ -399,76 +501,43 @@ func (s *SailsSocket) hasCommandLocked(kind commandKind) bool {
 	return s.hasCommand(kind)
 }
 
-// reconnectBackOff returns the delay policy, reset (unless keepBackOff says otherwise): the user's, or a jittered exponential one
-// between the WithReconnectionDelay bounds. Only the owner calls it.
-func (s *SailsSocket) reconnectBackOff() backoff.BackOff {
-	fresh := s.backOff == nil
-	if s.backOff == nil {
-		switch {
-		case s.opts.backOffFunc != nil:
-			s.backOff = s.opts.backOffFunc()
-		case s.opts.backOff != nil:
-			s.backOff = s.opts.backOff
-		default:
-			b := backoff.NewExponentialBackOff(
-				backoff.WithInitialInterval(s.opts.reconnectMin),
-				backoff.WithMaxInterval(s.opts.reconnectMax),
-				backoff.WithRandomizationFactor(0.5),
-				backoff.WithMultiplier(2),
-				backoff.WithMaxElapsedTime(0),
-			)
-			s.backOff = &boundedBackOff{b: b, min: s.opts.reconnectMin, max: s.opts.reconnectMax}
-		}
-	}
-	s.mu.Lock()
-	keep := s.keepBackOff && !fresh
-	s.keepBackOff = false
-	s.mu.Unlock()
-	if !keep {
-		s.backOff.Reset()
-	}
-	return s.backOff
-}
-
-// boundedBackOff keeps a jittered delay within [min, max].
-type boundedBackOff struct {
-	b        backoff.BackOff
-	min, max time.Duration
-}
-
-func (b *boundedBackOff) NextBackOff() time.Duration {
-	d := b.b.NextBackOff()
-	if d == backoff.Stop {
-		return d
-	}
-	return min(max(d, b.min), b.max)
-}
-
-func (b *boundedBackOff) Reset() { b.b.Reset() }
-
-// closeGrace is how long a closing connection may take to tell the server goodbye before it is cut.
+// closeGrace is how long a closing connection may take to tell the server goodbye before it is
+// cut, and so about the longest Disconnect takes.
 const closeGrace = time.Second
 
 // Disconnect closes the socket for good: the server is told (41), reconnection stops, and pending
-// and queued requests fail with ErrClosed. It returns within closeGrace (one second) plus the time
-// callbacks take, whatever the server does: the connection is cut if the goodbye cannot be written
-// by then. When it returns, no goroutine of the socket remains: the callbacks and handlers queued
-// before it returns (the requests' ErrClosed callbacks and the disconnect event included) have run.
-// Called from a callback or handler, it cannot wait for the callback goroutine: the rest of the
-// queued callbacks run after the calling one returns. Calling it again does nothing.
+// and queued requests fail with ErrClosed. It returns within about closeGrace (one second),
+// whatever the server and the user's code (callbacks, handlers, loggers, BackOff policies, cookie
+// jars) do: the connection is cut if the goodbye cannot be written by then, and the SDK's own
+// goroutines that are still busy with user code end once it returns.
+//
+// Every pending and queued request still gets its callback exactly once (ErrClosed), on the
+// callback goroutine, and the disconnect event fires. When no callback was running or waiting as
+// Disconnect was called, it also waits (within the same second) for those callbacks, so that they
+// have run when it returns; it never waits for a callback that was already running, which may be
+// the caller itself or a handler that blocks: then they run after it returns. To wait for every
+// callback and goroutine of the socket, use Shutdown. Calling Disconnect again does nothing.
 func (s *SailsSocket) Disconnect() error {
+	bound, cancel := context.WithTimeout(context.Background(), closeGrace)
+	defer cancel()
+	waitCallbacks := !s.disp.busy()
 	s.mu.Lock()
 	if s.state == StateClosed {
 		s.mu.Unlock()
 		return nil
 	}
 	s.state = StateClosed
+	close(s.closed)
 	if s.life.preempt != nil {
 		s.life.preempt()
 	}
 	cmds := s.life.cmds
 	s.life.cmds = nil
-	c := s.detach(ReasonClientDisconnect, ErrClosed)
+	owner := s.life.done
+	if !s.life.running {
+		owner = nil
+	}
+	sess := s.detach(ReasonClientDisconnect, ErrClosed)
 	s.failQueue(ErrClosed)
 	s.mu.Unlock()
 	for _, cmd := range cmds {
@@ -476,82 +545,47 @@ func (s *SailsSocket) Disconnect() error {
 			cmd.reply <- ErrClosed
 		}
 	}
-	if c != nil {
+	var closed chan struct{}
+	if sess != nil {
 		s.logf(slog.LevelInfo, "sailsio: disconnected", "reason", ReasonClientDisconnect)
-		c.sess.Close(closeGrace, nil)
+		closed = make(chan struct{})
+		s.track.goroutine(func() {
+			defer close(closed)
+			sess.close(closeGrace, nil)
+		})
 	}
-	if !s.onOwner() { // a BackOff policy may call Disconnect: the owner ends once it returns
-		s.life.owner.Wait()
-	}
+	waitUntil(closed, bound.Done()) // the goodbye, so that a program that exits next has sent it
+	waitUntil(owner, bound.Done())  // an interrupted dial or delay ends at once; user code may not
 	s.closeHTTP()
-	s.disp.wait()
+	if waitCallbacks {
+		waitUntil(s.disp.idle(), bound.Done())
+	}
 	return nil
+}
+
+// waitUntil waits until ch is closed (a nil ch is) or deadline is.
+func waitUntil(ch, deadline <-chan struct{}) {
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch:
+	case <-deadline:
+	}
 }
 
 // Close is Disconnect, as an io.Closer: it returns within a bounded time whatever the server does.
 func (s *SailsSocket) Close() error { return s.Disconnect() }
 
-// Resubscribe sends a request now (or as soon as the socket connects) and again after every
-// reconnection, before the requests that waited in the queue go out. It is meant for the requests
-// that create server-side state bound to the connection, which Sails forgets when a socket
-// reconnects: room joins (POST /rooms/lobby/join), blueprint subscriptions (GET /pet), watches.
-// cb (may be nil) is called once for every time the request is sent, with that time's result, on
-// the callback goroutine. Global headers are those in force when it is sent. stop ends the
-// replays (it does not undo anything on the server). Invalid options, or a closed socket, make cb
-// get an error once (ErrInvalidRequest ..., ErrClosed).
-func (s *SailsSocket) Resubscribe(opts RequestOptions, cb Callback) (stop func()) {
-	if _, err := s.newRequest(opts); err != nil {
-		s.Request(opts, cb) // reports the error through cb, exactly once
-		return func() {}
+// Shutdown is Disconnect, then waits until every callback and handler queued by then has run and
+// no goroutine of the socket remains (its connections' readers and writers, its life owner, its
+// callback goroutine), or until ctx ends: then it returns an error wrapping ctx.Err(), and what is
+// still running ends later. It is the http.Server.Shutdown model; called from a callback or a
+// handler, it would wait for itself until ctx ends.
+func (s *SailsSocket) Shutdown(ctx context.Context) error {
+	s.Disconnect()
+	if err := s.track.wait(ctx); err != nil {
+		return fmt.Errorf("sailsio: shutdown: %w", err)
 	}
-	rs := &resubscription{s: s, opts: opts, cb: cb}
-	s.mu.Lock()
-	if s.state == StateClosed {
-		s.mu.Unlock()
-		s.failCallback(cb, ErrClosed)
-		return func() {}
-	}
-	s.resubs = append(s.resubs, rs)
-	if s.state == StateConnected {
-		rs.sendOn(s.conn)
-	}
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for i, x := range s.resubs {
-			if x == rs {
-				s.resubs = append(s.resubs[:i:i], s.resubs[i+1:]...)
-				return
-			}
-		}
-	}
-}
-
-// resubscription is a request replayed on every connection.
-type resubscription struct {
-	s    *SailsSocket
-	opts RequestOptions
-	cb   Callback
-}
-
-// sendOn sends the request on c. Caller holds s.mu.
-func (rs *resubscription) sendOn(c *conn) {
-	r, err := rs.s.newRequest(rs.opts)
-	if err != nil { // SetHeaders may have made the global headers invalid since
-		rs.s.failCallback(rs.cb, err)
-		return
-	}
-	r.cb = rs.cb
-	r.startTimer()
-	rs.s.send(c, r)
-}
-
-// failCallback schedules cb with a JWRes that carries err.
-func (s *SailsSocket) failCallback(cb Callback, err error) {
-	if cb == nil {
-		return
-	}
-	jwr := failedResponse(err)
-	s.disp.post(func() { s.call(func() { cb(jwr.Body, jwr) }) })
+	return nil
 }

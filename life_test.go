@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
+	"github.com/google/go-cmp/cmp"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 // Tests of the connection life: bounded shutdown, errors of Connect and Reconnect, user code that
@@ -23,7 +26,7 @@ import (
 // shutdownBound is what Disconnect and a cancelled Reconnect may take in these tests. The contract
 // is about one second (closeGrace); the bound leaves room for a loaded machine under -race, and is
 // far below what a stuck write would take (pingInterval+pingTimeout, 85 s here).
-const shutdownBound = 10 * time.Second
+var shutdownBound = testkit.D(5 * time.Second)
 
 // stuckServer connects a socket to a server that stops reading after the handshake, and makes
 // the socket's writer block on a request larger than the loopback buffers.
@@ -224,240 +227,15 @@ func TestUserCodeMayCallTheSocket(t *testing.T) {
 	}
 }
 
-type callingBackOff struct {
-	s     *atomic.Pointer[SailsSocket]
-	calls atomic.Int32
-}
-
-func (b *callingBackOff) NextBackOff() time.Duration {
-	b.calls.Add(1)
-	if s := b.s.Load(); s != nil {
-		_ = s.State()
-	}
-	return time.Millisecond
-}
-func (b *callingBackOff) Reset() {
-	if s := b.s.Load(); s != nil {
-		_ = s.IsConnecting()
-	}
-}
-
-// exclusiveBackOff records calls that overlap.
-type exclusiveBackOff struct {
-	in, overlaps, calls atomic.Int32
-}
-
-func (b *exclusiveBackOff) NextBackOff() time.Duration {
-	if b.in.Add(1) > 1 {
-		b.overlaps.Add(1)
-	}
-	b.calls.Add(1)
-	time.Sleep(time.Millisecond) // widen the window an overlapping call would fall into
-	b.in.Add(-1)
-	return time.Millisecond
-}
-func (b *exclusiveBackOff) Reset() {}
-
-// TestBackOffNeverCalledConcurrently: lost connections and Reconnect calls overlapping never make
-// two reconnection loops, so the user's BackOff is never called from two goroutines at once, and no
-// reconnecting event follows a connect without a disconnect between them.
-func TestBackOffNeverCalledConcurrently(t *testing.T) {
-	f := newFake(t, nil)
-	stop := make(chan struct{})
-	served := make(chan struct{})
-	defer func() { close(stop); <-served }()
-	go func() { // the server: accept every connection, open it, and drop it at once
-		defer close(served)
-		for {
-			select {
-			case c := <-f.conns:
-				c.open(EIO3, "s", 25000, 60000, 0)
-				c.ws.Close()
-			case <-stop:
-				return
-			}
-		}
-	}()
-	bo := &exclusiveBackOff{}
-	s, err := New(f.URL, WithReconnectionBackOff(bo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var seq []string
-	for _, ev := range []string{EventConnect, EventDisconnect, EventReconnecting} {
-		s.On(ev, func(json.RawMessage) { mu.Lock(); seq = append(seq, ev); mu.Unlock() })
-	}
-	s.Connect(ctx5(t)) // may see the drop before or after it returns
-	var wg sync.WaitGroup
-	for i := 0; i < 4; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < 10; j++ {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				s.Reconnect(ctx)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
-	waitFor(t, func() bool { return bo.calls.Load() >= 20 }) // the loop runs on: every connection is dropped
-	s.Disconnect()
-	if n := bo.overlaps.Load(); n > 0 {
-		t.Errorf("the BackOff was called concurrently %d times", n)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	for i := 1; i < len(seq); i++ {
-		if seq[i] == EventReconnecting && seq[i-1] == EventConnect {
-			t.Fatalf("reconnecting right after connect at %d: %v", i, seq[max(0, i-5):i+1])
-		}
-	}
-}
-
-func TestBackOffServesOneSocket(t *testing.T) {
-	opt := WithReconnectionBackOff(&exclusiveBackOff{})
-	if _, err := New("http://127.0.0.1:1", opt); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := New("http://127.0.0.1:1", opt); !errors.Is(err, ErrInvalidOption) {
-		t.Errorf("a second socket with the same BackOff = %v, want ErrInvalidOption", err)
-	}
-	mk := WithReconnectionBackOffFunc(func() backoff.BackOff { return &exclusiveBackOff{} })
-	for i := 0; i < 2; i++ {
-		if _, err := New("http://127.0.0.1:1", mk); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// TestTinyRequestTimeout races a request's timer against its completion (run with -race).
-func TestTinyRequestTimeout(t *testing.T) {
-	s, c := connectFake(t, newFake(t, nil), EIO3, WithRequestTimeout(time.Nanosecond))
-	go func() { // answer whatever arrives
-		for i := 0; ; i++ {
-			c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-			_, b, err := c.ws.ReadMessage()
-			if err != nil {
-				return
-			}
-			if id, ok := strings.CutPrefix(string(b), "42"); ok {
-				id = id[:strings.IndexByte(id, '[')]
-				c.ws.WriteMessage(1, []byte("43"+id+`[{"statusCode":200}]`))
-			}
-		}
-	}()
-	var calls atomic.Int32
-	var wg sync.WaitGroup
-	for i := 0; i < 200; i++ {
-		wg.Add(1)
-		s.Get("/x", nil, func(_ json.RawMessage, jwr *JWRes) {
-			calls.Add(1)
-			if jwr.StatusCode != 200 && !errors.Is(jwr.Error, ErrTimeout) {
-				t.Errorf("got %v", jwr)
-			}
-			wg.Done()
-		})
-	}
-	wg.Wait()
-	if calls.Load() != 200 {
-		t.Errorf("%d callbacks for 200 requests", calls.Load())
-	}
-}
-
-// TestQueueLetsGoOfPayloads: a request that leaves the queue because its ctx ended, and a request
-// on the wire, hold no payload; the queue is bounded in bytes too.
-func TestQueueLetsGoOfPayloads(t *testing.T) {
-	s, err := New("http://127.0.0.1:1", WithQueueBytes(1<<20))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Disconnect()
-	big := json.RawMessage(`"` + strings.Repeat("x", 600<<10) + `"`)
-	ctx, cancel := context.WithCancel(context.Background())
-	res := make(chan error, 1)
-	go func() { _, err := s.PostContext(ctx, "/a", big); res <- err }()
-	waitFor(t, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.queued == 1 })
-	s.mu.Lock()
-	r := s.queue[0]
-	if s.queuedBytes < 600<<10 {
-		t.Errorf("queuedBytes = %d with a 600 KiB request waiting", s.queuedBytes)
-	}
-	s.mu.Unlock()
-	if _, err := s.PostContext(ctx5(t), "/b", big); !errors.Is(err, ErrQueueFull) {
-		t.Errorf("a second 600 KiB request with a 1 MiB byte bound = %v, want ErrQueueFull", err)
-	}
-	cancel()
-	if err := <-res; !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled request = %v", err)
-	}
-	s.mu.Lock()
-	if r.payload != nil || s.queuedBytes != 0 || s.queued != 0 {
-		t.Errorf("after cancel: payload held %v, queuedBytes %d, queued %d", r.payload != nil, s.queuedBytes, s.queued)
-	}
-	s.mu.Unlock()
-
-	// On the wire: the request keeps no payload while it waits for its ack.
-	s2, c := connectFake(t, newFake(t, nil), EIO3)
-	r2, err := s2.newRequest(RequestOptions{Method: "post", URL: "/c", Data: big})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2.cb = func(json.RawMessage, *JWRes) {}
-	s2.submit(r2)
-	c.recv()
-	s2.mu.Lock()
-	if r2.payload != nil || r2.conn == nil {
-		t.Errorf("in flight: payload held %v, conn %v", r2.payload != nil, r2.conn)
-	}
-	s2.mu.Unlock()
-}
-
 // waitFor polls cond until it holds (bounded).
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(testkit.Wait)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
+			t.Fatalf("condition not met within %v", testkit.Wait)
 		}
 		time.Sleep(time.Millisecond)
-	}
-}
-
-func TestResubscribeOnClosedSocket(t *testing.T) {
-	s, err := New("http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Disconnect()
-	got := make(chan *JWRes, 2)
-	s.Resubscribe(RequestOptions{URL: "/x"}, func(_ json.RawMessage, jwr *JWRes) { got <- jwr })
-	select {
-	case jwr := <-got:
-		if !errors.Is(jwr.Error, ErrClosed) {
-			t.Errorf("Resubscribe on a closed socket: %v, want ErrClosed", jwr.Error)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Resubscribe on a closed socket never called back")
-	}
-}
-
-// TestPanicIsLoggedByDefault: without WithLogger, a callback's panic goes to slog.Default.
-func TestPanicIsLoggedByDefault(t *testing.T) {
-	var buf syncBuffer
-	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
-	defer slog.SetDefault(prev)
-	s, err := New("http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Request(RequestOptions{Method: "bogus", URL: "/x"}, func(json.RawMessage, *JWRes) { panic("boom") })
-	s.Disconnect() // waits for the callback
-	if !strings.Contains(buf.String(), "boom") {
-		t.Errorf("the panic left no trace; default log: %q", buf.String())
 	}
 }
 
@@ -472,81 +250,6 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 	return b.b.Write(p)
 }
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
-
-// TestHandshakeFailuresNameTheCause: a server that closes the upgrade (real Sails on a wrong path),
-// one that answers 200 with a page (not a Socket.IO endpoint), and an EIO3-only server asked for
-// EIO4 each get an error that says what is likely wrong, on one short line.
-func TestHandshakeFailuresNameTheCause(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Read(make([]byte, 4096))
-			c.Close()
-		}
-	}()
-	_, err = Connect(ctx5(t), "http://"+ln.Addr().String())
-	var he *HandshakeError
-	if !errors.As(err, &he) || he.StatusCode != 0 || !strings.Contains(err.Error(), "WithPath") {
-		t.Errorf("closed upgrade: %v, want a *HandshakeError naming WithPath", err)
-	}
-
-	page := "<!DOCTYPE html>\n<html>\n<head><title>My app</title></head>\n<body>\n" + strings.Repeat("<p>Welcome to the app</p>\n", 200) + "</body></html>"
-	web := newFake(t, func(w http.ResponseWriter, r *http.Request) (http.Header, bool) {
-		w.Header().Set("Content-Type", "text/html")
-		w.Write([]byte(page))
-		return nil, false
-	})
-	_, err = Connect(ctx5(t), web.URL)
-	if !errors.As(err, &he) || he.StatusCode != 200 || strings.ContainsAny(he.Body, "\n<>") || len(he.Body) > 130 || !strings.Contains(he.Hint, "not a Socket.IO endpoint") {
-		t.Errorf("a web page: %v (body %q), want a short one-line excerpt and a hint", err, he.Body)
-	}
-
-	f := newFake(t, nil)
-	s, c, connected := startFake(t, f, WithProtocol(EIO4))
-	c.send(`0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`)
-	c.send("40") // what an EIO3-only server (sails-hook-sockets 2.x) sends by itself
-	err = connected()
-	if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "EIO3") {
-		t.Errorf("EIO4 against an EIO3-only server: %v, want ErrProtocol naming EIO3", err)
-	}
-	_ = s
-}
-
-func TestRequestURLAndHeaderChecks(t *testing.T) {
-	s, c := connectFake(t, newFake(t, nil), EIO3, WithHeaders(map[string]string{"Authorization": "a", "x-keep": "k"}))
-	s.Request(RequestOptions{URL: "pet", OmitHeaders: []string{"authorization"}}, nil)
-	got := c.recv()
-	if !strings.Contains(got, `"url":"/pet"`) || strings.Contains(got, "authorization") || !strings.Contains(got, `"x-keep":"k"`) {
-		t.Errorf("frame %s: want url /pet, no authorization, x-keep", got)
-	}
-	for _, bad := range []RequestOptions{
-		{URL: "http://host/pet"},
-		{URL: "/x", Headers: map[string]string{"x bad": "v"}},
-		{URL: "/x", Headers: map[string]string{"x-ok": "a\r\nb"}},
-	} {
-		if _, err := s.Do(ctx5(t), bad); !errors.Is(err, ErrInvalidRequest) && !errors.Is(err, ErrInvalidHeader) {
-			t.Errorf("Do(%+v) = %v, want ErrInvalidRequest or ErrInvalidHeader", bad, err)
-		}
-	}
-	for _, opt := range []Option{
-		WithHeaders(map[string]string{"bad name": "v"}),
-		WithHeaders(map[string]string{"x": "a\nb"}),
-		WithInitialConnectionHeaders(http.Header{"Bad Name": {"v"}}),
-		WithInitialConnectionHeaders(http.Header{"X": {"a\r\nb"}}),
-	} {
-		if _, err := New("http://127.0.0.1:1", opt); !errors.Is(err, ErrInvalidHeader) || !errors.Is(err, ErrInvalidOption) {
-			t.Errorf("New with a bad header = %v, want ErrInvalidOption and ErrInvalidHeader", err)
-		}
-	}
-}
 
 // TestDisconnectBoundedWhenServerTrickles: a server that sends a large frame one byte at a time
 // (the heartbeat never fires: bytes keep arriving) does not hold Disconnect up.
@@ -595,12 +298,6 @@ func (h funcHandler) Enabled(context.Context, slog.Level) bool      { return tru
 func (h funcHandler) Handle(_ context.Context, r slog.Record) error { h.f(r); return nil }
 func (h funcHandler) WithAttrs([]slog.Attr) slog.Handler            { return h }
 func (h funcHandler) WithGroup(string) slog.Handler                 { return h }
-
-// funcBackOff is a BackOff that runs f on every NextBackOff.
-type funcBackOff struct{ f func() }
-
-func (b funcBackOff) NextBackOff() time.Duration { b.f(); return time.Millisecond }
-func (b funcBackOff) Reset()                     {}
 
 // TestUserCodeMayCloseTheSocket: a logger's handler or a BackOff policy that calls Disconnect or
 // Reconnect does not deadlock the socket.
@@ -652,4 +349,366 @@ func TestUserCodeMayCloseTheSocket(t *testing.T) {
 		c2.open(EIO3, "two", 25000, 60000, 0)
 		waitFor(t, func() bool { return s.ID() == "two" })
 	})
+}
+
+// TestDisconnectDuringHandshake: Disconnect while a connection attempt waits for a server
+// that accepted the WebSocket but has not sent the open packet yet: the first Connect, and an
+// attempt of the reconnection loop. Disconnect returns at once (not after the connect timeout), the
+// interrupted Connect returns ErrClosed, no attempt follows, no goroutine is left. The timing of
+// Disconnect against the attempt varies, so each case runs a few times.
+func TestDisconnectDuringHandshake(t *testing.T) {
+	const connectTimeout = 1500 * time.Millisecond // what a stuck attempt costs
+	const rounds = 40                              // each case stops at its first failing round
+	t.Run("first Connect", func(t *testing.T) {
+		f := newFake(t, nil)
+		base := runtime.NumGoroutine()
+		for round := range rounds {
+			s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout))
+			c.t = t
+			began := time.Now()
+			s.Disconnect()
+			failed := false
+			if d := time.Since(began); d > 500*time.Millisecond {
+				t.Errorf("round %d: Disconnect took %v", round, d)
+				failed = true
+			}
+			if err := connected(); !errors.Is(err, ErrClosed) {
+				t.Errorf("round %d: Connect interrupted by Disconnect: %v after %v, want ErrClosed at once", round, err, time.Since(began))
+				failed = true
+			} else if d := time.Since(began); d > 500*time.Millisecond {
+				t.Errorf("round %d: Connect returned %v after Disconnect (connect timeout %v)", round, d, connectTimeout)
+				failed = true
+			}
+			c.ws.Close()
+			if failed {
+				break
+			}
+		}
+		f.CloseClientConnections()
+		testkit.Settle(t, base)
+	})
+	t.Run("reconnection attempt", func(t *testing.T) {
+		f := newFake(t, nil)
+		base := runtime.NumGoroutine()
+		for round := range rounds {
+			s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout), WithReconnectionDelay(time.Millisecond, time.Millisecond))
+			c.t = t
+			c.open(EIO3, "sid1", 25000, 60000, 0)
+			if err := connected(); err != nil {
+				t.Fatal(err)
+			}
+			c.ws.Close()
+			c2 := f.accept(t) // the loop's attempt, left waiting for the open packet
+			began := time.Now()
+			s.Disconnect()
+			d := time.Since(began)
+			if d > 500*time.Millisecond {
+				t.Errorf("round %d: Disconnect during a reconnection attempt took %v (connect timeout %v)", round, d, connectTimeout)
+			}
+			if st := s.State(); st != StateClosed {
+				t.Errorf("round %d: State() = %v", round, st)
+			}
+			c2.ws.Close()
+			select {
+			case <-f.conns:
+				t.Errorf("round %d: a connection attempt after Disconnect", round)
+			default:
+			}
+			if d > 500*time.Millisecond {
+				break
+			}
+		}
+		f.CloseClientConnections()
+		testkit.Settle(t, base)
+	})
+}
+
+// TestDisconnectDuringUpgrade: Disconnect while a connection attempt waits for the
+// answer to its WebSocket upgrade request (the server took the TCP connection and the request but
+// does not answer: overloaded, or a half-open path). Disconnect, and the Connect it interrupts,
+// return at once, not when the connect timeout ends the attempt.
+func TestDisconnectDuringUpgrade(t *testing.T) {
+	const connectTimeout = 1500 * time.Millisecond
+	// stalling makes the fake hold every upgrade request after the first allowed ones.
+	stallingFake := func(t *testing.T, allowed int32) (*fakeServer, <-chan struct{}) {
+		var seen atomic.Int32
+		entered := make(chan struct{}, 16)
+		release := make(chan struct{})
+		f := newFake(t, func(w http.ResponseWriter, r *http.Request) (http.Header, bool) {
+			if seen.Add(1) <= allowed {
+				return nil, true
+			}
+			entered <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			http.Error(w, "too late", http.StatusServiceUnavailable)
+			return nil, false
+		})
+		t.Cleanup(func() { close(release) }) // before the fake closes
+		return f, entered
+	}
+	t.Run("first Connect", func(t *testing.T) {
+		f, entered := stallingFake(t, 0)
+		s, err := New(f.URL, WithConnectTimeout(connectTimeout))
+		if err != nil {
+			t.Fatal(err)
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- s.Connect(context.Background()) }()
+		select {
+		case <-entered:
+		case <-time.After(fuzzWait):
+			t.Fatal("no connection attempt")
+		}
+		began := time.Now()
+		s.Disconnect()
+		if d := time.Since(began); d > 500*time.Millisecond {
+			t.Errorf("Disconnect took %v", d)
+		}
+		select {
+		case err := <-errc:
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("Connect interrupted by Disconnect: %v, want ErrClosed", err)
+			}
+			if d := time.Since(began); d > 500*time.Millisecond {
+				t.Errorf("Connect returned %v after Disconnect (connect timeout %v)", d, connectTimeout)
+			}
+		case <-time.After(2 * connectTimeout):
+			t.Fatal("Connect did not return")
+		}
+	})
+	t.Run("reconnection attempt", func(t *testing.T) {
+		f, entered := stallingFake(t, 1)
+		s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout), WithReconnectionDelay(time.Millisecond, time.Millisecond))
+		c.t = t
+		c.open(EIO3, "sid1", 25000, 60000, 0)
+		if err := connected(); err != nil {
+			t.Fatal(err)
+		}
+		c.ws.Close()
+		select {
+		case <-entered:
+		case <-time.After(fuzzWait):
+			t.Fatal("no reconnection attempt")
+		}
+		began := time.Now()
+		s.Disconnect()
+		if d := time.Since(began); d > 500*time.Millisecond {
+			t.Errorf("Disconnect during a reconnection attempt waiting for its upgrade took %v (connect timeout %v)", d, connectTimeout)
+		}
+	})
+}
+
+// Life against a fake session (fakesession_test.go): the order of a connection's first
+// callbacks, what a lost connection does to requests in flight and in the queue, the reconnection
+// loop, and a close whatever the session does.
+
+var quickReconnect = WithReconnectionDelay(time.Millisecond, 2*time.Millisecond)
+
+// TestLifeInstallOrder: on a connection, the connect handlers run before any callback; the
+// resubscriptions go out before the queue, the queue in call order, each request once; callbacks
+// and events run in arrival order; a server event named like a lifecycle event is dropped.
+func TestLifeInstallOrder(t *testing.T) {
+	s, d := newLifeSocket(t)
+	tr := newTrace(s, EventConnect, "chat")
+	s.Get("/q1", nil, tr.cb("q1"))
+	s.Resubscribe(RequestOptions{URL: "/room/join"}, tr.cb("join"))
+	s.Get("/q2", nil, tr.cb("q2"))
+	sess := newFakeSession("one")
+	d.push(sess)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"/room/join", "/q1", "/q2"}, sess.sentURLs(t)); diff != "" {
+		t.Errorf("sent (-want +got):\n%s", diff)
+	}
+	sess.answer(t, 0, 200, `"joined"`)
+	sess.answer(t, 1, 200, `1`)
+	sess.event(EventConnect, `"from the server"`) // a server event with a lifecycle name is ignored
+	sess.event("chat", `{"m":1}`)
+	sess.answer(t, 2, 200, `2`)
+	want := []string{"connect null", `join 200 "joined"`, "q1 200 1", `chat {"m":1}`, "q2 200 2"}
+	if diff := cmp.Diff(want, tr.waitLen(t, len(want))); diff != "" {
+		t.Errorf("callbacks (-want +got):\n%s", diff)
+	}
+	if s.ID() != "one" || s.Transport() != TransportWebSocket {
+		t.Errorf("ID %q, Transport %v: not read from the live session", s.ID(), s.Transport())
+	}
+}
+
+// TestLifeLostConnection: requests in flight fail with ErrDisconnected (wrapping the cause), once;
+// disconnect, reconnecting and reconnect fire in order; requests made meanwhile wait and go out
+// once on the next connection, after the resubscription.
+func TestLifeLostConnection(t *testing.T) {
+	s, d := newLifeSocket(t, quickReconnect)
+	tr := newTrace(s, EventConnect, EventDisconnect, EventReconnect)
+	s.Resubscribe(RequestOptions{URL: "/sub"}, nil)
+	first := newFakeSession("one")
+	d.push(first)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	s.Get("/inflight", nil, tr.cb("inflight"))
+	cause := errors.New("wire cut")
+	first.end(ReasonTransportClose, cause)
+	s.Get("/waiting", nil, tr.cb("waiting"))
+	second := newFakeSession("two")
+	d.push(second)
+	want := []string{
+		"connect null",
+		`disconnect {"reason":"transport close"}`,
+		"inflight 0 " + disconnectedError(cause).Error(),
+		"connect null",
+		`reconnect {"attempt":1}`,
+	}
+	got := tr.waitLen(t, len(want))
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("callbacks (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"/sub", "/inflight"}, first.sentURLs(t)); diff != "" {
+		t.Errorf("first connection (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"/sub", "/waiting"}, second.sentURLs(t)); diff != "" {
+		t.Errorf("second connection (-want +got):\n%s", diff)
+	}
+	second.answer(t, 1, 200, `"ok"`)
+	if got := tr.waitLen(t, len(want)+1); got[len(want)] != `waiting 200 "ok"` {
+		t.Errorf("the queued request's callback: %q", got[len(want)])
+	}
+}
+
+// TestLifeKick: a server kick is not followed by reconnection; requests fail at once.
+func TestLifeKick(t *testing.T) {
+	s, d := newLifeSocket(t, quickReconnect)
+	sess := newFakeSession("one")
+	d.push(sess)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	sess.end(ReasonServerDisconnect, nil)
+	if st := s.State(); st != StateDisconnected {
+		t.Fatalf("state after a kick: %v", st)
+	}
+	if _, err := s.GetContext(ctx5(t), "/x", nil); !errors.Is(err, ErrDisconnected) {
+		t.Errorf("request after a kick: %v, want ErrDisconnected", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.attempts != 1 {
+		t.Errorf("%d connection attempts, want 1: a kick is not followed by reconnection", d.attempts)
+	}
+}
+
+// TestLifeReconnectFailed: when the attempts run out, reconnect_failed fires and the queue fails.
+func TestLifeReconnectFailed(t *testing.T) {
+	s, d := newLifeSocket(t, quickReconnect, WithReconnectionAttempts(2))
+	tr := newTrace(s, EventReconnectFailed)
+	sess := newFakeSession("one")
+	d.push(sess)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	sess.end(ReasonPingTimeout, nil)
+	s.Get("/waiting", nil, tr.cb("waiting"))
+	got := tr.waitLen(t, 2)
+	want := []string{"waiting 0 " + ErrDisconnected.Error(), `reconnect_failed {"attempts":2}`}
+	if !slices.Contains(got, want[0]) || !slices.Contains(got, want[1]) {
+		t.Errorf("callbacks %q, want %q (the queued request may fail before or after the event)", got, want)
+	}
+	if st := s.State(); st != StateDisconnected {
+		t.Errorf("state: %v", st)
+	}
+}
+
+// TestLifeCloseWhateverTheSession: a session whose close and goroutines hang does not hold up
+// Disconnect beyond its bound; Shutdown waits for it, or says its ctx ended.
+func TestLifeCloseWhateverTheSession(t *testing.T) {
+	s, d := newLifeSocket(t)
+	sess := newFakeSession("one")
+	sess.closeGap = make(chan struct{})
+	d.push(sess)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTrace(s)
+	s.Get("/pending", nil, tr.cb("pending"))
+	start := time.Now()
+	s.Disconnect()
+	if took := time.Since(start); took > closeGrace+testkit.Short {
+		t.Errorf("Disconnect took %v with a session that never closes", took)
+	}
+	if got := tr.waitLen(t, 1); got[0] != "pending 0 "+ErrClosed.Error() {
+		t.Errorf("pending request: %q", got[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "sailsio: ") {
+		t.Errorf("Shutdown with the session still closing = %v", err)
+	}
+	close(sess.closeGap)
+	if err := s.Shutdown(ctx5(t)); err != nil {
+		t.Errorf("Shutdown once the session closed: %v", err)
+	}
+}
+
+// TestLifeReconnectPreemptsTheLoop: Reconnect during the reconnection loop's delay connects at
+// once instead of waiting out the delay.
+func TestLifeReconnectPreemptsTheLoop(t *testing.T) {
+	s, d := newLifeSocket(t, WithReconnectionDelay(time.Hour, time.Hour))
+	tr := newTrace(s, EventReconnecting)
+	sess := newFakeSession("one")
+	d.push(sess)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	sess.end(ReasonTransportClose, nil)
+	tr.waitLen(t, 1) // the loop waits its hour
+	d.push(newFakeSession("two"))
+	if err := s.Reconnect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	if s.ID() != "two" {
+		t.Errorf("ID %q after Reconnect", s.ID())
+	}
+}
+
+// TestLifeBackOffCallsConnect: a BackOff policy that calls Connect while the loop asks it for a
+// delay does not deadlock: the owner stops waiting for the policy and makes the attempt.
+func TestLifeBackOffCallsConnect(t *testing.T) {
+	var s *SailsSocket
+	errs := make(chan error, 1)
+	calls := 0
+	bo := funcBackOff{func() {
+		calls++ // the policy is never called concurrently
+		if calls == 1 {
+			errs <- s.Connect(context.Background())
+		}
+	}}
+	s, d := newLifeSocket(t, WithReconnectionBackOff(bo))
+	sess := newFakeSession("one")
+	d.push(sess)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	d.push(newFakeSession("two"))
+	sess.end(ReasonTransportClose, nil)
+	if err := awaitErr(t, errs); err != nil {
+		t.Fatalf("Connect from the BackOff: %v", err)
+	}
+	if s.ID() != "two" {
+		t.Errorf("ID %q", s.ID())
+	}
+}
+
+func awaitErr(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(testkit.Wait):
+		t.Fatal("no result within testkit.Wait")
+		return nil
+	}
 }

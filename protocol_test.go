@@ -8,8 +8,8 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,7 +47,7 @@ func TestEIO3HandshakeAndFrames(t *testing.T) {
 		t.Errorf("ID() = %q, want the engine sid under EIO3", s.ID())
 	}
 	// The client pings by itself (and never sends 40).
-	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	c.ws.SetReadDeadline(time.Now().Add(testkit.Short))
 	_, b, err := c.ws.ReadMessage()
 	if err != nil || string(b) != "2" {
 		t.Fatalf("first client frame = %q, %v; want the ping 2", b, err)
@@ -208,27 +208,6 @@ func TestHeartbeatTimeout(t *testing.T) {
 	}
 }
 
-func TestInFlightFailOnLoss(t *testing.T) {
-	s, c := connectFake(t, newFake(t, nil), EIO3, WithReconnection(false))
-	var calls atomic.Int32
-	got := make(chan *JWRes, 10)
-	for i := 0; i < 3; i++ {
-		s.Get("/x", nil, func(_ json.RawMessage, jwr *JWRes) { calls.Add(1); got <- jwr })
-		c.recv()
-	}
-	c.ws.Close()
-	for i := 0; i < 3; i++ {
-		jwr := <-got
-		if jwr.StatusCode != 0 || !errors.Is(jwr.Error, ErrDisconnected) || string(jwr.Body) != "null" {
-			t.Errorf("callback got %v", jwr)
-		}
-	}
-	s.Disconnect()
-	if calls.Load() != 3 {
-		t.Errorf("callbacks called %d times, want 3", calls.Load())
-	}
-}
-
 func TestMaxMessageSizeOnRead(t *testing.T) {
 	s, c := connectFake(t, newFake(t, nil), EIO3, WithMaxMessageSize(1000), WithReconnection(false))
 	res := make(chan error, 1)
@@ -337,7 +316,7 @@ func TestFramesThatBreakTheProtocol(t *testing.T) {
 				if !errors.Is(err, ErrDisconnected) || !errors.Is(err, ErrProtocol) {
 					t.Errorf("in-flight request = %v, want ErrDisconnected wrapping ErrProtocol", err)
 				}
-			case <-time.After(5 * time.Second):
+			case <-time.After(testkit.Short):
 				t.Fatal("the in-flight request did not fail at once")
 			}
 			f.accept(t) // reconnection follows
@@ -407,9 +386,61 @@ func TestNoGoroutineSurvivesDisconnect(t *testing.T) {
 		s, c := connectFake(t, f, Protocol(3+i%2))
 		s.Get("/x", nil, func(json.RawMessage, *JWRes) {})
 		c.recv()
-		s.Disconnect()
+		if err := s.Shutdown(ctx5(t)); err != nil {
+			t.Fatal(err)
+		}
 		c.ws.Close()
 	}
 	f.CloseClientConnections()
 	testkit.Settle(t, base)
+}
+
+// TestNoEventAfterDisconnect: once a frame ended the connection (a Socket.IO DISCONNECT,
+// an Engine.IO close, a CONNECT_ERROR), frames that arrived in the same read are not dispatched:
+// no server event after the disconnect event, as in socket.io-client, whose socket stops handling
+// packets once it is closed.
+func TestNoEventAfterDisconnect(t *testing.T) {
+	for _, end := range []struct{ name, frame string }{
+		{"socket.io DISCONNECT", "41"},
+		{"engine.io close", "1"},
+		{"CONNECT_ERROR", `44{"message":"go away"}`},
+	} {
+		for _, p := range []Protocol{EIO3, EIO4} {
+			t.Run(end.name+"/EIO"+strconv.Itoa(int(p)), func(t *testing.T) {
+				s, c, connected := startFake(t, newFake(t, nil), WithProtocol(p), WithReconnection(false))
+				c.t = t
+				c.open(p, "sid1", 25000, 60000, 0)
+				if err := connected(); err != nil {
+					t.Fatal(err)
+				}
+				order := make(chan string, 8)
+				s.On(EventDisconnect, func(d json.RawMessage) { order <- "disconnect " + string(d) })
+				s.On("late", func(d json.RawMessage) { order <- "late " + string(d) })
+				// Both frames in one TCP write, so that the client reads them together.
+				var raw []byte
+				for _, f := range []string{end.frame, `42["late",1]`} {
+					raw = append(raw, 0x81, byte(len(f)))
+					raw = append(raw, f...)
+				}
+				if _, err := c.ws.NetConn().Write(raw); err != nil {
+					t.Fatal(err)
+				}
+				var first string
+				select {
+				case first = <-order:
+				case <-time.After(fuzzWait):
+					t.Fatalf("no disconnect event within %v of %q", fuzzWait, end.frame)
+				}
+				if !strings.HasPrefix(first, "disconnect ") {
+					t.Fatalf("first event %s, want disconnect", first)
+				}
+				// No signal exists for an event that must not come: give it 200 ms.
+				select {
+				case e := <-order:
+					t.Errorf("after %q ended the connection (%s), the client still dispatched %s", end.frame, first, e)
+				case <-time.After(200 * time.Millisecond):
+				}
+			})
+		}
+	}
 }

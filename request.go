@@ -39,6 +39,7 @@ func (s *SailsSocket) Request(opts RequestOptions, cb Callback) {
 		return
 	}
 	r.cb = cb
+	r.startTimer()
 	s.submit(r)
 }
 
@@ -82,6 +83,7 @@ func (s *SailsSocket) Do(ctx context.Context, opts RequestOptions) (*JWRes, erro
 		return nil, err
 	}
 	r.ch = resultChans.Get().(chan result)
+	r.startTimer()
 	s.submit(r)
 	var res result
 	select {
@@ -139,11 +141,17 @@ type request struct {
 	done  atomic.Bool
 	timer atomic.Pointer[time.Timer]
 
-	// Guarded by s.mu.
-	payload []byte // frameHeadroom free bytes, then the Socket.IO EVENT data: ["verb",{...}]; nil once sent or ended
-	queued  bool
-	conn    *conn // set while in flight
-	id      int64
+	// payload is frameHeadroom free bytes, then the Socket.IO EVENT data: ["verb",{...}]; nil once
+	// sent or ended. Guarded by s.mu once the request is submitted.
+	payload []byte
+	slot    slot // Life's bookkeeping
+}
+
+// slot is what Life (life.go, queue.go) keeps of a request, guarded by the socket's mu.
+type slot struct {
+	queued bool    // waits in the queue
+	sess   session // the session it is in flight on
+	id     int64   // its ack id there
 }
 
 // frameHeadroom is room left before a request's payload for "42" and the ack id, so that the frame
@@ -167,18 +175,9 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	data := []byte("{}")
-	switch d := opts.Data.(type) {
-	case nil:
-	case json.RawMessage:
-		if !json.Valid(d) {
-			return nil, errorf(ErrInvalidRequest, "Data is a json.RawMessage holding invalid JSON")
-		}
-		data = d
-	default:
-		if data, err = json.Marshal(d); err != nil {
-			return nil, fmt.Errorf("%w: cannot encode Data: %w", ErrInvalidRequest, err)
-		}
+	data, err := encodeData(opts.Data)
+	if err != nil {
+		return nil, err
 	}
 	buf := make([]byte, frameHeadroom, frameHeadroom+len(method)*2+len(hb)+len(data)+len(url)+48)
 	buf = append(buf, `["`...)
@@ -193,6 +192,25 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	buf = wire.AppendJSONString(buf, url)
 	buf = append(buf, "}]"...)
 	return &request{s: s, payload: buf}, nil
+}
+
+// encodeData encodes a request's Data: nil as {}, a json.RawMessage as is (checked), anything else
+// with encoding/json.
+func encodeData(d any) ([]byte, error) {
+	switch d := d.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case json.RawMessage:
+		if !json.Valid(d) {
+			return nil, errorf(ErrInvalidRequest, "Data is a json.RawMessage holding invalid JSON")
+		}
+		return d, nil
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: cannot encode Data: %w", ErrInvalidRequest, err)
+	}
+	return data, nil
 }
 
 // requestURL checks a request URL: a path with an optional query. A path without its leading slash
@@ -268,115 +286,32 @@ func (r *request) complete(jwr *JWRes, err error) bool {
 	return true
 }
 
-// abort ends the request with err wherever it is (queue or in flight), and lets go of its payload.
-// It reports whether it did.
+// abort ends the request with err wherever it is (queue or in flight). It reports whether it did.
 func (r *request) abort(err error) bool {
 	if r.done.Load() {
 		return false
 	}
-	s := r.s
-	s.mu.Lock()
-	if r.queued {
-		s.unqueue(r)
-	}
-	if r.conn != nil {
-		r.conn.sess.Forget(r.id)
-		r.conn = nil
-	}
-	r.payload = nil
-	s.mu.Unlock()
+	r.s.withdraw(r)
 	return r.complete(nil, err)
 }
 
-// submit sends r now, queues it, or fails it, according to the socket's state.
-func (s *SailsSocket) submit(r *request) {
-	r.startTimer()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r.done.Load() {
+// fail completes the request without a response (ack, for Life).
+func (r *request) fail(err error) { r.complete(nil, err) }
+
+// frame returns the payload, with its headroom. Caller holds s.mu.
+func (r *request) frame() []byte { return r.payload }
+
+// size is the payload's size in bytes. Caller holds s.mu.
+func (r *request) size() int64 { return int64(len(r.payload)) }
+
+// release lets go of the payload: it was sent, or the request ended. Caller holds s.mu.
+func (r *request) release() { r.payload = nil }
+
+// failCallback schedules cb with a JWRes that carries err.
+func (s *SailsSocket) failCallback(cb Callback, err error) {
+	if cb == nil {
 		return
 	}
-	switch s.state {
-	case StateConnected:
-		s.send(s.conn, r)
-	case StateIdle, StateConnecting, StateReconnecting:
-		s.enqueue(r)
-	case StateClosed:
-		r.complete(nil, ErrClosed)
-	default:
-		r.complete(nil, ErrDisconnected)
-	}
-}
-
-// send puts r on the wire on c. The payload is dropped once handed to the session: the writer
-// holds the frame until it is written. Caller holds s.mu, which keeps frames in call order.
-func (s *SailsSocket) send(c *conn, r *request) {
-	id, err := c.sess.Request(r.payload, r)
-	r.payload = nil
-	switch {
-	case err == nil:
-		r.conn, r.id = c, id
-	case errors.Is(err, engine.ErrClosed):
-		// The connection is ending; the socket learns it at once (lost) and fails what was in
-		// flight. A request that was not sent yet is failed the same way.
-		r.complete(nil, ErrDisconnected)
-	default:
-		r.complete(nil, err)
-	}
-}
-
-// enqueue puts r in the queue, or fails it with ErrQueueFull when the queue is at its count or byte
-// bound. Caller holds s.mu.
-func (s *SailsSocket) enqueue(r *request) {
-	n := int64(len(r.payload))
-	switch {
-	case s.queued >= s.opts.queueLimit:
-		r.payload = nil
-		r.complete(nil, fmt.Errorf("%w: %d requests wait already (WithQueueLimit)", ErrQueueFull, s.queued))
-		return
-	case s.queuedBytes+n > s.opts.queueBytes:
-		r.payload = nil
-		r.complete(nil, fmt.Errorf("%w: %d bytes wait already, %d more would pass WithQueueBytes(%d)", ErrQueueFull, s.queuedBytes, n, s.opts.queueBytes))
-		return
-	}
-	s.compactQueue()
-	r.queued = true
-	s.queue = append(s.queue, r)
-	s.queued++
-	s.queuedBytes += n
-}
-
-// unqueue takes r out of the queue's counts; compactQueue drops the entry later. Caller holds s.mu.
-func (s *SailsSocket) unqueue(r *request) {
-	r.queued = false
-	s.queued--
-	s.queuedBytes -= int64(len(r.payload))
-}
-
-// compactQueue drops abandoned entries once they make up most of the queue. Caller holds s.mu.
-func (s *SailsSocket) compactQueue() {
-	if len(s.queue) < 2*s.queued+32 {
-		return
-	}
-	live := s.queue[:0]
-	for _, q := range s.queue {
-		if q.queued {
-			live = append(live, q)
-		}
-	}
-	clear(s.queue[len(live):])
-	s.queue = live
-}
-
-// takeQueue empties the queue and returns its live requests in order. Caller holds s.mu.
-func (s *SailsSocket) takeQueue() []*request {
-	q := s.queue[:0]
-	for _, r := range s.queue {
-		if r.queued {
-			r.queued = false
-			q = append(q, r)
-		}
-	}
-	s.queue, s.queued, s.queuedBytes = nil, 0, 0
-	return q
+	jwr := failedResponse(err)
+	s.disp.post(func() { s.call(func() { cb(jwr.Body, jwr) }) })
 }

@@ -96,10 +96,10 @@ func WithRememberUpgrade(on bool) Option {
 func (s *SailsSocket) Transport() Transport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.conn == nil {
+	if s.sess == nil {
 		return 0
 	}
-	return transportNamed(s.conn.sess.Transport().Name())
+	return s.sess.transport()
 }
 
 // firstTransport returns the transport of the next handshake.
@@ -168,15 +168,14 @@ func engineMessage(body []byte) []byte {
 	return body
 }
 
-// Upgraded learns how the upgrade of c went.
-func (c *conn) Upgraded(transport string, err error) {
-	s := c.s
+// upgradeDone learns how the upgrade of the live connection went.
+func (s *SailsSocket) upgradeDone(transport Transport, err error) {
 	if err != nil {
 		s.logf(slog.LevelWarn, "sailsio: staying on polling", "error", err)
 		s.emitJSON(EventUpgradeError, map[string]string{"error": err.Error()})
 		return
 	}
 	s.upgraded.Store(true)
-	s.logf(slog.LevelDebug, "sailsio: upgraded", "transport", transport)
-	s.emitJSON(EventUpgrade, map[string]string{"transport": transport})
+	s.logf(slog.LevelDebug, "sailsio: upgraded", "transport", transport.String())
+	s.emitJSON(EventUpgrade, map[string]string{"transport": transport.String()})
 }
