@@ -46,41 +46,56 @@
 //
 // # Goroutines and connection life
 //
+// The package has three layers (docs/architecture.md): the API (SailsSocket's methods), the life of
+// the socket (life.go, reconnect.go, queue.go, dispatch.go: connect, reconnect, close, backoff, the
+// request queue, resubscriptions, the callback goroutine) and one Engine.IO session per connection
+// (internal/engine), which Life sees through a small interface.
+//
 // Per socket, at most:
 //   - the life owner (life.go): runs Connect, Reconnect and the reconnection loop (dial, backoff
-//     delay, dial ...), one command at a time, in order. It is the only goroutine that dials and the
-//     only caller of the BackOff policy. It exists only while such work is under way: a connected,
-//     idle socket has none. Disconnect interrupts it (its dial or delay ends at once) and waits for it.
-//   - the callback dispatcher (events.go): runs every callback and handler, in order. It exists only
-//     while callbacks wait, and ends when none does.
+//     delay, dial ...), one command at a time, in order. It is the only goroutine that dials. It
+//     exists only while such work is under way: a connected, idle socket has none.
+//   - a goroutine for a call of the user's BackOff policy, while the owner waits for it (so that a
+//     policy may call Connect, Reconnect or Disconnect); calls never overlap.
+//   - the callback dispatcher (dispatch.go): runs every callback and handler, in order. It exists
+//     only while callbacks wait, and ends when none does.
+//   - while a connection closes, one goroutine that tells the server goodbye and waits for the
+//     connection's goroutines.
 //
 // Per connection (internal/engine): a reader that reads frames until the connection ends; a writer
 // that exists only while frames wait to be written (a burst is written with one system call); and
-// timers, not goroutines, for the heartbeat. A connection that ends by itself (read or write error,
-// missing heartbeat, a frame that cannot be decoded, a kick) tells the socket once, from the
-// goroutine that saw it; the socket then fails the connection's in-flight requests, fires
-// disconnect and, if reconnection is on, starts the owner's reconnection loop.
+// timers, not goroutines, for the heartbeat. Per request with WithRequestTimeout, a timer (no
+// goroutine until it fires). A connection that ends by itself (read or write error, missing
+// heartbeat, a frame that cannot be decoded, a kick) tells the socket once, from the goroutine that
+// saw it; the socket then fails the connection's in-flight requests, fires disconnect and, if
+// reconnection is on, starts the owner's reconnection loop.
 //
 // Over HTTP long-polling (WithTransports) the same two goroutines carry the connection: the reader
 // sends the GETs (one in flight at a time) and reads their payloads packet by packet; the writer
 // sends a burst as one POST (one in flight, split under the server's maxPayload). They share one
-// keep-alive http.Client per socket (at most two TCP connections). An upgrade to websocket runs on
-// one more goroutine that exists only while it lasts: it dials and probes the WebSocket, pauses
-// polling (the reader finishes the payload it has, the writer its POST; what is sent meanwhile
-// waits), sends 5 and hands the session to the WebSocket. Close cancels a GET or POST in flight
-// and an upgrade under way, so it stays bounded on every transport.
+// keep-alive http.Client per socket (at most two TCP connections, and so up to four goroutines of
+// net/http, a reader and a writer per TCP connection, until Disconnect closes them). An upgrade to
+// websocket runs on one more goroutine that exists only while it lasts: it dials and probes the
+// WebSocket, pauses polling (the reader finishes the payload it has, the writer its POST; what is
+// sent meanwhile waits), sends 5 and hands the session to the WebSocket. Close cancels a GET or POST
+// in flight and an upgrade under way, so it stays bounded on every transport.
+//
+// # Never waiting on user code
 //
 // State is changed under one mutex; no user code — callbacks, handlers, logger handlers, BackOff
-// policies — ever runs under it, so all of them may call any method of the socket. Log records are
-// handed to the logger on the callback goroutine, in order with the callbacks. A BackOff policy runs
-// on the life owner: called from it, Connect and Reconnect queue their attempt and return nil, and
-// Disconnect does not wait for the owner, which ends once the policy returns.
+// policies, cookie jars — ever runs under it, so all of them may call any method of the socket. Log
+// records are handed to the logger on the callback goroutine, in order with the callbacks.
 //
-// Disconnect (and Close) return within about one second whatever the server does: the goodbye (41)
-// gets that long to be written, then the connection is cut. Every pending and queued request gets
-// its callback (ErrClosed) exactly once, and when Disconnect returns no goroutine of the socket
-// remains: the callbacks queued by then have run (except when Disconnect is called from a callback,
-// which cannot wait for itself: the rest run right after it returns).
+// The SDK never waits on user code without a bound. Disconnect (and Close) return within about one
+// second whatever the server and the user's code do: the goodbye (41) gets that long to be
+// written, then the connection is cut; an owner busy in a cookie jar or a BackOff policy is
+// interrupted or left to end by itself. Every pending and queued request gets its callback
+// (ErrClosed) exactly once, on the callback goroutine: before Disconnect returns when no callback
+// was running or waiting as it was called, else after (Disconnect never waits for a callback that
+// was already running: it may be the caller, or a handler that blocks). Connect and Reconnect
+// calls waiting for the owner return ErrClosed at once. Shutdown(ctx) is Disconnect plus the wait:
+// it returns once every callback queued by then has run and no goroutine of the socket remains, or
+// when ctx ends (the http.Server.Shutdown model).
 //
 // # Transports
 //

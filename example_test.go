@@ -225,3 +225,38 @@ func ExampleWithCookieJar() {
 	// login: 200
 	// socket: {"user":"ada"}
 }
+
+// Shutdown closes the socket like Disconnect, then waits (within ctx) until every callback and
+// handler has run: a program's last requests have been handled when it returns. Disconnect alone
+// returns within about a second even if a handler blocks.
+func ExampleSailsSocket_Shutdown() {
+	srv := mockserver.New()
+	defer srv.Close()
+	srv.Handle("GET /count", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(3) })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := sailsio.Connect(ctx, srv.URL())
+	if err != nil {
+		fmt.Println("connect:", err)
+		return
+	}
+	done := make(chan struct{})
+	s.Get("/count", nil, func(body json.RawMessage, jwr *sailsio.JWRes) {
+		fmt.Println("count:", string(body))
+		close(done)
+	})
+	<-done
+	s.Get("/count", nil, func(body json.RawMessage, jwr *sailsio.JWRes) {
+		// Sent just before Shutdown: answered, or failed with ErrClosed; either way it runs first.
+		fmt.Println("last callback ran")
+	})
+	if err := s.Shutdown(ctx); err != nil {
+		fmt.Println("shutdown:", err)
+	}
+	fmt.Println("shut down")
+	// Output:
+	// count: 3
+	// last callback ran
+	// shut down
+}
