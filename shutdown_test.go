@@ -114,16 +114,7 @@ func TestDisconnectDoesNotWaitForUserCode(t *testing.T) {
 			got := make(chan error, 2)
 			s.Get("/hang", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) { calls.Add(1); got <- jwr.Error })
 			timedDisconnect(t, s)
-
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			defer cancel()
-			if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
-				t.Errorf("Shutdown while user code blocks = %v, want an error wrapping context.DeadlineExceeded", err)
-			}
-			free()
-			if err := s.Shutdown(testCtx(t)); err != nil {
-				t.Fatalf("Shutdown after the release: %v", err)
-			}
+			shutdownAfter(t, s, free)
 			select {
 			case err := <-got:
 				if !errors.Is(err, sailsio.ErrClosed) {
