@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
@@ -50,7 +49,6 @@ type Session struct {
 	open      wire.Open
 	id        string
 	heartbeat time.Duration // pingInterval + pingTimeout: the longest silence of a live session
-	maxRead   int64
 	h         Handler
 
 	ctx    context.Context // ends with the session
@@ -83,9 +81,10 @@ type Session struct {
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
 // `40` by itself and the client must not; under EIO4 the client sends `40` and gets
-// `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. maxRead is only used in messages.
+// `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. maxRead is not used: each transport
+// enforces and reports its own read limit.
 func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Session, error) {
-	s := &Session{t: t, eio: eio, maxRead: maxRead, pending: make(map[int64]Acker), done: make(chan struct{}),
+	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{}),
 		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, func() { t.Close() })
@@ -172,10 +171,11 @@ func (s *Session) readText(buf *bytes.Buffer) ([]byte, error) {
 	if errors.As(err, &ue) || errors.As(err, &hs) {
 		return nil, err // an HTTP request of polling failed: unreachable, or refused
 	}
+	var re *ReadError
+	if errors.As(err, &re) && re.Reason == ReasonTransportError {
+		return nil, re.Err // a limit of the client's was exceeded: the connection did not just end
+	}
 	if err != nil {
-		if errors.Is(err, websocket.ErrReadLimit) {
-			return nil, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, s.maxRead)
-		}
 		return nil, fmt.Errorf("%w: the connection ended during the Socket.IO handshake: %w", ErrProtocol, err)
 	}
 	if binary {
@@ -455,7 +455,7 @@ func (s *Session) readLoop() {
 			continue
 		}
 		if err != nil {
-			reason, cause := s.classify(err)
+			reason, cause := classify(err)
 			s.end(reason, cause, true)
 			return
 		}
@@ -473,19 +473,16 @@ func (s *Session) readLoop() {
 	}
 }
 
-// classify turns a read error into a reason and a cause.
-func (s *Session) classify(err error) (string, error) {
+// classify turns a read error into a reason and a cause: the transport's own interpretation
+// (*ReadError) if it made one.
+func classify(err error) (string, error) {
+	var re *ReadError
 	var ne net.Error
-	var ce *websocket.CloseError
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-		return ReasonTransportError, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, s.maxRead)
+	case errors.As(err, &re):
+		return re.Reason, re.Err
 	case errors.As(err, &ne) && ne.Timeout():
 		return ReasonPingTimeout, errors.New("sailsio: no heartbeat within pingInterval+pingTimeout")
-	case errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig:
-		return ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1009 message too big)", ErrMessageTooLarge)
-	case errors.As(err, &ce) && ce.Code == websocket.ClosePolicyViolation:
-		return ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1008 policy violation: a message of too many fragments, or too large)", ErrMessageTooLarge)
 	}
 	return ReasonTransportClose, err
 }
