@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -54,6 +53,8 @@ type Session struct {
 	ctx    context.Context // ends with the session
 	cancel context.CancelFunc
 
+	// w writes the frames; it is paused during an upgrade, finished by Close, stopped by end.
+	w *Writer[[]byte]
 	// wmu is held by the writer around each write and by an upgrade while it swaps the transport.
 	wmu sync.Mutex
 
@@ -61,10 +62,6 @@ type Session struct {
 	probe   Transport // a WebSocket being probed for the upgrade
 	pending map[int64]Acker
 	nextID  int64
-	out     [][]byte
-	spare   [][]byte
-	writing bool      // a writer goroutine runs
-	pausing bool      // an upgrade pauses the writer: frames wait in out
 	closing bool      // Close is under way: accept no more frames
 	closeBy time.Time // the deadline of the closing writes
 	ended   bool
@@ -87,6 +84,12 @@ func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Sessi
 	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{}),
 		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.w = NewWriter(WriterConfig[[]byte]{
+		Write:    s.writeBatch,
+		Failed:   func(err error) { s.end(ReasonTransportError, err, true) },
+		Finished: s.closeTransport,
+		Group:    &s.wg,
+	})
 	stop := context.AfterFunc(ctx, func() { t.Close() })
 	defer stop()
 	var buf bytes.Buffer
@@ -277,11 +280,14 @@ func (s *Session) Request(payload []byte, a Acker) (int64, error) {
 	if max := s.open.MaxPayload; max > 0 && int64(len(frame)) > max {
 		return 0, fmt.Errorf("%w: request of %d bytes exceeds the server's maxPayload of %d", ErrMessageTooLarge, len(frame), max)
 	}
-	s.nextID++
-	s.pending[id] = a
 	frame[0], frame[1] = '4', '2'
 	copy(frame[2:], digits)
-	s.pushLocked(frame)
+	// Queued under s.mu: the frames go out in the order of their ack ids.
+	if !s.w.Push(frame) {
+		return 0, ErrClosed // a write failed: the session is ending
+	}
+	s.nextID++
+	s.pending[id] = a
 	return id, nil
 }
 
@@ -310,63 +316,29 @@ func (s *Session) TakePending() []Acker {
 	return out
 }
 
-func (s *Session) push(frame []byte) {
+// push queues a frame, unless the session is closing or ended.
+func (s *Session) push(frame []byte) { s.w.Push(frame) }
+
+// writeBatch writes a batch of frames on the session's transport (the writer's Write).
+func (s *Session) writeBatch(batch [][]byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
-	if !s.ended && !s.closing {
-		s.pushLocked(frame)
+	t, deadline := s.t, time.Now().Add(s.heartbeat)
+	if s.closing {
+		deadline = s.closeBy
 	}
 	s.mu.Unlock()
+	return t.WriteFrames(batch, deadline)
 }
 
-// pushLocked queues a frame and makes sure a writer runs. Caller holds s.mu.
-func (s *Session) pushLocked(frame []byte) {
-	s.out = append(s.out, frame)
-	if !s.writing {
-		s.writing = true
-		s.wg.Add(1)
-		go s.writeLoop()
-	}
-}
-
-// writeLoop writes what waits, in batches, and ends when nothing does. A graceful close ends the
-// session once its frames are written.
-func (s *Session) writeLoop() {
-	defer s.wg.Done()
-	runtime.Gosched() // let the other requests of a burst join this batch
-	for {
-		s.mu.Lock()
-		if s.ended || len(s.out) == 0 || (s.pausing && !s.closing) {
-			closing := s.closing && !s.ended && len(s.out) == 0
-			deadline := s.closeBy
-			s.writing = false
-			s.mu.Unlock()
-			if closing {
-				s.Transport().WriteClose(deadline)
-				s.end(ReasonClientDisconnect, nil, false)
-			}
-			return
-		}
-		batch := s.out
-		s.out, s.spare = s.spare[:0], nil
-		deadline := time.Now().Add(s.heartbeat)
-		if s.closing {
-			deadline = s.closeBy
-		}
-		s.mu.Unlock()
-		s.wmu.Lock()
-		err := s.Transport().WriteFrames(batch, deadline)
-		s.wmu.Unlock()
-		clear(batch)
-		if err != nil {
-			s.end(ReasonTransportError, err, true)
-			return
-		}
-		s.mu.Lock()
-		if s.spare == nil {
-			s.spare = batch[:0]
-		}
-		s.mu.Unlock()
-	}
+// closeTransport ends a graceful close once its frames are written (the writer's Finished).
+func (s *Session) closeTransport() {
+	s.mu.Lock()
+	deadline := s.closeBy
+	s.mu.Unlock()
+	s.Transport().WriteClose(deadline)
+	s.end(ReasonClientDisconnect, nil, false)
 }
 
 // Close ends the session from the client's side: it tells the server (41) and closes the transport,
@@ -377,12 +349,8 @@ func (s *Session) Close(grace time.Duration, cut <-chan struct{}) {
 	if !s.ended && !s.closing {
 		s.closing = true
 		s.closeBy = time.Now().Add(grace)
-		s.out = append(s.out, []byte("41"))
-		if !s.writing {
-			s.writing = true
-			s.wg.Add(1)
-			go s.writeLoop()
-		}
+		s.w.Finish([]byte("41"))
+		s.w.Resume() // frames paused by an upgrade go out too: the session ends
 	}
 	s.mu.Unlock()
 	t := time.NewTimer(grace)
@@ -411,7 +379,7 @@ func (s *Session) end(reason string, err error, notify bool) {
 		return
 	}
 	s.ended = true
-	s.out = nil
+	s.w.Stop()
 	probe := s.probe
 	if s.ping != nil {
 		s.ping.Stop()
