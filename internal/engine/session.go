@@ -371,7 +371,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) Wait() { s.wg.Wait() }
 
 // end ends the session once: the transport is cut, which ends the reader and a stuck writer, and
-// the Handler learns why if notify is set.
+// the Handler learns why if notify is set and Close has not begun.
 func (s *Session) end(reason string, err error, notify bool) {
 	s.mu.Lock()
 	if s.ended {
@@ -379,6 +379,7 @@ func (s *Session) end(reason string, err error, notify bool) {
 		return
 	}
 	s.ended = true
+	notify = notify && !s.closing // Close began: the end is the client's, whatever cut it short
 	s.w.Stop()
 	probe := s.probe
 	if s.ping != nil {
