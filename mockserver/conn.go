@@ -56,8 +56,8 @@ type outFrame struct {
 func textFrame(s string) outFrame { return outFrame{typ: websocket.TextMessage, data: []byte(s)} }
 
 // conn is one WebSocket connection: an Engine.IO session carrying the Socket.IO main namespace.
-// Goroutines serve it: readLoop (the only reader), heartbeatLoop, and the writer (engine.Writer,
-// the client's), which writes data frames in batches and runs only while frames wait.
+// Goroutines serve it: readLoop (the only reader), heartbeatLoop, and the writer of data frames
+// (engine.Writer, the one the client uses), which writes in batches and runs only while frames wait.
 type conn struct {
 	srv *Server
 	ws  *websocket.Conn   // nil while on polling; set under wsMu by an upgrade
