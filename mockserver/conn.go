@@ -77,7 +77,7 @@ type conn struct {
 
 	// w queues the frames for the client. Once a close is queued (Finish) or the connection is
 	// gone (Stop), nothing more is sent.
-	w       *engine.Writer[outFrame]
+	w       engine.Writer[outFrame]
 	wsMu    sync.Mutex
 	outWake chan struct{} // a frame was queued: wakes a pending polling GET
 
@@ -137,12 +137,7 @@ func (s *Server) newConn(eio int, hs *handshake) *conn {
 		c.id = newID()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.w = engine.NewWriter(engine.WriterConfig[outFrame]{
-		Write:    c.writeBatch,
-		Failed:   func(error) { c.shutdown() },
-		Finished: c.writeClose,
-		Group:    &s.wg,
-	})
+	c.w.Init((*connWriter)(c), &s.wg)
 	return c
 }
 
@@ -279,8 +274,12 @@ func (c *conn) logFrame(dir byte, data []byte) {
 	}
 }
 
-// writeBatch writes frames on the WebSocket, with one system call (the writer's Write).
-func (c *conn) writeBatch(frames []outFrame) error {
+// connWriter is the connection as its writer's sink.
+type connWriter conn
+
+// WriteBatch writes frames on the WebSocket, with one system call.
+func (cw *connWriter) WriteBatch(frames []outFrame) error {
+	c := (*conn)(cw)
 	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
 	c.bc.BeginBatch()
 	for _, f := range frames {
@@ -297,9 +296,13 @@ func (c *conn) writeBatch(frames []outFrame) error {
 	return c.bc.EndBatch()
 }
 
-// writeClose writes the close frame once the last frames are written (the writer's Finished) and
-// gives the client closeGrace to answer it.
-func (c *conn) writeClose() {
+// WriteFailed cuts the connection.
+func (cw *connWriter) WriteFailed(error) { (*conn)(cw).shutdown() }
+
+// WriteFinished writes the close frame once the last frames are written and gives the client
+// closeGrace to answer it.
+func (cw *connWriter) WriteFinished() {
+	c := (*conn)(cw)
 	_ = c.ws.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(writeWait))
 	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 }

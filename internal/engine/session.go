@@ -54,7 +54,7 @@ type Session struct {
 	cancel context.CancelFunc
 
 	// w writes the frames; it is paused during an upgrade, finished by Close, stopped by end.
-	w *Writer[[]byte]
+	w Writer[[]byte]
 	// wmu is held by the writer around each write and by an upgrade while it swaps the transport.
 	wmu sync.Mutex
 
@@ -84,12 +84,7 @@ func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Sessi
 	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{}),
 		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.w = NewWriter(WriterConfig[[]byte]{
-		Write:    s.writeBatch,
-		Failed:   func(err error) { s.end(ReasonTransportError, err, true) },
-		Finished: s.closeTransport,
-		Group:    &s.wg,
-	})
+	s.w.Init((*sessionWriter)(s), &s.wg)
 	stop := context.AfterFunc(ctx, func() { t.Close() })
 	defer stop()
 	var buf bytes.Buffer
@@ -319,8 +314,12 @@ func (s *Session) TakePending() []Acker {
 // push queues a frame, unless the session is closing or ended.
 func (s *Session) push(frame []byte) { s.w.Push(frame) }
 
-// writeBatch writes a batch of frames on the session's transport (the writer's Write).
-func (s *Session) writeBatch(batch [][]byte) error {
+// sessionWriter is the session as its writer's sink.
+type sessionWriter Session
+
+// WriteBatch writes a batch of frames on the session's transport.
+func (sw *sessionWriter) WriteBatch(batch [][]byte) error {
+	s := (*Session)(sw)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	s.mu.Lock()
@@ -332,8 +331,14 @@ func (s *Session) writeBatch(batch [][]byte) error {
 	return t.WriteFrames(batch, deadline)
 }
 
-// closeTransport ends a graceful close once its frames are written (the writer's Finished).
-func (s *Session) closeTransport() {
+// WriteFailed ends the session.
+func (sw *sessionWriter) WriteFailed(err error) {
+	(*Session)(sw).end(ReasonTransportError, err, true)
+}
+
+// WriteFinished ends a graceful close once its frames are written.
+func (sw *sessionWriter) WriteFinished() {
+	s := (*Session)(sw)
 	s.mu.Lock()
 	deadline := s.closeBy
 	s.mu.Unlock()

@@ -8,16 +8,19 @@ import (
 // Writer is the batching writer of one connection, shared by the client's session and the
 // mockserver. Any goroutine queues frames; one writer goroutine, started when frames wait and ended
 // when none do, writes them in batches: the frames queued while a batch is written make the next
-// one, and WriterConfig.Write writes a batch with as few system calls as it can (one, over a
+// one, and the sink's WriteBatch writes a batch with as few system calls as it can (one, over a
 // BatchConn). Frames are written in the order they were queued, none twice, and none is dropped
 // unless the writer is stopped or a write fails.
 //
 // A writer can be paused (frames wait; the writer goroutine ends after its batch in progress), for
 // an upgrade, or for a transport whose frames another goroutine takes (Take: a polling GET). It
-// closes in one of two ways: Finish queues the last frames and calls WriterConfig.Finished once they
-// are written; Stop drops what waits.
+// closes in one of two ways: Finish queues the last frames and calls the sink's WriteFinished once
+// they are written; Stop drops what waits.
+//
+// A Writer is a field of its connection, set up with Init and never copied.
 type Writer[F any] struct {
-	cfg WriterConfig[F]
+	sink  WriterSink[F]
+	group *sync.WaitGroup
 
 	mu      sync.Mutex
 	out     []F
@@ -35,24 +38,23 @@ const (
 	writerStopped               // Stop was called, a write failed, or the last frames are written
 )
 
-// WriterConfig is what a Writer calls. Every function is called on the writer goroutine, one call
-// at a time, without the Writer's lock held: it may call the Writer's methods.
-type WriterConfig[F any] struct {
-	// Write writes a batch of frames, in order. An error stops the writer.
-	Write func(batch []F) error
-	// Failed learns the error of Write (unless Stop was called first). May be nil.
-	Failed func(err error)
-	// Finished is called once the frames queued up to Finish are written: the connection can say
-	// goodbye and close. May be nil.
-	Finished func()
-	// Group counts the writer goroutine while it runs, so its owner can wait for it (after Stop, or
-	// after Finished was called).
-	Group *sync.WaitGroup
+// WriterSink is where a Writer writes. Its methods are called on the writer goroutine, one call at
+// a time, without the Writer's lock held: they may call the Writer's methods.
+type WriterSink[F any] interface {
+	// WriteBatch writes a batch of frames, in order. An error stops the writer.
+	WriteBatch(batch []F) error
+	// WriteFailed learns the error of WriteBatch (unless Stop was called first).
+	WriteFailed(err error)
+	// WriteFinished is called once the frames queued up to Finish are written: the connection can
+	// say goodbye and close.
+	WriteFinished()
 }
 
-// NewWriter returns a writer, not paused, with no goroutine until frames are queued.
-func NewWriter[F any](cfg WriterConfig[F]) *Writer[F] {
-	return &Writer[F]{cfg: cfg}
+// Init sets the writer up, not paused and with no goroutine until frames are queued. group counts
+// the writer goroutine while it runs, so that its owner can wait for it (after Stop, or once
+// WriteFinished was called).
+func (w *Writer[F]) Init(sink WriterSink[F], group *sync.WaitGroup) {
+	w.sink, w.group = sink, group
 }
 
 // Push queues frames, in order, and makes sure a writer goroutine runs unless the writer is paused.
@@ -69,7 +71,7 @@ func (w *Writer[F]) Push(frames ...F) bool {
 }
 
 // Finish queues the last frames: nothing is accepted afterwards, and once everything queued is
-// written, Finished is called and the writer goroutine ends. A paused writer stays paused: what
+// written, WriteFinished is called and the writer goroutine ends. A paused writer stays paused: what
 // waits goes out on Resume, or to Take. It reports false if Finish or Stop was called before.
 func (w *Writer[F]) Finish(frames ...F) bool {
 	w.mu.Lock()
@@ -84,8 +86,8 @@ func (w *Writer[F]) Finish(frames ...F) bool {
 }
 
 // Stop drops the frames that wait and accepts no more. A batch being written is finished (the
-// caller usually cuts the connection, which makes it fail fast); neither Failed nor Finished is
-// called after Stop.
+// caller usually cuts the connection, which makes it fail fast); neither WriteFailed nor
+// WriteFinished is called after Stop.
 func (w *Writer[F]) Stop() {
 	w.mu.Lock()
 	w.state = writerStopped
@@ -101,7 +103,8 @@ func (w *Writer[F]) Pause() {
 	w.mu.Unlock()
 }
 
-// Resume undoes Pause: a writer goroutine starts if frames wait, or if Finish waits for Finished.
+// Resume undoes Pause: a writer goroutine starts if frames wait, or if Finish waits for
+// WriteFinished.
 func (w *Writer[F]) Resume() {
 	w.mu.Lock()
 	w.paused = false
@@ -111,7 +114,7 @@ func (w *Writer[F]) Resume() {
 
 // Take removes and returns the frames that wait, for a paused writer whose frames another goroutine
 // writes (a polling response). last reports that they are the last ones (Finish was called): the
-// taker says goodbye itself, and the writer is stopped (Finished will not be called).
+// taker says goodbye itself, and the writer is stopped (WriteFinished will not be called).
 func (w *Writer[F]) Take() (frames []F, last bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -140,13 +143,13 @@ func (w *Writer[F]) startLocked() {
 		return
 	}
 	w.running = true
-	w.cfg.Group.Add(1)
+	w.group.Add(1)
 	go w.run()
 }
 
 // run writes batches until nothing waits.
 func (w *Writer[F]) run() {
-	defer w.cfg.Group.Done()
+	defer w.group.Done()
 	runtime.Gosched() // let the other frames of a burst join this batch
 	for {
 		w.mu.Lock()
@@ -157,15 +160,15 @@ func (w *Writer[F]) run() {
 			}
 			w.running = false
 			w.mu.Unlock()
-			if finished && w.cfg.Finished != nil {
-				w.cfg.Finished()
+			if finished {
+				w.sink.WriteFinished()
 			}
 			return
 		}
 		batch := w.out
 		w.out, w.spare = w.spare[:0], nil
 		w.mu.Unlock()
-		err := w.cfg.Write(batch)
+		err := w.sink.WriteBatch(batch)
 		clear(batch) // the frames are written: do not keep them alive
 		w.mu.Lock()
 		if err != nil {
@@ -174,8 +177,8 @@ func (w *Writer[F]) run() {
 			w.out, w.spare = nil, nil
 			w.running = false
 			w.mu.Unlock()
-			if failed && w.cfg.Failed != nil {
-				w.cfg.Failed(err)
+			if failed {
+				w.sink.WriteFailed(err)
 			}
 			return
 		}

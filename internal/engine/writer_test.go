@@ -28,22 +28,25 @@ func newFakeSink() *fakeSink {
 }
 
 func (f *fakeSink) writer() *Writer[string] {
-	return NewWriter(WriterConfig[string]{
-		Write: func(batch []string) error {
-			f.entered <- struct{}{}
-			if f.gate != nil {
-				<-f.gate
-			}
-			f.mu.Lock()
-			f.batches = append(f.batches, slices.Clone(batch))
-			f.mu.Unlock()
-			return f.err
-		},
-		Failed:   func(err error) { f.failed <- err },
-		Finished: func() { f.finished <- struct{}{} },
-		Group:    &f.wg,
-	})
+	w := new(Writer[string])
+	w.Init(f, &f.wg)
+	return w
 }
+
+func (f *fakeSink) WriteBatch(batch []string) error {
+	f.entered <- struct{}{}
+	if f.gate != nil {
+		<-f.gate
+	}
+	f.mu.Lock()
+	f.batches = append(f.batches, slices.Clone(batch))
+	f.mu.Unlock()
+	return f.err
+}
+
+func (f *fakeSink) WriteFailed(err error) { f.failed <- err }
+
+func (f *fakeSink) WriteFinished() { f.finished <- struct{}{} }
 
 func (f *fakeSink) written() []string {
 	f.mu.Lock()
