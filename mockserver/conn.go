@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"runtime"
 	"sync"
 	"time"
 
@@ -42,9 +41,6 @@ func (h *handshake) sessionID() string {
 	return h.session.ID()
 }
 
-// closeFrame is the outFrame type of a WebSocket close frame without a status code.
-const closeFrame = 0
-
 // writeWait bounds one WebSocket write.
 const writeWait = 10 * time.Second
 
@@ -53,35 +49,37 @@ const writeWait = 10 * time.Second
 const connectTimeout = 45 * time.Second
 
 type outFrame struct {
-	typ  int // websocket.TextMessage, websocket.BinaryMessage or closeFrame
+	typ  int // websocket.TextMessage or websocket.BinaryMessage
 	data []byte
 }
 
 func textFrame(s string) outFrame { return outFrame{typ: websocket.TextMessage, data: []byte(s)} }
 
 // conn is one WebSocket connection: an Engine.IO session carrying the Socket.IO main namespace.
-// Three goroutines serve it: readLoop (the only reader), writeLoop (the only writer of data
-// frames) and heartbeatLoop.
+// Goroutines serve it: readLoop (the only reader), heartbeatLoop, and the writer of data frames
+// (engine.Writer, the one the client uses), which writes in batches and runs only while frames wait.
 type conn struct {
 	srv *Server
-	ws  *websocket.Conn   // nil while on polling; set under outMu by an upgrade
-	bc  *engine.BatchConn // under ws: batches the frames of one writeLoop pass
+	ws  *websocket.Conn   // nil while on polling; set under wsMu by an upgrade
+	bc  *engine.BatchConn // under ws: batches the frames of one writer pass
 	eio int               // 3 or 4: the semantics the connection follows
 	sid string            // Engine.IO session id
 	id  string            // Socket.IO socket id (= sid under EIO3)
 	hs  *handshake
 
 	// poll is set when the connection started over HTTP long-polling (polling.go): GETs and
-	// POSTs serve it, without readLoop and writeLoop, until an upgrade starts them.
+	// POSTs serve it, without readLoop, and take the frames of the paused writer, until an upgrade
+	// starts the reader and resumes the writer.
 	poll *pollState
 
 	ctx    context.Context // cancelled when the connection is gone
 	cancel context.CancelFunc
 
-	outMu   sync.Mutex
-	out     []outFrame
-	closing bool // a close was queued or the connection is gone: nothing more is sent
-	outWake chan struct{}
+	// w queues the frames for the client. Once a close is queued (Finish) or the connection is
+	// gone (Stop), nothing more is sent.
+	w       engine.Writer[outFrame]
+	wsMu    sync.Mutex
+	outWake chan struct{} // a frame was queued: wakes a pending polling GET
 
 	hbBeat  chan struct{} // a client ping (EIO3) or pong (EIO4) arrived
 	hbReset chan struct{} // pause or heartbeat settings changed
@@ -118,9 +116,8 @@ func (s *Server) startConn(ws *websocket.Conn, bc *engine.BatchConn, eio int, hs
 		_ = ws.NetConn().Close()
 		return
 	}
-	s.wg.Add(3)
+	s.wg.Add(2)
 	go c.readLoop()
-	go c.writeLoop()
 	go c.heartbeatLoop()
 }
 
@@ -140,6 +137,7 @@ func (s *Server) newConn(eio int, hs *handshake) *conn {
 		c.id = newID()
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.w.Init((*connWriter)(c), &s.wg)
 	return c
 }
 
@@ -212,52 +210,53 @@ func (s *Server) removeConn(c *conn) {
 	}
 }
 
-// send queues frames for the writer. A closeFrame ends the queue: nothing queued after it is
-// sent. It reports whether the frames were queued.
+// send queues frames for the client. It reports whether they were queued: not once a close was
+// queued or the connection is gone.
 func (c *conn) send(frames ...outFrame) bool {
-	c.outMu.Lock()
-	if c.closing {
-		c.outMu.Unlock()
+	if !c.w.Push(frames...) {
 		return false
 	}
-	for _, f := range frames {
-		c.out = append(c.out, f)
-		if f.typ == closeFrame {
-			c.closing = true
-			break
-		}
+	c.wakeOut()
+	return true
+}
+
+// sendLast queues frames, then a WebSocket close frame (no status code, as engine.io's transport
+// close sends; on polling, the close packet): nothing queued afterwards is sent.
+func (c *conn) sendLast(frames ...outFrame) bool {
+	if !c.w.Finish(frames...) {
+		return false
 	}
-	c.outMu.Unlock()
+	c.wakeOut()
+	return true
+}
+
+// wakeOut wakes a polling GET waiting for frames.
+func (c *conn) wakeOut() {
 	select {
 	case c.outWake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
-// closeGraceful queues a WebSocket close frame (no status code, as engine.io's transport close
-// sends); the connection ends when the client answers it, or after closeGrace.
+// closeGraceful queues a WebSocket close frame; the connection ends when the client answers it,
+// or after closeGrace.
 func (c *conn) closeGraceful() {
-	c.send(outFrame{typ: closeFrame})
+	c.sendLast()
 	if c.poll != nil {
 		c.pollClosing()
 	}
 }
 
-func (c *conn) isClosing() bool {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	return c.closing
-}
+// isClosing reports whether a close was queued or the connection is gone.
+func (c *conn) isClosing() bool { return c.w.Closed() }
 
 // shutdown cuts the connection at once (no close frame) and forgets it.
 func (c *conn) shutdown() {
 	c.shutOnce.Do(func() {
-		c.outMu.Lock()
-		c.closing = true
-		c.out = nil
+		c.w.Stop()
+		c.wsMu.Lock()
 		ws := c.ws
-		c.outMu.Unlock()
+		c.wsMu.Unlock()
 		c.cancel()
 		if ws != nil {
 			_ = ws.NetConn().Close()
@@ -275,49 +274,37 @@ func (c *conn) logFrame(dir byte, data []byte) {
 	}
 }
 
-func (c *conn) writeLoop() {
-	defer c.srv.wg.Done()
-	for {
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-c.outWake:
+// connWriter is the connection as its writer's sink.
+type connWriter conn
+
+// WriteBatch writes frames on the WebSocket, with one system call.
+func (cw *connWriter) WriteBatch(frames []outFrame) error {
+	c := (*conn)(cw)
+	_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+	c.bc.BeginBatch()
+	for _, f := range frames {
+		if err := c.ctx.Err(); err != nil {
+			c.bc.EndBatch()
+			return err
 		}
-		runtime.Gosched() // let the other producers of a burst add their frames to this batch
-		for {
-			c.outMu.Lock()
-			frames := c.out
-			c.out = nil
-			c.outMu.Unlock()
-			if len(frames) == 0 {
-				break
-			}
-			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			c.bc.BeginBatch()
-			for _, f := range frames {
-				if c.ctx.Err() != nil {
-					c.bc.EndBatch()
-					return
-				}
-				if f.typ == closeFrame {
-					c.bc.EndBatch()
-					_ = c.ws.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(writeWait))
-					_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
-					return
-				}
-				c.logFrame('<', f.data)
-				if err := c.ws.WriteMessage(f.typ, f.data); err != nil {
-					c.bc.EndBatch()
-					c.shutdown()
-					return
-				}
-			}
-			if err := c.bc.EndBatch(); err != nil {
-				c.shutdown()
-				return
-			}
+		c.logFrame('<', f.data)
+		if err := c.ws.WriteMessage(f.typ, f.data); err != nil {
+			c.bc.EndBatch()
+			return err
 		}
 	}
+	return c.bc.EndBatch()
+}
+
+// WriteFailed cuts the connection.
+func (cw *connWriter) WriteFailed(error) { (*conn)(cw).shutdown() }
+
+// WriteFinished writes the close frame once the last frames are written and gives the client
+// closeGrace to answer it.
+func (cw *connWriter) WriteFinished() {
+	c := (*conn)(cw)
+	_ = c.ws.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(writeWait))
+	_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 }
 
 func (c *conn) readLoop() {

@@ -49,7 +49,7 @@ func (s *Server) Kick(socketID string) error {
 		return ErrUnknownSocket
 	}
 	s.disconnectNspLocked(c)
-	c.send(textFrame("41"), outFrame{typ: closeFrame})
+	c.sendLast(textFrame("41"))
 	return nil
 }
 

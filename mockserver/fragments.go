@@ -119,10 +119,7 @@ func (f *fragConn) Read(p []byte) (int, error) {
 // 1008 and no reason; the connection ends when the client closes it, or after closeGrace.
 func (c *conn) refuseFragments() {
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.ClosePolicyViolation, ""), time.Now().Add(writeWait))
-	c.outMu.Lock()
-	c.closing = true
-	c.out = nil
-	c.outMu.Unlock()
+	c.w.Stop()
 	// Drain what the client still sends, so the close frame is not lost to a reset.
 	raw := c.bc.Conn
 	if f, ok := raw.(*fragConn); ok {

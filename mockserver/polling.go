@@ -76,6 +76,7 @@ func (s *Server) servePollingHandshake(w http.ResponseWriter, r *http.Request, e
 func (s *Server) newPollConn(eio int, hs *handshake, upgrades []string) *conn {
 	c := s.newConn(eio, hs)
 	c.poll = &pollState{cut: make(chan struct{}), release: make(chan struct{}, 1)}
+	c.w.Pause() // GETs take the frames until an upgrade
 	if !s.registerConn(c, upgrades) {
 		return nil
 	}
@@ -153,10 +154,10 @@ func (c *conn) serveGet(w http.ResponseWriter, r *http.Request) {
 	timer := time.NewTimer(pollWait)
 	defer timer.Stop()
 	for {
-		frames, closing := c.takeOut()
-		if len(frames) > 0 {
-			c.writePayload(w, frames)
-			if closing {
+		frames, last := c.w.Take()
+		if len(frames) > 0 || last {
+			c.writePayload(w, frames, last)
+			if last {
 				c.shutdown()
 			}
 			return
@@ -165,14 +166,14 @@ func (c *conn) serveGet(w http.ResponseWriter, r *http.Request) {
 		noop := p.upgrading || p.upgraded
 		p.mu.Unlock()
 		if noop {
-			c.writePayload(w, []outFrame{textFrame("6")})
+			c.writePayload(w, []outFrame{textFrame("6")}, false)
 			return
 		}
 		select {
 		case <-c.outWake:
 		case <-p.release:
 		case <-timer.C:
-			c.writePayload(w, []outFrame{textFrame("6")})
+			c.writePayload(w, []outFrame{textFrame("6")}, false)
 			return
 		case <-p.cut:
 			panic(http.ErrAbortHandler) // the TCP connection is cut, as a dead server's would be
@@ -184,27 +185,11 @@ func (c *conn) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// takeOut takes the frames waiting for the client, up to and including a close; closing reports
-// whether a close was among them.
-func (c *conn) takeOut() (frames []outFrame, closing bool) {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	frames, c.out = c.out, nil
-	for i, f := range frames {
-		if f.typ == closeFrame {
-			return frames[:i+1], true
-		}
-	}
-	return frames, false
-}
-
-// writePayload writes frames as one polling payload; a close frame becomes the close packet.
-func (c *conn) writePayload(w http.ResponseWriter, frames []outFrame) {
-	packets := make([]wire.PayloadPacket, 0, len(frames))
+// writePayload writes frames as one polling payload, followed by the close packet if closing.
+func (c *conn) writePayload(w http.ResponseWriter, frames []outFrame, closing bool) {
+	packets := make([]wire.PayloadPacket, 0, len(frames)+1)
 	for _, f := range frames {
 		switch f.typ {
-		case closeFrame:
-			packets = append(packets, wire.PayloadPacket{Data: []byte{byte(wire.EngineClose)}})
 		case websocket.BinaryMessage:
 			c.logFrame('<', f.data)
 			data := f.data
@@ -216,6 +201,9 @@ func (c *conn) writePayload(w http.ResponseWriter, frames []outFrame) {
 			c.logFrame('<', f.data)
 			packets = append(packets, wire.PayloadPacket{Data: f.data})
 		}
+	}
+	if closing {
+		packets = append(packets, wire.PayloadPacket{Data: []byte{byte(wire.EngineClose)}})
 	}
 	body := wire.AppendPayload(nil, c.eio, packets)
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
@@ -349,24 +337,19 @@ func (c *conn) probe(ws *websocket.Conn, bc *engine.BatchConn) {
 		return
 	}
 	_ = ws.SetReadDeadline(time.Time{})
-	c.outMu.Lock()
+	c.wsMu.Lock()
 	if c.ctx.Err() != nil {
-		c.outMu.Unlock()
+		c.wsMu.Unlock()
 		return
 	}
 	c.ws, c.bc = ws, bc
-	c.outMu.Unlock()
+	c.wsMu.Unlock()
 	p.mu.Lock()
 	p.upgraded = true
 	p.mu.Unlock()
 	c.wakeGet()
 	ok = true
-	c.srv.wg.Add(1)
-	go c.writeLoop()
-	select {
-	case c.outWake <- struct{}{}: // what waited goes out on the WebSocket
-	default:
-	}
+	c.w.Resume() // what waited goes out on the WebSocket
 	c.readLoop() // the probe's goroutine becomes the reader (its wg.Done is readLoop's)
 }
 

@@ -24,6 +24,18 @@ func (e *ConnectRefused) Error() string {
 	return "sailsio: server refused the connection: " + string(e.Data)
 }
 
+// ReadError is a read error its transport has interpreted: Reason is why the session ends (one of
+// the Reason constants) and Err what it reports. A session ends with Reason and Err as they are; a
+// plain error from ReadFrame ends it with ReasonTransportClose.
+type ReadError struct {
+	Reason string
+	Err    error
+}
+
+func (e *ReadError) Error() string { return e.Err.Error() }
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
 func protocolError(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrProtocol}, args...)...)
 }

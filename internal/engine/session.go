@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
@@ -50,12 +48,13 @@ type Session struct {
 	open      wire.Open
 	id        string
 	heartbeat time.Duration // pingInterval + pingTimeout: the longest silence of a live session
-	maxRead   int64
 	h         Handler
 
 	ctx    context.Context // ends with the session
 	cancel context.CancelFunc
 
+	// w writes the frames; it is paused during an upgrade, finished by Close, stopped by end.
+	w Writer[[]byte]
 	// wmu is held by the writer around each write and by an upgrade while it swaps the transport.
 	wmu sync.Mutex
 
@@ -63,10 +62,6 @@ type Session struct {
 	probe   Transport // a WebSocket being probed for the upgrade
 	pending map[int64]Acker
 	nextID  int64
-	out     [][]byte
-	spare   [][]byte
-	writing bool      // a writer goroutine runs
-	pausing bool      // an upgrade pauses the writer: frames wait in out
 	closing bool      // Close is under way: accept no more frames
 	closeBy time.Time // the deadline of the closing writes
 	ended   bool
@@ -83,11 +78,13 @@ type Session struct {
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
 // `40` by itself and the client must not; under EIO4 the client sends `40` and gets
-// `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. maxRead is only used in messages.
+// `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. maxRead is not used: each transport
+// enforces and reports its own read limit.
 func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Session, error) {
-	s := &Session{t: t, eio: eio, maxRead: maxRead, pending: make(map[int64]Acker), done: make(chan struct{}),
+	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{}),
 		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.w.Init((*sessionWriter)(s), &s.wg)
 	stop := context.AfterFunc(ctx, func() { t.Close() })
 	defer stop()
 	var buf bytes.Buffer
@@ -172,10 +169,11 @@ func (s *Session) readText(buf *bytes.Buffer) ([]byte, error) {
 	if errors.As(err, &ue) || errors.As(err, &hs) {
 		return nil, err // an HTTP request of polling failed: unreachable, or refused
 	}
+	var re *ReadError
+	if errors.As(err, &re) && re.Reason == ReasonTransportError {
+		return nil, re.Err // a limit of the client's was exceeded: the connection did not just end
+	}
 	if err != nil {
-		if errors.Is(err, websocket.ErrReadLimit) {
-			return nil, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, s.maxRead)
-		}
 		return nil, fmt.Errorf("%w: the connection ended during the Socket.IO handshake: %w", ErrProtocol, err)
 	}
 	if binary {
@@ -277,11 +275,14 @@ func (s *Session) Request(payload []byte, a Acker) (int64, error) {
 	if max := s.open.MaxPayload; max > 0 && int64(len(frame)) > max {
 		return 0, fmt.Errorf("%w: request of %d bytes exceeds the server's maxPayload of %d", ErrMessageTooLarge, len(frame), max)
 	}
-	s.nextID++
-	s.pending[id] = a
 	frame[0], frame[1] = '4', '2'
 	copy(frame[2:], digits)
-	s.pushLocked(frame)
+	// Queued under s.mu: the frames go out in the order of their ack ids.
+	if !s.w.Push(frame) {
+		return 0, ErrClosed // a write failed: the session is ending
+	}
+	s.nextID++
+	s.pending[id] = a
 	return id, nil
 }
 
@@ -310,63 +311,39 @@ func (s *Session) TakePending() []Acker {
 	return out
 }
 
-func (s *Session) push(frame []byte) {
+// push queues a frame, unless the session is closing or ended.
+func (s *Session) push(frame []byte) { s.w.Push(frame) }
+
+// sessionWriter is the session as its writer's sink.
+type sessionWriter Session
+
+// WriteBatch writes a batch of frames on the session's transport.
+func (sw *sessionWriter) WriteBatch(batch [][]byte) error {
+	s := (*Session)(sw)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	s.mu.Lock()
-	if !s.ended && !s.closing {
-		s.pushLocked(frame)
+	t, deadline := s.t, time.Now().Add(s.heartbeat)
+	if s.closing {
+		deadline = s.closeBy
 	}
 	s.mu.Unlock()
+	return t.WriteFrames(batch, deadline)
 }
 
-// pushLocked queues a frame and makes sure a writer runs. Caller holds s.mu.
-func (s *Session) pushLocked(frame []byte) {
-	s.out = append(s.out, frame)
-	if !s.writing {
-		s.writing = true
-		s.wg.Add(1)
-		go s.writeLoop()
-	}
+// WriteFailed ends the session.
+func (sw *sessionWriter) WriteFailed(err error) {
+	(*Session)(sw).end(ReasonTransportError, err, true)
 }
 
-// writeLoop writes what waits, in batches, and ends when nothing does. A graceful close ends the
-// session once its frames are written.
-func (s *Session) writeLoop() {
-	defer s.wg.Done()
-	runtime.Gosched() // let the other requests of a burst join this batch
-	for {
-		s.mu.Lock()
-		if s.ended || len(s.out) == 0 || (s.pausing && !s.closing) {
-			closing := s.closing && !s.ended && len(s.out) == 0
-			deadline := s.closeBy
-			s.writing = false
-			s.mu.Unlock()
-			if closing {
-				s.Transport().WriteClose(deadline)
-				s.end(ReasonClientDisconnect, nil, false)
-			}
-			return
-		}
-		batch := s.out
-		s.out, s.spare = s.spare[:0], nil
-		deadline := time.Now().Add(s.heartbeat)
-		if s.closing {
-			deadline = s.closeBy
-		}
-		s.mu.Unlock()
-		s.wmu.Lock()
-		err := s.Transport().WriteFrames(batch, deadline)
-		s.wmu.Unlock()
-		clear(batch)
-		if err != nil {
-			s.end(ReasonTransportError, err, true)
-			return
-		}
-		s.mu.Lock()
-		if s.spare == nil {
-			s.spare = batch[:0]
-		}
-		s.mu.Unlock()
-	}
+// WriteFinished ends a graceful close once its frames are written.
+func (sw *sessionWriter) WriteFinished() {
+	s := (*Session)(sw)
+	s.mu.Lock()
+	deadline := s.closeBy
+	s.mu.Unlock()
+	s.Transport().WriteClose(deadline)
+	s.end(ReasonClientDisconnect, nil, false)
 }
 
 // Close ends the session from the client's side: it tells the server (41) and closes the transport,
@@ -377,12 +354,8 @@ func (s *Session) Close(grace time.Duration, cut <-chan struct{}) {
 	if !s.ended && !s.closing {
 		s.closing = true
 		s.closeBy = time.Now().Add(grace)
-		s.out = append(s.out, []byte("41"))
-		if !s.writing {
-			s.writing = true
-			s.wg.Add(1)
-			go s.writeLoop()
-		}
+		s.w.Finish([]byte("41"))
+		s.w.Resume() // frames paused by an upgrade go out too: the session ends
 	}
 	s.mu.Unlock()
 	t := time.NewTimer(grace)
@@ -403,7 +376,7 @@ func (s *Session) Done() <-chan struct{} { return s.done }
 func (s *Session) Wait() { s.wg.Wait() }
 
 // end ends the session once: the transport is cut, which ends the reader and a stuck writer, and
-// the Handler learns why if notify is set.
+// the Handler learns why if notify is set and Close has not begun.
 func (s *Session) end(reason string, err error, notify bool) {
 	s.mu.Lock()
 	if s.ended {
@@ -411,7 +384,8 @@ func (s *Session) end(reason string, err error, notify bool) {
 		return
 	}
 	s.ended = true
-	s.out = nil
+	notify = notify && !s.closing // Close began: the end is the client's, whatever cut it short
+	s.w.Stop()
 	probe := s.probe
 	if s.ping != nil {
 		s.ping.Stop()
@@ -455,7 +429,7 @@ func (s *Session) readLoop() {
 			continue
 		}
 		if err != nil {
-			reason, cause := s.classify(err)
+			reason, cause := classify(err)
 			s.end(reason, cause, true)
 			return
 		}
@@ -473,19 +447,16 @@ func (s *Session) readLoop() {
 	}
 }
 
-// classify turns a read error into a reason and a cause.
-func (s *Session) classify(err error) (string, error) {
+// classify turns a read error into a reason and a cause: the transport's own interpretation
+// (*ReadError) if it made one.
+func classify(err error) (string, error) {
+	var re *ReadError
 	var ne net.Error
-	var ce *websocket.CloseError
 	switch {
-	case errors.Is(err, websocket.ErrReadLimit):
-		return ReasonTransportError, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, s.maxRead)
+	case errors.As(err, &re):
+		return re.Reason, re.Err
 	case errors.As(err, &ne) && ne.Timeout():
 		return ReasonPingTimeout, errors.New("sailsio: no heartbeat within pingInterval+pingTimeout")
-	case errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig:
-		return ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1009 message too big)", ErrMessageTooLarge)
-	case errors.As(err, &ce) && ce.Code == websocket.ClosePolicyViolation:
-		return ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1008 policy violation: a message of too many fragments, or too large)", ErrMessageTooLarge)
 	}
 	return ReasonTransportClose, err
 }

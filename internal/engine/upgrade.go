@@ -125,7 +125,7 @@ func (s *Session) swap(old Pauser, nt Transport) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	s.pausing = true
+	s.w.Pause()
 	s.mu.Unlock()
 	old.Pause()
 	// The reader ends the payload it has (the server releases a pending GET with a noop) and waits.
@@ -147,18 +147,13 @@ func (s *Session) swap(old Pauser, nt Transport) error {
 		err = nt.WriteFrames([][]byte{{'5'}}, time.Now().Add(s.heartbeat))
 	}
 	s.mu.Lock()
-	s.pausing = false
 	if err == nil {
 		s.t, s.probe = nt, nil
 		resume = nil
 	} else {
 		old.Resume()
 	}
-	if len(s.out) > 0 && !s.writing && !s.ended {
-		s.writing = true
-		s.wg.Add(1)
-		go s.writeLoop()
-	}
+	s.w.Resume() // what waited goes out, on nt if the swap succeeded
 	s.mu.Unlock()
 	if resume != nil {
 		s.resumeRead <- old

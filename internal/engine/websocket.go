@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -51,12 +52,13 @@ var ErrUpgradeClosed = errors.New("the server closed the connection without answ
 type WebSocket struct {
 	ws  *websocket.Conn
 	net *BatchConn
+	max int64 // the read limit
 }
 
 // DialWebSocket opens a WebSocket. A cancelled ctx interrupts the dial and the upgrade at once.
 // The response of the upgrade (refused or not) goes to onResponse, for cookies.
 func DialWebSocket(ctx context.Context, cfg WebSocketConfig, onResponse func(*http.Response)) (*WebSocket, error) {
-	t := &WebSocket{}
+	t := &WebSocket{max: cfg.MaxMessage}
 	var nd net.Dialer
 	var stopWatch func() bool
 	d := websocket.Dialer{
@@ -102,17 +104,33 @@ func DialWebSocket(ctx context.Context, cfg WebSocketConfig, onResponse func(*ht
 // Name returns "websocket".
 func (t *WebSocket) Name() string { return "websocket" }
 
-// ReadFrame reads the next message.
+// ReadFrame reads the next message. A message over the read limit, and a close frame with status
+// 1009 or 1008 (how ws-based servers refuse a message too large or of too many fragments), are
+// *ReadError wrapping ErrMessageTooLarge.
 func (t *WebSocket) ReadFrame(buf *bytes.Buffer) (bool, error) {
 	mt, r, err := t.ws.NextReader()
 	if err != nil {
-		return false, err
+		return false, t.readError(err)
 	}
 	buf.Reset()
 	if _, err := buf.ReadFrom(r); err != nil {
-		return false, err
+		return false, t.readError(err)
 	}
 	return mt == websocket.BinaryMessage, nil
+}
+
+// readError interprets what gorilla/websocket reports, so the session needs no knowledge of it.
+func (t *WebSocket) readError(err error) error {
+	var ce *websocket.CloseError
+	switch {
+	case errors.Is(err, websocket.ErrReadLimit):
+		return &ReadError{ReasonTransportError, fmt.Errorf("%w: a message exceeded %d bytes", ErrMessageTooLarge, t.max)}
+	case errors.As(err, &ce) && ce.Code == websocket.CloseMessageTooBig:
+		return &ReadError{ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1009 message too big)", ErrMessageTooLarge)}
+	case errors.As(err, &ce) && ce.Code == websocket.ClosePolicyViolation:
+		return &ReadError{ReasonTransportClose, fmt.Errorf("%w: the server closed the connection (1008 policy violation: a message of too many fragments, or too large)", ErrMessageTooLarge)}
+	}
+	return err
 }
 
 // WriteFrames writes text messages, batched into one system call.
