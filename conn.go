@@ -32,19 +32,12 @@ func (e *engineSession) transport() Transport { return transportNamed(e.sess.Tra
 func (e *engineSession) forget(id int64)      { e.sess.Forget(id) }
 func (e *engineSession) wait()                { e.sess.Wait() }
 
-func (e *engineSession) send(payload []byte, a ack) (int64, error) { return e.sess.Request(payload, a) }
+func (e *engineSession) send(payload []byte, a engine.Acker) (int64, error) {
+	return e.sess.Request(payload, a)
+}
 
 func (e *engineSession) close(grace time.Duration, cut <-chan struct{}) { e.sess.Close(grace, cut) }
-
-// takePending returns the requests in flight: every Acker registered through send is an ack.
-func (e *engineSession) takePending() []ack {
-	pending := e.sess.TakePending()
-	acks := make([]ack, len(pending))
-	for i, a := range pending {
-		acks[i] = a.(ack)
-	}
-	return acks
-}
+func (e *engineSession) failPending(err error)                          { e.sess.FailPending(err) }
 
 // engineEvents passes what an engine session reports (engine.Handler, engine.UpgradeHandler) to Life.
 type engineEvents struct{ ev sessionEvents }

@@ -23,7 +23,7 @@ type fakeSession struct {
 	mu       sync.Mutex
 	ev       sessionEvents
 	nextID   int64
-	pending  map[int64]ack
+	pending  map[int64]engine.Acker
 	sent     []string // the EVENT data of each request, in send order
 	closed   bool
 	ended    bool          // ended by itself (end)
@@ -31,7 +31,7 @@ type fakeSession struct {
 }
 
 func newFakeSession(sid string) *fakeSession {
-	return &fakeSession{sid: sid, tr: TransportWebSocket, pending: map[int64]ack{}}
+	return &fakeSession{sid: sid, tr: TransportWebSocket, pending: map[int64]engine.Acker{}}
 }
 
 func (f *fakeSession) start(ev sessionEvents) {
@@ -43,7 +43,7 @@ func (f *fakeSession) start(ev sessionEvents) {
 func (f *fakeSession) id() string           { return f.sid }
 func (f *fakeSession) transport() Transport { return f.tr }
 
-func (f *fakeSession) send(payload []byte, a ack) (int64, error) {
+func (f *fakeSession) send(payload []byte, a engine.Acker) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed || f.ended {
@@ -62,20 +62,19 @@ func (f *fakeSession) forget(id int64) {
 	f.mu.Unlock()
 }
 
-func (f *fakeSession) takePending() []ack {
+func (f *fakeSession) failPending(err error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	ids := make([]int64, 0, len(f.pending))
-	for id := range f.pending {
+	pending := f.pending
+	f.pending = map[int64]engine.Acker{}
+	f.mu.Unlock()
+	ids := make([]int64, 0, len(pending))
+	for id := range pending {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	out := make([]ack, len(ids))
-	for i, id := range ids {
-		out[i] = f.pending[id]
+	for _, id := range ids {
+		pending[id].Fail(err)
 	}
-	clear(f.pending)
-	return out
 }
 
 func (f *fakeSession) close(grace time.Duration, cut <-chan struct{}) {

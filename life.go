@@ -36,11 +36,11 @@ type session interface {
 	// send writes a request: payload holds engine.Headroom free bytes, then the EVENT data. The
 	// session completes a with the server's ack. It fails with engine.ErrClosed once the session
 	// ended or is closing.
-	send(payload []byte, a ack) (id int64, err error)
+	send(payload []byte, a engine.Acker) (id int64, err error)
 	// forget drops the ack registration of a request that was abandoned.
 	forget(id int64)
-	// takePending removes and returns the requests in flight, in send order.
-	takePending() []ack
+	// failPending fails the requests in flight with err, in send order (their Fail).
+	failPending(err error)
 	// close tells the server goodbye, giving the writes up to grace (less if cut is closed
 	// first), then cuts the connection and waits for the session's goroutines. ev is not told.
 	close(grace time.Duration, cut <-chan struct{})
@@ -53,13 +53,6 @@ type sessionEvents interface {
 	event(name string, data json.RawMessage) // a server event
 	lost(reason string, err error)           // the session ended by itself; called once
 	upgraded(t Transport, err error)         // how an upgrade went (err: it failed, the session stays)
-}
-
-// ack is a request in flight as Life sees it: the session completes it with the server's ack
-// (engine.Acker); Life fails it when the connection is lost before.
-type ack interface {
-	engine.Acker
-	fail(err error)
 }
 
 // replay is a request Life sends again on every connection, before the queue (Resubscribe).
@@ -383,12 +376,12 @@ func (s *SailsSocket) submit(r *request) {
 	case StateIdle, StateConnecting, StateReconnecting:
 		if err := s.queue.push(r); err != nil {
 			r.release()
-			r.fail(err)
+			r.Fail(err)
 		}
 	case StateClosed:
-		r.fail(ErrClosed)
+		r.Fail(ErrClosed)
 	default:
-		r.fail(ErrDisconnected)
+		r.Fail(ErrDisconnected)
 	}
 }
 
@@ -403,9 +396,9 @@ func (s *SailsSocket) send(sess session, r *request) {
 	case errors.Is(err, engine.ErrClosed):
 		// The connection is ending; Life learns it at once (lost) and fails what was in flight.
 		// A request that was not sent yet is failed the same way.
-		r.fail(ErrDisconnected)
+		r.Fail(ErrDisconnected)
 	default:
-		r.fail(err)
+		r.Fail(err)
 	}
 }
 
@@ -433,9 +426,7 @@ func (s *SailsSocket) detach(reason string, err error) session {
 	}
 	s.sess = nil
 	s.emitJSON(EventDisconnect, map[string]string{"reason": reason})
-	for _, a := range sess.takePending() {
-		a.fail(err)
-	}
+	sess.failPending(err)
 	return sess
 }
 
@@ -471,7 +462,7 @@ func disconnectedError(cause error) error {
 func (s *SailsSocket) failQueue(err error) {
 	for _, r := range s.queue.take() {
 		r.release()
-		r.fail(err)
+		r.Fail(err)
 	}
 }
 

@@ -295,8 +295,8 @@ func (r *request) abort(err error) bool {
 	return r.complete(nil, err)
 }
 
-// fail completes the request without a response (ack, for Life).
-func (r *request) fail(err error) { r.complete(nil, err) }
+// Fail completes the request without a response (engine.Acker: no ack will come).
+func (r *request) Fail(err error) { r.complete(nil, err) }
 
 // frame returns the payload, with its headroom. Caller holds s.mu.
 func (r *request) frame() []byte { return r.payload }

@@ -26,11 +26,13 @@ type Handler interface {
 	Closed(reason string, err error)
 }
 
-// Acker receives the ack of one request: the ack's payload, a JSON array whose validity the Acker
-// checks as it decodes it (the session does not scan it first). An error means the payload is not
-// JSON: the session then ends with a parse error. The Acker has completed its request either way.
+// Acker is a request waiting for its ack. Ack receives the ack's payload, a JSON array whose
+// validity the Acker checks as it decodes it (the session does not scan it first); an error means
+// the payload is not JSON: the session then ends with a parse error. The Acker has completed its
+// request either way. Fail tells it that no ack will come (FailPending).
 type Acker interface {
 	Ack(data []byte) error
+	Fail(err error)
 }
 
 // Headroom is the room a request's payload leaves before its data for "42" and the ack id, so the
@@ -293,8 +295,8 @@ func (s *Session) Forget(id int64) {
 	s.mu.Unlock()
 }
 
-// TakePending removes and returns the ack registrations still pending, in send order.
-func (s *Session) TakePending() []Acker {
+// FailPending removes the ack registrations still pending and fails each with err, in send order.
+func (s *Session) FailPending(err error) {
 	s.mu.Lock()
 	pending := s.pending
 	s.pending = make(map[int64]Acker)
@@ -304,11 +306,9 @@ func (s *Session) TakePending() []Acker {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	out := make([]Acker, len(ids))
-	for i, id := range ids {
-		out[i] = pending[id]
+	for _, id := range ids {
+		pending[id].Fail(err)
 	}
-	return out
 }
 
 // push queues a frame, unless the session is closing or ended.

@@ -153,15 +153,22 @@ func (h *testHandler) expectClosed(t *testing.T, reason string) error {
 	return c.err
 }
 
-// testAcker records the ack of one request.
+// testAcker records the ack of one request, or its failure (in failed, if set).
 type testAcker struct {
-	n    int
-	acks chan ackCall
+	n      int
+	acks   chan ackCall
+	failed *[]int
 }
 
 type ackCall struct {
 	n    int
 	data string
+}
+
+func (a *testAcker) Fail(error) {
+	if a.failed != nil {
+		*a.failed = append(*a.failed, a.n)
+	}
 }
 
 func (a *testAcker) Ack(data []byte) error {
@@ -351,14 +358,15 @@ func TestHeartbeat(t *testing.T) {
 	})
 }
 
-// TestAcks: acks reach the Acker of their request, whatever their order; TakePending returns the
+// TestAcks: acks reach the Acker of their request, whatever their order; FailPending fails the
 // others in send order; a forgotten request's ack is dropped.
 func TestAcks(t *testing.T) {
 	s, f, h := startSession(t, 4, long, long, 0)
 	acks := make(chan ackCall, 10)
 	var ids []int64
+	var failed []int
 	for n := range 5 {
-		id, err := s.Request(requestPayload(fmt.Sprintf(`["get",{"n":%d}]`, n)), &testAcker{n: n, acks: acks})
+		id, err := s.Request(requestPayload(fmt.Sprintf(`["get",{"n":%d}]`, n)), &testAcker{n: n, acks: acks, failed: &failed})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,15 +394,13 @@ func TestAcks(t *testing.T) {
 	if len(acks) != 0 {
 		t.Fatalf("a forgotten request got its ack: %+v", <-acks)
 	}
-	var left []int
-	for _, a := range s.TakePending() {
-		left = append(left, a.(*testAcker).n)
+	s.FailPending(errors.New("lost"))
+	if !slices.Equal(failed, []int{0, 4}) {
+		t.Fatalf("FailPending: requests %v, want [0 4]", failed)
 	}
-	if !slices.Equal(left, []int{0, 4}) {
-		t.Fatalf("TakePending: requests %v, want [0 4]", left)
-	}
-	if len(s.TakePending()) != 0 {
-		t.Fatal("TakePending returned requests twice")
+	s.FailPending(errors.New("lost"))
+	if len(failed) != 2 {
+		t.Fatal("FailPending failed requests twice")
 	}
 	// A binary ack (EIO4: attachments in binary frames) reaches its Acker too.
 	if _, err := s.Request(requestPayload(`["get",{}]`), &testAcker{n: 5, acks: acks}); err != nil {
@@ -412,7 +418,8 @@ func TestAcks(t *testing.T) {
 // refused and nothing is written.
 func TestRequestRefused(t *testing.T) {
 	s, f, _ := startSession(t, 4, long, long, 16)
-	a := &testAcker{acks: make(chan ackCall, 1)}
+	var failed []int
+	a := &testAcker{acks: make(chan ackCall, 1), failed: &failed}
 	_, err := s.Request(requestPayload(`["get",{"a":"0123456789"}]`), a)
 	if !errors.Is(err, ErrMessageTooLarge) || !strings.Contains(err.Error(), "maxPayload of 16") {
 		t.Fatalf("error %v, want ErrMessageTooLarge naming maxPayload", err)
@@ -421,8 +428,8 @@ func TestRequestRefused(t *testing.T) {
 		t.Fatalf("Request = %d, %v: the refused request must not use an id", id, err)
 	}
 	f.expect(t, `420["get"]`)
-	if n := len(s.TakePending()); n != 1 {
-		t.Fatalf("%d pending, want 1", n)
+	if s.FailPending(ErrClosed); len(failed) != 1 {
+		t.Fatalf("%d pending, want 1", len(failed))
 	}
 	s.Close(testkit.Short, nil)
 	if _, err := s.Request(requestPayload(`["get"]`), a); !errors.Is(err, ErrClosed) {
