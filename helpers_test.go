@@ -54,3 +54,23 @@ func awaitFor[T any](t testing.TB, ch <-chan T, d time.Duration, what string) T 
 		return zero
 	}
 }
+
+// newSocket returns a socket for url made with New (not connected), disconnected when the test
+// ends.
+func newSocket(t testing.TB, url string, opts ...sailsio.Option) *sailsio.SailsSocket {
+	t.Helper()
+	s, err := sailsio.New(url, opts...)
+	if err != nil {
+		t.Fatalf("New(%s): %v", url, err)
+	}
+	t.Cleanup(func() { s.Disconnect() })
+	return s
+}
+
+// dial connects s, failing the test if it cannot within testkit.Wait.
+func dial(t testing.TB, s *sailsio.SailsSocket) {
+	t.Helper()
+	if err := s.Connect(testCtx(t)); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+}

@@ -51,6 +51,7 @@ type pollProxy struct {
 	conns              int
 	wsUpgrades         []*http.Request
 	holdGets, holdPost chan struct{} // when set, hold such requests until closed
+	holdWS             chan struct{} // when set, hold WebSocket upgrades until closed
 }
 
 func newPollProxy(t *testing.T, targets ...string) *pollProxy {
@@ -80,6 +81,7 @@ func (p *pollProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if websocket.IsWebSocketUpgrade(r) {
 		p.mu.Lock()
 		p.wsUpgrades = append(p.wsUpgrades, r.Clone(context.Background()))
+		hold := p.holdWS
 		p.mu.Unlock()
 		if p.refuseWS.Load() {
 			http.Error(w, "no websockets here", http.StatusBadRequest)
@@ -88,6 +90,13 @@ func (p *pollProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.hangWS.Load() {
 			<-r.Context().Done() // never answers the upgrade
 			return
+		}
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		p.backends[int(p.next.Add(1))%len(p.backends)].ServeHTTP(w, r)
 		return
@@ -146,25 +155,34 @@ func echoServer(t *testing.T, mode sailsio.Protocol, opts ...mockserver.Option) 
 // TestPollingRequests checks every polling request of a session: t (distinct) and sid (after the
 // handshake) on each, the initial connection headers and the jar's cookies on each and on the
 // upgrade, at most one GET and one POST in flight, and never more than two TCP connections.
+//
+// The proxy holds the WebSocket upgrade until the requests were answered, so that they travel over
+// polling: the handshake GET, then at least one POST and one GET for the requests. (Let through at
+// once, the upgrade may finish before a third polling request.)
 func TestPollingRequests(t *testing.T) {
 	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			srv := echoServer(t, cb.server)
+			release := make(chan struct{})
 			proxy := newPollProxy(t, srv.URL())
+			proxy.mu.Lock()
+			proxy.holdWS = release
+			proxy.mu.Unlock()
+			t.Cleanup(func() {
+				select {
+				case <-release:
+				default:
+					close(release)
+				}
+			})
 			jar := newJar(t)
 			u, _ := url.Parse(proxy.URL)
 			jar.SetCookies(u, []*http.Cookie{{Name: "lb", Value: "sticky-1"}})
-			s, err := sailsio.New(proxy.URL, sailsio.WithProtocol(cb.client), pollingUpgrade, sailsio.WithCookieJar(jar),
+			s := newSocket(t, proxy.URL, sailsio.WithProtocol(cb.client), pollingUpgrade, sailsio.WithCookieJar(jar),
 				sailsio.WithInitialConnectionHeaders(http.Header{"X-Init": {"yes"}}))
-			if err != nil {
-				t.Fatal(err)
-			}
 			upgraded := make(chan struct{}, 1)
 			s.On(sailsio.EventUpgrade, func(json.RawMessage) { upgraded <- struct{}{} })
-			if err := s.Connect(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			dial(t, s)
 			var wg sync.WaitGroup
 			for i := range 40 {
 				wg.Add(1)
@@ -176,6 +194,10 @@ func TestPollingRequests(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			if tr := s.Transport(); tr != sailsio.TransportPolling {
+				t.Fatalf("Transport() = %v while the proxy holds the upgrade", tr)
+			}
+			close(release)
 			await(t, upgraded, "upgrade")
 			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 || s.Transport() != sailsio.TransportWebSocket {
 				t.Fatalf("after the upgrade: %v %v on %v", jwr, err, s.Transport())
