@@ -186,7 +186,7 @@ func scenarioFragments(t *testing.T, b *backend) {
 // TestConformanceCrash runs the scenario that kills the server (each backend's server is lifted
 // again afterwards).
 func TestConformanceCrash(t *testing.T) {
-	runConformance(t, serverSetup{}, []scenario{{"invalid SDK version", scenarioInvalidVersion}})
+	runConformance(t, serverSetup{exclusive: true}, []scenario{{name: "invalid SDK version", run: scenarioInvalidVersion}})
 }
 
 // scenarioInvalidVersion: a handshake whose __sails_io_sdk_version is not valid semver is
