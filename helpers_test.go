@@ -2,16 +2,19 @@ package sailsio_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 // Helpers shared by the package's tests.
 
 // waitLimit bounds every wait for something that must happen (the machine may be loaded).
-const waitLimit = 10 * time.Second
+var waitLimit = testkit.Wait
 
 // combo is one server generation / client protocol pair.
 type combo struct {
@@ -73,4 +76,14 @@ func dial(t testing.TB, s *sailsio.SailsSocket) {
 	if err := s.Connect(testCtx(t)); err != nil {
 		t.Fatalf("Connect: %v", err)
 	}
+}
+
+var stopSharedOnce sync.Once
+
+// sharedSails returns the real Sails server of hook in its default configuration, lifted once for
+// the tests of the package that neither stop it nor change its settings.
+func sharedSails(t *testing.T, hook string) *realsails.Server {
+	t.Helper()
+	stopSharedOnce.Do(func() { testkit.AtEnd(realsails.StopShared) })
+	return realsails.Shared(t, hook)
 }
