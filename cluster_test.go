@@ -221,7 +221,7 @@ func clusterMe(t *testing.T, ctx context.Context, s *sailsio.SailsSocket) string
 func clusterFailover(t *testing.T, c *cluster.Cluster, cc clusterCombo) {
 	ctx := clusterCtx(t)
 	s := clusterSocket(t, clusterURL(c, cc), clusterOpts(cc))
-	ev := resilCollect(s)
+	ev := lifecycle(s)
 	chat := make(chan string, 16)
 	s.On("chat", func(d json.RawMessage) { chat <- string(d) })
 	if err := s.Connect(ctx); err != nil {
@@ -275,7 +275,7 @@ func clusterFailover(t *testing.T, c *cluster.Cluster, cc clusterCombo) {
 	newPort := clusterNode(t, ctx, s)
 	servingAfter := time.Since(killed)
 	for i := range queued {
-		if jwr := awaitFor(t, results[i], 20*time.Second, "a queued request"); jwr.StatusCode != 200 {
+		if jwr := awaitFor(t, results[i], testkit.D(20*time.Second), "a queued request"); jwr.StatusCode != 200 {
 			t.Errorf("queued request %d: %v", i, jwr)
 		}
 	}

@@ -728,7 +728,7 @@ func scenarioMaxBuffer(t *testing.T, b *backend) {
 // router). JSON bodies are compared as JSON: Sails in development pretty-prints them.
 func scenarioPlainHTTP(t *testing.T, b *backend) {
 	hc := &http.Client{
-		Timeout:       10 * time.Second,
+		Timeout:       testkit.Wait,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	do := func(method, path string) (*http.Response, string) {

@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -459,7 +459,6 @@ func TestPollingCloseBounded(t *testing.T) {
 		t.Run(fmt.Sprint(p), func(t *testing.T) {
 			srv := echoServer(t, sailsio.EIO4)
 			proxy := newPollProxy(t, srv.URL())
-			base := runtime.NumGoroutine()
 			s, err := sailsio.Connect(testCtx(t), proxy.URL, sailsio.WithProtocol(p), pollingOnly)
 			if err != nil {
 				t.Fatal(err)
@@ -476,27 +475,8 @@ func TestPollingCloseBounded(t *testing.T) {
 			if d := time.Since(start); d > 1500*time.Millisecond {
 				t.Errorf("Close took %v", d)
 			}
-			waitGoroutines(t, base)
+			testkit.Gone(t, "after Close")
 		})
-	}
-}
-
-// waitGoroutines waits until no goroutine runs code of the SDK (the root package or
-// internal/engine), the way a socket's goroutines would after Close; base is the goroutine count
-// before the socket existed, for the message. (The servers' and proxies' own goroutines may live on.)
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "github.com/sailsio-go/sailsio.(") && !strings.Contains(stacks, "github.com/sailsio-go/sailsio/internal/engine.") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines of the SDK remain (%d goroutines, %d before the socket):\n%s", runtime.NumGoroutine(), base, stacks)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -709,7 +689,6 @@ func TestCloseDuringUpgrade(t *testing.T) {
 	srv := echoServer(t, sailsio.EIO4)
 	proxy := newPollProxy(t, srv.URL())
 	proxy.hangWS.Store(true)
-	base := runtime.NumGoroutine()
 	s, err := sailsio.Connect(testCtx(t), proxy.URL, pollingUpgrade)
 	if err != nil {
 		t.Fatal(err)
@@ -732,59 +711,7 @@ func TestCloseDuringUpgrade(t *testing.T) {
 	if d := time.Since(start); d > 1500*time.Millisecond {
 		t.Errorf("Close took %v", d)
 	}
-	waitGoroutines(t, base)
-}
-
-// TestPollingInFlightDrop: requests in flight over polling when the server drops the session fail
-// once each with ErrDisconnected (never re-sent), and the reconnected socket works.
-func TestPollingInFlightDrop(t *testing.T) {
-	for _, cb := range clientCombos {
-		t.Run(cb.name, func(t *testing.T) {
-			const n = 300
-			srv := echoServer(t, cb.server)
-			var entered atomic.Int32
-			all := make(chan struct{})
-			srv.Handle("GET /hold", func(req *mockserver.Request, res *mockserver.Response) {
-				if entered.Add(1) == n {
-					close(all)
-				}
-				<-req.Context().Done()
-			})
-			s := newPollingSocket(t, srv.URL(), cb.client, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
-			reconnected := make(chan struct{}, 1)
-			s.On(sailsio.EventReconnect, func(json.RawMessage) { reconnected <- struct{}{} })
-			if err := s.Connect(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			var calls [n]atomic.Int32
-			var failed atomic.Int32
-			done := make(chan struct{})
-			for i := range n {
-				s.Get("/hold", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) {
-					if calls[i].Add(1) == 1 && errors.Is(jwr.Error, sailsio.ErrDisconnected) && jwr.StatusCode == 0 {
-						if failed.Add(1) == n {
-							close(done)
-						}
-					}
-				})
-			}
-			await(t, all, "every request at the server")
-			srv.DropConnections()
-			await(t, done, "every in-flight request failed with ErrDisconnected")
-			await(t, reconnected, "reconnect")
-			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
-				t.Fatalf("after the drop: %v %v", jwr, err)
-			}
-			for i := range n {
-				if c := calls[i].Load(); c != 1 {
-					t.Fatalf("request %d: callback called %d times", i, c)
-				}
-			}
-			if e := entered.Load(); e != n {
-				t.Errorf("the server saw %d requests, want %d: a request was re-sent", e, n)
-			}
-		})
-	}
+	testkit.Gone(t, "after Close")
 }
 
 // newPollingSocket makes a polling-only socket for url (not connected yet), closed when the test ends.
@@ -796,4 +723,49 @@ func newPollingSocket(t testing.TB, url string, p sailsio.Protocol, opts ...sail
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// checkPollingOnlyServer checks a server that accepts polling only (transports: ['polling']): a
+// websocket client is refused (400 Transport unknown); a polling+websocket client connects over
+// polling, is offered no upgrade, and stays there.
+func checkPollingOnlyServer(t *testing.T, url string, protos []sailsio.Protocol) {
+	for _, p := range protos {
+		_, err := sailsio.Connect(testCtx(t), url, sailsio.WithProtocol(p), sailsio.WithReconnection(false))
+		var he *sailsio.HandshakeError
+		if !errors.As(err, &he) || he.StatusCode != 400 || he.Body != "Transport unknown" {
+			t.Errorf("EIO%d websocket client: %v, want HandshakeError 400 Transport unknown", p, err)
+		}
+		s, err := sailsio.New(url, sailsio.WithProtocol(p), pollingUpgrade)
+		if err != nil {
+			t.Fatal(err)
+		}
+		upgrade := make(chan string, 1)
+		s.On(sailsio.EventUpgrade, func(d json.RawMessage) { upgrade <- string(d) })
+		s.On(sailsio.EventUpgradeError, func(d json.RawMessage) { upgrade <- string(d) })
+		if err := s.Connect(testCtx(t)); err != nil {
+			t.Fatalf("EIO%d polling+websocket client: %v", p, err)
+		}
+		for range 3 {
+			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+				t.Fatalf("EIO%d: %v %v", p, jwr, err)
+			}
+		}
+		none(t, upgrade, 200*time.Millisecond, "upgrade event")
+		if tr := s.Transport(); tr != sailsio.TransportPolling {
+			t.Errorf("EIO%d: Transport() = %v, want polling", p, tr)
+		}
+		s.Close()
+	}
+}
+
+func TestPollingOnlyServer(t *testing.T) {
+	for _, mode := range []sailsio.Protocol{sailsio.EIO3, sailsio.EIO4} {
+		srv := mockserver.NewT(t, mockserver.WithProtocol(mode), mockserver.WithTransports(sailsio.TransportPolling))
+		srv.Handle("/echo", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Body) })
+		protos := []sailsio.Protocol{sailsio.EIO3}
+		if mode == sailsio.EIO4 {
+			protos = append(protos, sailsio.EIO4)
+		}
+		checkPollingOnlyServer(t, srv.URL(), protos)
+	}
 }

@@ -1,5 +1,8 @@
 package sailsio_test
 
+// The client against real Sails where the conformance suite does not go: large requests, handshake
+// errors, a polling-only server.
+
 import (
 	"context"
 	"errors"
@@ -9,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/realsails"
 	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
@@ -71,4 +75,18 @@ func TestRealSailsHandshakeErrors(t *testing.T) {
 			t.Errorf("EIO4 against hook 2.x: %v, want an error naming EIO3", err)
 		}
 	})
+}
+
+// TestRealSailsPollingOnly: the test app lifted with SAILSIO_TRANSPORTS=polling, on both hooks.
+func TestRealSailsPollingOnly(t *testing.T) {
+	for _, hook := range []string{"hook2", "hook3"} {
+		t.Run(hook, func(t *testing.T) {
+			srv := sharedSails(t, hook, realsails.WithEnv("SAILSIO_TRANSPORTS", "polling"))
+			protos := []sailsio.Protocol{sailsio.EIO3}
+			if hook == "hook3" {
+				protos = append(protos, sailsio.EIO4)
+			}
+			checkPollingOnlyServer(t, srv.URL, protos)
+		})
+	}
 }
