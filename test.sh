@@ -8,8 +8,11 @@ cd "$(dirname "$0")"
 if command -v npm >/dev/null 2>&1; then
   for hook in hook2 hook3; do
     dir=testdata/sails/$hook
-    # npm ci from the lockfile when node_modules is missing or older than the lockfile.
-    if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    # npm ci from the lockfile when node_modules is missing or older than the lockfile; never
+    # through a symbolic link (a checkout sharing another one's install): npm ci would empty it.
+    if [ -L "$dir/node_modules" ]; then
+      echo "note: $dir/node_modules is a symbolic link; not reinstalling it" >&2
+    elif [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
       echo "== npm ci in $dir"
       npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
       touch "$dir/node_modules"
