@@ -6,6 +6,7 @@ import (
 	"github.com/sailsio-go/sailsio/internal/skipnote"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,11 +85,13 @@ func Goroutines() []string { return moduleGoroutines() }
 
 // Running returns the stacks of the goroutines that run code of one of the packages (import
 // paths such as [Root]: a package's own functions, not its sub-packages' or its external tests'),
-// or that such code started; the test runner's and testkit's goroutines are left out.
+// or that such code started; the test runner's and testkit's goroutines are left out, and so are
+// the mockserver's (which runs engine code too) unless [Mockserver] is named.
 func Running(pkgs ...string) []string {
+	mock := slices.Contains(pkgs, Mockserver)
 	var out []string
 	for _, g := range stacks() {
-		if inPackages(g, pkgs) {
+		if inPackages(g, pkgs) && (mock || !inPackages(g, []string{Mockserver})) {
 			out = append(out, g)
 		}
 	}
