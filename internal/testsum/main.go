@@ -122,7 +122,7 @@ func run(in io.Reader, out io.Writer, slow time.Duration) int {
 					d := e.Time.Sub(p.running[e.Test])
 					delete(p.running, e.Test)
 					if d >= slow || e.Action == "fail" {
-						fmt.Fprintf(out, "    %-4s %s %s\n", strings.ToUpper(e.Action), e.Test, fmtDur(d))
+						fmt.Fprintf(out, "    %-4s %s %s (%s)\n", strings.ToUpper(e.Action), e.Test, fmtDur(d), e.Package)
 					}
 				}
 				continue
