@@ -139,6 +139,24 @@ func (p *pollProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.backends[int(p.next.Add(1))%len(p.backends)].ServeHTTP(w, r)
 }
 
+// waitHeld waits until a GET and a POST of the session are in flight at the proxy.
+func (p *pollProxy) waitHeld(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		p.mu.Lock()
+		get, post := p.get, p.post
+		p.mu.Unlock()
+		if get > 0 && post > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in flight at the proxy: %d GETs, %d POSTs; want one of each", get, post)
+		}
+		time.Sleep(5 * time.Millisecond) // the proxy's counters send no signal: poll
+	}
+}
+
 func (p *pollProxy) requests() []*http.Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -469,10 +487,10 @@ func TestPollingCloseBounded(t *testing.T) {
 			proxy.holdGets, proxy.holdPost = hold, hold
 			proxy.mu.Unlock()
 			s.Post("/echo", nil, nil) // a POST that hangs too
-			time.Sleep(50 * time.Millisecond)
+			proxy.waitHeld(t)
 			start := time.Now()
 			s.Close()
-			if d := time.Since(start); d > 1500*time.Millisecond {
+			if d := time.Since(start); d > testkit.D(1500*time.Millisecond) {
 				t.Errorf("Close took %v", d)
 			}
 			testkit.Gone(t, "after Close")
@@ -708,7 +726,7 @@ func TestCloseDuringUpgrade(t *testing.T) {
 	}
 	start := time.Now()
 	s.Close()
-	if d := time.Since(start); d > 1500*time.Millisecond {
+	if d := time.Since(start); d > testkit.D(1500*time.Millisecond) {
 		t.Errorf("Close took %v", d)
 	}
 	testkit.Gone(t, "after Close")
