@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -111,7 +112,7 @@ func benchMinimalServer(b *testing.B) string {
 // benchConnect connects n sockets (64 at a time) and disconnects them in b.Cleanup.
 func benchConnect(b *testing.B, url string, n int) []*sailsio.SailsSocket {
 	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(60*time.Second))
 	defer cancel()
 	socks := make([]*sailsio.SailsSocket, n)
 	errs := make([]error, n)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/cluster"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 func TestClusterStorm(t *testing.T) {
@@ -46,7 +47,7 @@ func TestClusterStorm(t *testing.T) {
 		defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
 	}
 	c := cluster.Start(t, "hook3")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(5*time.Minute))
 	defer cancel()
 
 	type sock struct {
@@ -67,7 +68,7 @@ func TestClusterStorm(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			s, err := sailsio.New(c.URL, sailsio.WithConnectTimeout(30*time.Second))
+			s, err := sailsio.New(c.URL, sailsio.WithConnectTimeout(testkit.D(30*time.Second)))
 			if err != nil {
 				errs <- err
 				return
@@ -130,7 +131,7 @@ func TestClusterStorm(t *testing.T) {
 	killed := time.Now()
 	victim.Kill()
 	// Every socket of the killed node is back (bounded: the backoff's 5 s cap, plus the survivor's work).
-	const bound = 60 * time.Second
+	bound := testkit.D(60 * time.Second)
 	var backAll time.Duration
 	for {
 		mu.Lock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -80,7 +81,7 @@ func scenarioFrames(t *testing.T, b *backend) {
 		t.Fatalf("no heartbeat frame %q from the server: %v", beat, err)
 	}
 	p.Disconnect()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Short)
 	defer cancel()
 	if _, err := srv.WaitSockets(ctx, func(ids []string) bool {
 		for _, id := range ids {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -34,7 +35,7 @@ func rawDial(t *testing.T, b *backend, path, eio string) (*rawConn, *http.Respon
 	if b.origin != "" {
 		hdr.Set("Origin", b.origin)
 	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{HandshakeTimeout: testkit.Wait}
 	ws, resp, err := d.Dial(u, hdr)
 	if err != nil {
 		return nil, resp, err
@@ -76,7 +77,7 @@ func scenarioWrongPath(t *testing.T, b *backend) {
 		}
 		t.Fatalf("upgrade on /nope/: err %v, HTTP %d; want the connection closed without a response", err, status)
 	}
-	if took < 800*time.Millisecond || took > 5*time.Second {
+	if took < 800*time.Millisecond || took > testkit.D(5*time.Second) {
 		t.Errorf("upgrade on /nope/ closed after %v, want about 1s", took)
 	}
 	if !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
@@ -186,7 +187,7 @@ func scenarioFragments(t *testing.T, b *backend) {
 // TestConformanceCrash runs the scenario that kills the server (each backend's server is lifted
 // again afterwards).
 func TestConformanceCrash(t *testing.T) {
-	runConformance(t, serverSetup{}, []scenario{{"invalid SDK version", scenarioInvalidVersion}})
+	runConformance(t, serverSetup{exclusive: true}, []scenario{{name: "invalid SDK version", run: scenarioInvalidVersion}})
 }
 
 // scenarioInvalidVersion: a handshake whose __sails_io_sdk_version is not valid semver is
@@ -227,7 +228,7 @@ func scenarioInvalidVersion(t *testing.T, b *backend) {
 	// The process is gone: its port refuses connections (give it a moment to exit).
 	hc := &http.Client{Timeout: time.Second}
 	refused := false
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(testkit.Wait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		resp, err := hc.Get(b.url + "/version")
 		if err != nil {
 			refused = true

@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sailsio-go/sailsio"
-	"github.com/sailsio-go/sailsio/internal/realsails"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -21,8 +19,8 @@ import (
 
 // TestConformanceRestart runs the restart scenario with Sails' default memory session store.
 func TestConformanceRestart(t *testing.T) {
-	runConformance(t, withHeartbeat(serverSetup{}), []scenario{
-		{"restart", func(t *testing.T, b *backend) { scenarioRestart(t, b, false) }},
+	runConformance(t, withHeartbeat(serverSetup{exclusive: true}), []scenario{
+		{name: "restart", run: func(t *testing.T, b *backend) { scenarioRestart(t, b, false) }},
 	})
 }
 
@@ -30,11 +28,12 @@ func TestConformanceRestart(t *testing.T) {
 // WithPersistentSessions (the mock).
 func TestConformanceRestartPersistentSessions(t *testing.T) {
 	setup := withHeartbeat(serverSetup{
-		env:      []realsails.Option{realsails.WithEnv("SAILSIO_SESSION_FILE", filepath.Join(t.TempDir(), "sessions.json"))},
-		mockOpts: []mockserver.Option{mockserver.WithPersistentSessions()},
+		exclusive:   true,
+		sessionFile: true,
+		mockOpts:    []mockserver.Option{mockserver.WithPersistentSessions()},
 	})
 	runConformance(t, setup, []scenario{
-		{"restart", func(t *testing.T, b *backend) { scenarioRestart(t, b, true) }},
+		{name: "restart", run: func(t *testing.T, b *backend) { scenarioRestart(t, b, true) }},
 	})
 }
 

@@ -514,18 +514,17 @@ type petEvent struct {
 func scenarioPubSub(t *testing.T, b *backend) {
 	watcher := connect(t, b)
 	creator := connect(t, b)
-	events := func(s *sailsio.SailsSocket) chan petEvent {
-		ch := make(chan petEvent, 16)
-		s.On("pet", func(d json.RawMessage) {
-			ev := petEvent{raw: string(d)}
-			if err := json.Unmarshal(d, &ev); err != nil {
-				t.Errorf("pet event %s: %v", d, err)
-			}
-			ch <- ev
-		})
-		return ch
+	// The watcher hears of every record, those of the backends that share the server too: the
+	// collector never blocks the socket's callbacks.
+	wEvents, cEvents := testkit.Collect(watcher.On, "pet"), testkit.Collect(creator.On, "pet")
+	decode := func(e testkit.Event) petEvent {
+		t.Helper()
+		ev := petEvent{raw: string(e.Data)}
+		if err := json.Unmarshal(e.Data, &ev); err != nil {
+			t.Errorf("pet event %s: %v", e.Data, err)
+		}
+		return ev
 	}
-	wEvents, cEvents := events(watcher), events(creator)
 	if jwr, err := watcher.GetContext(testCtx(t), "/pet", nil); err != nil || jwr.StatusCode != 200 || !strings.HasPrefix(string(jwr.Body), "[") {
 		t.Fatalf("GET /pet: %v %v", jwr, err)
 	}
@@ -547,11 +546,10 @@ func scenarioPubSub(t *testing.T, b *backend) {
 	}
 	id := rec.ID.String()
 	// next returns the next event about this record (other records' events are skipped).
-	next := func(ch chan petEvent, who string) petEvent {
+	next := func(e *testkit.Events, who string) petEvent {
 		t.Helper()
 		for {
-			ev := await(t, ch, "pet event on the "+who)
-			if ev.ID.String() == id {
+			if ev := decode(e.Next(t)); ev.ID.String() == id {
 				return ev
 			}
 		}
@@ -586,18 +584,18 @@ func scenarioPubSub(t *testing.T, b *backend) {
 		t.Errorf("destroyed event\n got %s\nwant %s", ev.raw, want)
 	}
 	// The requester of each change is left out.
-	none(t, cEvents, 300*time.Millisecond, "event on the creator about its own change")
-	for _, ch := range []chan petEvent{wEvents, cEvents} {
-	drain:
-		for {
-			select {
-			case ev := <-ch:
-				if ev.ID.String() == id {
-					t.Errorf("unexpected event %s", ev.raw)
-				}
-			default:
-				break drain
-			}
+	for deadline := time.Now().Add(300 * time.Millisecond); ; { // a negative window
+		e, ok := cEvents.TryNext(time.Until(deadline))
+		if !ok {
+			break
+		}
+		if ev := decode(e); ev.ID.String() == id {
+			t.Errorf("event on the creator about its own change: %s", ev.raw)
+		}
+	}
+	for _, e := range append(wEvents.Unread(), cEvents.Unread()...) {
+		if ev := decode(e); ev.ID.String() == id {
+			t.Errorf("unexpected event %s", ev.raw)
 		}
 	}
 	for _, m := range []string{"get", "patch", "delete"} {
@@ -624,20 +622,23 @@ func scenarioKick(t *testing.T, b *backend) {
 	}
 }
 
-// scenarioHeartbeat stays idle for longer than the server's pingInterval+pingTimeout (1000+2000 ms,
-// times testkit.Scale):
-// a client that pinged the wrong way, or not at all, or did not answer pings, would be closed.
-func scenarioHeartbeat(t *testing.T, b *backend) {
+// watchHeartbeat connects a socket that stays idle for longer than the server's
+// pingInterval+pingTimeout (1000+2000 ms, times testkit.Scale) while the backend's other scenarios
+// run: a client that pinged the wrong way, or not at all, or did not answer pings, would be closed.
+func watchHeartbeat(t *testing.T, b *backend) func(t *testing.T) {
 	s := connect(t, b)
+	began := time.Now()
 	disc := make(chan string, 1)
 	s.On(sailsio.EventDisconnect, func(d json.RawMessage) { disc <- string(d) })
-	select {
-	case d := <-disc:
-		t.Fatalf("disconnected while idle: %s", d)
-	case <-time.After(testkit.D(3500 * time.Millisecond)): // idle on purpose: the scenario is the silence
-	}
-	if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
-		t.Errorf("after idling: %v %v", jwr, err)
+	return func(t *testing.T) {
+		select {
+		case d := <-disc:
+			t.Fatalf("disconnected while idle: %s", d)
+		case <-time.After(time.Until(began.Add(testkit.D(3500 * time.Millisecond)))): // idle on purpose: the scenario is the silence
+		}
+		if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+			t.Errorf("after idling: %v %v", jwr, err)
+		}
 	}
 }
 
@@ -727,7 +728,7 @@ func scenarioMaxBuffer(t *testing.T, b *backend) {
 // router). JSON bodies are compared as JSON: Sails in development pretty-prints them.
 func scenarioPlainHTTP(t *testing.T, b *backend) {
 	hc := &http.Client{
-		Timeout:       10 * time.Second,
+		Timeout:       testkit.Wait,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	do := func(method, path string) (*http.Response, string) {

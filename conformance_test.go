@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,11 @@ import (
 // Subtests are named <server>/<EIOn>/<transport>/<scenario>. Each server is started once per
 // top-level test; without Node the real servers skip (or fail when CI=true), the mock backends
 // always run.
+//
+// The servers run in parallel, and so do the backends of one server (each protocol and transport),
+// unless the scenarios stop the server (serverSetup.exclusive): the scenarios are written to share
+// a server (their rooms, events and records are named after the backend, see uniq and slug). The
+// scenarios of one backend run one after the other.
 
 // A backend is one server and the protocol the client speaks to it.
 type backend struct {
@@ -90,6 +96,12 @@ type serverSetup struct {
 	env      []realsails.Option
 	mockOpts []mockserver.Option
 	origin   string
+	// exclusive: the scenarios stop or kill the server, so the backends of one server run one at
+	// a time.
+	exclusive bool
+	// sessionFile: each real server keeps its sessions in a file of its own (SAILSIO_SESSION_FILE),
+	// so that they survive a restart.
+	sessionFile bool
 }
 
 // withHeartbeat gives every server short heartbeats (pingInterval 1000 ms, pingTimeout 2000 ms),
@@ -103,9 +115,13 @@ func withHeartbeat(s serverSetup) serverSetup {
 	return s
 }
 
+// A scenario runs against one backend. A scenario about idle time sets watch instead of run: watch
+// starts it (on the server's test, before any scenario) and returns its end, run as the backend's
+// last subtest, so that the other scenarios' time counts towards its idle window.
 type scenario struct {
-	name string
-	run  func(t *testing.T, b *backend)
+	name  string
+	run   func(t *testing.T, b *backend)
+	watch func(t *testing.T, b *backend) (end func(t *testing.T))
 }
 
 // servers lists the servers of a conformance run and the client protocols used against each.
@@ -132,6 +148,7 @@ func protoName(p sailsio.Protocol) string {
 func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 	for _, sv := range servers {
 		t.Run(sv.name, func(t *testing.T) {
+			t.Parallel()
 			b0 := backend{kind: sv.kind, hook: sv.hook, origin: setup.origin}
 			if sv.kind == "mock" {
 				mode := sailsio.EIO4
@@ -142,20 +159,51 @@ func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 				installApp(b0.mock, sv.hook, testdataFlavor)
 				b0.url = b0.mock.URL()
 			} else {
-				b0.real = realsails.Start(t, sv.kind, append([]realsails.Option{realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket")}, setup.env...)...)
+				env := append([]realsails.Option{realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket")}, setup.env...)
+				if setup.sessionFile {
+					env = append(env, realsails.WithEnv("SAILSIO_SESSION_FILE", filepath.Join(t.TempDir(), "sessions.json")))
+				}
+				b0.real = realsails.Start(t, sv.kind, env...)
 				b0.url = b0.real.URL
+			}
+			// The watching scenarios of every backend of the server start now, so that their idle
+			// windows overlap.
+			ends := map[string][]scenario{}
+			for _, p := range sv.protos {
+				for _, tm := range transportModes {
+					if !wantMode(tm.name) {
+						continue
+					}
+					b := b0.with(sv.name, p, tm.name, tm.trs)
+					for _, sc := range scenarios {
+						if sc.watch != nil {
+							end := sc.watch(t, b)
+							ends[b.name] = append(ends[b.name], scenario{name: sc.name, run: func(t *testing.T, _ *backend) { end(t) }})
+						}
+					}
+				}
 			}
 			for _, p := range sv.protos {
 				t.Run(protoName(p), func(t *testing.T) {
+					if !setup.exclusive {
+						t.Parallel()
+					}
 					for _, tm := range transportModes {
 						if !wantMode(tm.name) {
 							continue
 						}
 						t.Run(tm.name, func(t *testing.T) {
-							b := b0
-							b.proto, b.name, b.tmode, b.trs = p, sv.name+"/"+protoName(p)+"/"+tm.name, tm.name, tm.trs
+							if !setup.exclusive {
+								t.Parallel()
+							}
+							b := b0.with(sv.name, p, tm.name, tm.trs)
 							for _, sc := range scenarios {
-								t.Run(sc.name, func(t *testing.T) { sc.run(t, &b) })
+								if sc.run != nil {
+									t.Run(sc.name, func(t *testing.T) { sc.run(t, b) })
+								}
+							}
+							for _, sc := range ends[b.name] {
+								t.Run(sc.name, func(t *testing.T) { sc.run(t, b) })
 							}
 						})
 					}
@@ -165,35 +213,41 @@ func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 	}
 }
 
+// with returns a copy of b for the client protocol p over the transport mode tmode.
+func (b backend) with(server string, p sailsio.Protocol, tmode string, trs []sailsio.Transport) *backend {
+	b.proto, b.name, b.tmode, b.trs = p, server+"/"+protoName(p)+"/"+tmode, tmode, trs
+	return &b
+}
+
 func TestConformance(t *testing.T) {
 	runConformance(t, withHeartbeat(serverSetup{}), []scenario{
-		{"version", scenarioVersion},
-		{"echo both styles", scenarioEcho},
-		{"headers", scenarioHeaders},
-		{"per-request cookie ignored", scenarioCookieIgnored},
-		{"status codes", scenarioStatus},
-		{"redirect not followed", scenarioRedirect},
-		{"OPTIONS and HEAD", scenarioOptionsHead},
-		{"policy", scenarioPolicy},
-		{"cancel keeps the connection", scenarioCancel},
-		{"big payloads", scenarioBig},
-		{"session from HTTP login", scenarioSession},
-		{"session survives Reconnect", scenarioSessionReconnect},
-		{"rooms", scenarioRooms},
-		{"blast", scenarioBlast},
-		{"blueprint pubsub", scenarioPubSub},
-		{"blueprint CRUD", scenarioBlueprintCRUD},
-		{"blueprint pubsub per verb", scenarioBlueprintPubSub},
-		{"order of one socket", scenarioOrder},
-		{"regular-expression route", scenarioRegexpRoute},
-		{"upgrade on another path", scenarioWrongPath},
-		{"raw EIO4 handshake", scenarioRawEIO4},
-		{"16,384 fragments", scenarioFragments},
-		{"response shapes", scenarioResponseShapes},
-		{"server kick", scenarioKick},
-		{"heartbeat holds", scenarioHeartbeat},
-		{"plain HTTP", scenarioPlainHTTP},
-		{"frames", scenarioFrames},
+		{name: "version", run: scenarioVersion},
+		{name: "echo both styles", run: scenarioEcho},
+		{name: "headers", run: scenarioHeaders},
+		{name: "per-request cookie ignored", run: scenarioCookieIgnored},
+		{name: "status codes", run: scenarioStatus},
+		{name: "redirect not followed", run: scenarioRedirect},
+		{name: "OPTIONS and HEAD", run: scenarioOptionsHead},
+		{name: "policy", run: scenarioPolicy},
+		{name: "cancel keeps the connection", run: scenarioCancel},
+		{name: "big payloads", run: scenarioBig},
+		{name: "session from HTTP login", run: scenarioSession},
+		{name: "session survives Reconnect", run: scenarioSessionReconnect},
+		{name: "rooms", run: scenarioRooms},
+		{name: "blast", run: scenarioBlast},
+		{name: "blueprint pubsub", run: scenarioPubSub},
+		{name: "blueprint CRUD", run: scenarioBlueprintCRUD},
+		{name: "blueprint pubsub per verb", run: scenarioBlueprintPubSub},
+		{name: "order of one socket", run: scenarioOrder},
+		{name: "regular-expression route", run: scenarioRegexpRoute},
+		{name: "upgrade on another path", run: scenarioWrongPath},
+		{name: "raw EIO4 handshake", run: scenarioRawEIO4},
+		{name: "16,384 fragments", run: scenarioFragments},
+		{name: "response shapes", run: scenarioResponseShapes},
+		{name: "server kick", run: scenarioKick},
+		{name: "heartbeat holds", watch: watchHeartbeat},
+		{name: "plain HTTP", run: scenarioPlainHTTP},
+		{name: "frames", run: scenarioFrames},
 	})
 }
 
@@ -210,8 +264,8 @@ func TestConformanceRestricted(t *testing.T) {
 		origin:   good,
 	})
 	runConformance(t, setup, []scenario{
-		{"origins", scenarioOrigins},
-		{"maxHttpBufferSize", scenarioMaxBuffer},
+		{name: "origins", run: scenarioOrigins},
+		{name: "maxHttpBufferSize", run: scenarioMaxBuffer},
 	})
 }
 
@@ -223,7 +277,7 @@ func connect(t *testing.T, b *backend, opts ...sailsio.Option) *sailsio.SailsSoc
 	if b.origin != "" {
 		base = append(base, sailsio.WithInitialConnectionHeaders(http.Header{"Origin": {b.origin}}))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(15*time.Second))
 	defer cancel()
 	s, err := sailsio.New(b.url, append(base, opts...)...)
 	if err != nil {
@@ -291,7 +345,7 @@ func keysOf(t *testing.T, raw []byte) []string {
 // httpLogin logs in over HTTP (POST /login) with a client that uses jar.
 func httpLogin(t *testing.T, b *backend, jar http.CookieJar, name string) {
 	t.Helper()
-	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	hc := &http.Client{Jar: jar, Timeout: testkit.Wait}
 	resp, err := hc.PostForm(b.url+"/login", url.Values{"name": {name}})
 	if err != nil {
 		t.Fatal(err)

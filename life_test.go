@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -361,7 +360,6 @@ func TestDisconnectDuringHandshake(t *testing.T) {
 	const rounds = 40                              // each case stops at its first failing round
 	t.Run("first Connect", func(t *testing.T) {
 		f := newFake(t, nil)
-		base := runtime.NumGoroutine()
 		for round := range rounds {
 			s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout))
 			c.t = t
@@ -385,11 +383,10 @@ func TestDisconnectDuringHandshake(t *testing.T) {
 			}
 		}
 		f.CloseClientConnections()
-		testkit.Settle(t, base)
+		testkit.Gone(t, "after Disconnect")
 	})
 	t.Run("reconnection attempt", func(t *testing.T) {
 		f := newFake(t, nil)
-		base := runtime.NumGoroutine()
 		for round := range rounds {
 			s, c, connected := startFake(t, f, WithConnectTimeout(connectTimeout), WithReconnectionDelay(time.Millisecond, time.Millisecond))
 			c.t = t
@@ -419,7 +416,7 @@ func TestDisconnectDuringHandshake(t *testing.T) {
 			}
 		}
 		f.CloseClientConnections()
-		testkit.Settle(t, base)
+		testkit.Gone(t, "after Disconnect")
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -21,7 +22,7 @@ func TestMockResponseTimeout(t *testing.T) {
 	srv.Handle("GET /later", func(req *mockserver.Request, res *mockserver.Response) {
 		go func() { res.Send("late but in time") }()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
 	defer cancel()
 	s, err := sailsio.Connect(ctx, srv.URL())
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -381,7 +380,6 @@ func TestReconnectAfterLoss(t *testing.T) {
 
 func TestNoGoroutineSurvivesDisconnect(t *testing.T) {
 	f := newFake(t, nil)
-	base := runtime.NumGoroutine()
 	for i := 0; i < 3; i++ {
 		s, c := connectFake(t, f, Protocol(3+i%2))
 		s.Get("/x", nil, func(json.RawMessage, *JWRes) {})
@@ -392,7 +390,7 @@ func TestNoGoroutineSurvivesDisconnect(t *testing.T) {
 		c.ws.Close()
 	}
 	f.CloseClientConnections()
-	testkit.Settle(t, base)
+	testkit.Gone(t, "after Shutdown")
 }
 
 // TestNoEventAfterDisconnect: once a frame ended the connection (a Socket.IO DISCONNECT,

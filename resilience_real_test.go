@@ -22,6 +22,7 @@ import (
 
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 func TestResilienceRealSailsRestart(t *testing.T) {
@@ -54,7 +55,7 @@ func TestResilienceRealSailsRestart(t *testing.T) {
 
 func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill bool, tr string) {
 	// Lifting and restarting take seconds on a loaded machine: generous bounds.
-	const slow = 90 * time.Second
+	slow := testkit.D(90 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*slow)
 	defer cancel()
 
@@ -73,7 +74,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 	if err != nil {
 		t.Fatal(err)
 	}
-	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	hc := &http.Client{Jar: jar, Timeout: testkit.D(30 * time.Second)}
 	user := "ada-" + strings.NewReplacer("/", "-").Replace(name)
 	resp, err := hc.Post(srv.URL+"/login", "application/json", strings.NewReader(`{"name":"`+user+`"}`))
 	if err != nil {
@@ -92,7 +93,7 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 		t.Fatal(err)
 	}
 	defer s.Disconnect()
-	ev := resilCollect(s)
+	ev := lifecycle(s)
 	news := make(chan json.RawMessage, 16)
 	s.On("news", func(d json.RawMessage) { news <- d }) // registered before the first connection
 	if err := s.Connect(ctx); err != nil {
@@ -139,8 +140,8 @@ func resilRealRestart(t *testing.T, name, hook string, p sailsio.Protocol, kill 
 		t.Errorf("in-flight /slow when the server went away: %v, want ErrDisconnected", jwr)
 	}
 	disc := ev.WaitForWithin(t, sailsio.EventDisconnect, slow)
-	reason := resilReason(t, disc)
-	if !resilLost(reason) {
+	reason := reason(t, disc)
+	if !lostReason(reason) {
 		t.Errorf("disconnect reason %q, want transport close/error (a lost server is not a kick)", reason)
 	}
 	if !s.IsConnecting() {

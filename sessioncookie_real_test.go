@@ -15,6 +15,7 @@ import (
 
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 func TestSessionCookieRealSails(t *testing.T) {
@@ -28,7 +29,7 @@ func TestSessionCookieRealSails(t *testing.T) {
 		name := fmt.Sprintf("%s/EIO%d", tc.hook, tc.proto)
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			const slow = 90 * time.Second
+			slow := testkit.D(90 * time.Second)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*slow)
 			defer cancel()
 			sessions := filepath.Join(t.TempDir(), "sessions.json")
@@ -40,7 +41,7 @@ func TestSessionCookieRealSails(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Disconnect()
-			ev := resilCollect(s)
+			ev := lifecycle(s)
 			if err := s.Connect(ctx); err != nil {
 				t.Fatalf("Connect: %v", err)
 			}

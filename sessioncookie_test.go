@@ -64,9 +64,9 @@ func TestSessionCookieSurvivesReconnection(t *testing.T) {
 				}
 				srv := mockserver.NewT(t, srvOpts...)
 				sessionRoutes(srv)
-				s := resilNew(t, srv, p, cliOpts...)
-				ev := resilCollect(s)
-				resilDial(t, s)
+				s := newSocket(t, srv.URL(), append([]sailsio.Option{sailsio.WithProtocol(p)}, cliOpts...)...)
+				ev := lifecycle(s)
+				dial(t, s)
 				sessLogin(t, s, "ada")
 				first := sessGetMe(t, s)
 				if first.User != "ada" || first.Sid == "" {
@@ -101,8 +101,8 @@ func TestSessionCookieSurvivesReconnection(t *testing.T) {
 	t.Run("without the option the session is lost", func(t *testing.T) {
 		srv := mockserver.NewT(t)
 		sessionRoutes(srv)
-		s := resilNew(t, srv, sailsio.EIO3)
-		resilDial(t, s)
+		s := newSocket(t, srv.URL(), sailsio.WithProtocol(sailsio.EIO3))
+		dial(t, s)
 		sessLogin(t, s, "ada")
 		before := sessGetMe(t, s)
 		if err := s.Reconnect(testCtx(t)); err != nil {
@@ -129,8 +129,8 @@ func TestSessionCookieJar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := resilNew(t, srv, sailsio.EIO3, sailsio.WithCookieJar(jar), sailsio.WithSessionCookie())
-	resilDial(t, s)
+	s := newSocket(t, srv.URL(), sailsio.WithProtocol(sailsio.EIO3), sailsio.WithCookieJar(jar), sailsio.WithSessionCookie())
+	dial(t, s)
 	if n := gets.Load(); n != 1 {
 		t.Fatalf("%d GET /__getcookie before the first handshake, want 1", n)
 	}
@@ -169,9 +169,9 @@ func TestSessionCookieJar(t *testing.T) {
 	}
 
 	// A session cookie given in the initial headers counts too.
-	s2 := resilNew(t, srv, sailsio.EIO3, sailsio.WithSessionCookie(),
+	s2 := newSocket(t, srv.URL(), sailsio.WithProtocol(sailsio.EIO3), sailsio.WithSessionCookie(),
 		sailsio.WithInitialConnectionHeaders(http.Header{"Cookie": {"a=b; " + mockserver.SessionCookieName + "=" + sid}}))
-	resilDial(t, s2)
+	dial(t, s2)
 	if n := gets.Load(); n != 1 {
 		t.Errorf("%d GET /__getcookie with a session cookie in the initial headers, want 1", n)
 	}
@@ -186,8 +186,8 @@ func TestSessionCookieErrors(t *testing.T) {
 		// without one, the 404 of a missing /__getcookie included: the socket still gets a session.
 		srv := mockserver.NewT(t, mockserver.WithGetCookieRoute(false))
 		sessionRoutes(srv)
-		s := resilNew(t, srv, sailsio.EIO3, sailsio.WithSessionCookie(), sailsio.WithReconnection(false))
-		resilDial(t, s)
+		s := newSocket(t, srv.URL(), sailsio.WithProtocol(sailsio.EIO3), sailsio.WithSessionCookie(), sailsio.WithReconnection(false))
+		dial(t, s)
 		sessLogin(t, s, "ada")
 		before := sessGetMe(t, s)
 		if err := s.Reconnect(testCtx(t)); err != nil {
@@ -222,7 +222,7 @@ func TestSessionCookieErrors(t *testing.T) {
 	})
 	t.Run("another cookie name", func(t *testing.T) {
 		srv := mockserver.NewT(t)
-		s := resilNew(t, srv, sailsio.EIO3, sailsio.WithSessionCookieName("app.sid"), sailsio.WithReconnection(false))
+		s := newSocket(t, srv.URL(), sailsio.WithProtocol(sailsio.EIO3), sailsio.WithSessionCookieName("app.sid"), sailsio.WithReconnection(false))
 		err := s.Connect(testCtx(t))
 		if !errors.Is(err, sailsio.ErrSessionCookie) || !strings.Contains(err.Error(), "app.sid") {
 			t.Fatalf("Connect: %v, want ErrSessionCookie naming app.sid", err)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -247,11 +246,7 @@ func TestShutdownWaitsForQueuedCallbacks(t *testing.T) {
 	if got := ran.Load(); got != n {
 		t.Errorf("%d of %d callbacks had run when Shutdown returned", got, n)
 	}
-	for _, g := range testkit.Goroutines() {
-		if strings.Contains(g, "sailsio.(*SailsSocket)") || strings.Contains(g, "internal/engine.(*Session)") {
-			t.Errorf("a goroutine of the socket is left after Shutdown:\n%s", g)
-		}
-	}
+	testkit.Gone(t, "after Shutdown")
 }
 
 // TestDisconnectFromCallback: a callback that calls Disconnect is not held up waiting for itself,

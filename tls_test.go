@@ -6,9 +6,9 @@ import (
 	"crypto/x509"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -17,7 +17,7 @@ import (
 func TestTLS(t *testing.T) {
 	srv := mockserver.NewT(t, mockserver.WithTLS())
 	srv.Handle("GET /hello", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Protocol) })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.Wait)
 	defer cancel()
 	if !strings.HasPrefix(srv.URL(), "https://") {
 		t.Fatalf("URL %s", srv.URL())

@@ -14,7 +14,6 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -51,6 +51,7 @@ type pollProxy struct {
 	conns              int
 	wsUpgrades         []*http.Request
 	holdGets, holdPost chan struct{} // when set, hold such requests until closed
+	holdWS             chan struct{} // when set, hold WebSocket upgrades until closed
 }
 
 func newPollProxy(t *testing.T, targets ...string) *pollProxy {
@@ -80,6 +81,7 @@ func (p *pollProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if websocket.IsWebSocketUpgrade(r) {
 		p.mu.Lock()
 		p.wsUpgrades = append(p.wsUpgrades, r.Clone(context.Background()))
+		hold := p.holdWS
 		p.mu.Unlock()
 		if p.refuseWS.Load() {
 			http.Error(w, "no websockets here", http.StatusBadRequest)
@@ -88,6 +90,13 @@ func (p *pollProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.hangWS.Load() {
 			<-r.Context().Done() // never answers the upgrade
 			return
+		}
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-r.Context().Done():
+				return
+			}
 		}
 		p.backends[int(p.next.Add(1))%len(p.backends)].ServeHTTP(w, r)
 		return
@@ -130,6 +139,24 @@ func (p *pollProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.backends[int(p.next.Add(1))%len(p.backends)].ServeHTTP(w, r)
 }
 
+// waitHeld waits until a GET and a POST of the session are in flight at the proxy.
+func (p *pollProxy) waitHeld(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		p.mu.Lock()
+		get, post := p.get, p.post
+		p.mu.Unlock()
+		if get > 0 && post > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in flight at the proxy: %d GETs, %d POSTs; want one of each", get, post)
+		}
+		time.Sleep(5 * time.Millisecond) // the proxy's counters send no signal: poll
+	}
+}
+
 func (p *pollProxy) requests() []*http.Request {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -146,25 +173,34 @@ func echoServer(t *testing.T, mode sailsio.Protocol, opts ...mockserver.Option) 
 // TestPollingRequests checks every polling request of a session: t (distinct) and sid (after the
 // handshake) on each, the initial connection headers and the jar's cookies on each and on the
 // upgrade, at most one GET and one POST in flight, and never more than two TCP connections.
+//
+// The proxy holds the WebSocket upgrade until the requests were answered, so that they travel over
+// polling: the handshake GET, then at least one POST and one GET for the requests. (Let through at
+// once, the upgrade may finish before a third polling request.)
 func TestPollingRequests(t *testing.T) {
 	for _, cb := range clientCombos {
 		t.Run(cb.name, func(t *testing.T) {
 			srv := echoServer(t, cb.server)
+			release := make(chan struct{})
 			proxy := newPollProxy(t, srv.URL())
+			proxy.mu.Lock()
+			proxy.holdWS = release
+			proxy.mu.Unlock()
+			t.Cleanup(func() {
+				select {
+				case <-release:
+				default:
+					close(release)
+				}
+			})
 			jar := newJar(t)
 			u, _ := url.Parse(proxy.URL)
 			jar.SetCookies(u, []*http.Cookie{{Name: "lb", Value: "sticky-1"}})
-			s, err := sailsio.New(proxy.URL, sailsio.WithProtocol(cb.client), pollingUpgrade, sailsio.WithCookieJar(jar),
+			s := newSocket(t, proxy.URL, sailsio.WithProtocol(cb.client), pollingUpgrade, sailsio.WithCookieJar(jar),
 				sailsio.WithInitialConnectionHeaders(http.Header{"X-Init": {"yes"}}))
-			if err != nil {
-				t.Fatal(err)
-			}
 			upgraded := make(chan struct{}, 1)
 			s.On(sailsio.EventUpgrade, func(json.RawMessage) { upgraded <- struct{}{} })
-			if err := s.Connect(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			defer s.Close()
+			dial(t, s)
 			var wg sync.WaitGroup
 			for i := range 40 {
 				wg.Add(1)
@@ -176,6 +212,10 @@ func TestPollingRequests(t *testing.T) {
 				})
 			}
 			wg.Wait()
+			if tr := s.Transport(); tr != sailsio.TransportPolling {
+				t.Fatalf("Transport() = %v while the proxy holds the upgrade", tr)
+			}
+			close(release)
 			await(t, upgraded, "upgrade")
 			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 || s.Transport() != sailsio.TransportWebSocket {
 				t.Fatalf("after the upgrade: %v %v on %v", jwr, err, s.Transport())
@@ -437,7 +477,6 @@ func TestPollingCloseBounded(t *testing.T) {
 		t.Run(fmt.Sprint(p), func(t *testing.T) {
 			srv := echoServer(t, sailsio.EIO4)
 			proxy := newPollProxy(t, srv.URL())
-			base := runtime.NumGoroutine()
 			s, err := sailsio.Connect(testCtx(t), proxy.URL, sailsio.WithProtocol(p), pollingOnly)
 			if err != nil {
 				t.Fatal(err)
@@ -448,33 +487,14 @@ func TestPollingCloseBounded(t *testing.T) {
 			proxy.holdGets, proxy.holdPost = hold, hold
 			proxy.mu.Unlock()
 			s.Post("/echo", nil, nil) // a POST that hangs too
-			time.Sleep(50 * time.Millisecond)
+			proxy.waitHeld(t)
 			start := time.Now()
 			s.Close()
-			if d := time.Since(start); d > 1500*time.Millisecond {
+			if d := time.Since(start); d > testkit.D(1500*time.Millisecond) {
 				t.Errorf("Close took %v", d)
 			}
-			waitGoroutines(t, base)
+			testkit.Gone(t, "after Close")
 		})
-	}
-}
-
-// waitGoroutines waits until no goroutine runs code of the SDK (the root package or
-// internal/engine), the way a socket's goroutines would after Close; base is the goroutine count
-// before the socket existed, for the message. (The servers' and proxies' own goroutines may live on.)
-func waitGoroutines(t *testing.T, base int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		buf := make([]byte, 1<<20)
-		stacks := string(buf[:runtime.Stack(buf, true)])
-		if !strings.Contains(stacks, "github.com/sailsio-go/sailsio.(") && !strings.Contains(stacks, "github.com/sailsio-go/sailsio/internal/engine.") {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("goroutines of the SDK remain (%d goroutines, %d before the socket):\n%s", runtime.NumGoroutine(), base, stacks)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -687,7 +707,6 @@ func TestCloseDuringUpgrade(t *testing.T) {
 	srv := echoServer(t, sailsio.EIO4)
 	proxy := newPollProxy(t, srv.URL())
 	proxy.hangWS.Store(true)
-	base := runtime.NumGoroutine()
 	s, err := sailsio.Connect(testCtx(t), proxy.URL, pollingUpgrade)
 	if err != nil {
 		t.Fatal(err)
@@ -707,62 +726,10 @@ func TestCloseDuringUpgrade(t *testing.T) {
 	}
 	start := time.Now()
 	s.Close()
-	if d := time.Since(start); d > 1500*time.Millisecond {
+	if d := time.Since(start); d > testkit.D(1500*time.Millisecond) {
 		t.Errorf("Close took %v", d)
 	}
-	waitGoroutines(t, base)
-}
-
-// TestPollingInFlightDrop: requests in flight over polling when the server drops the session fail
-// once each with ErrDisconnected (never re-sent), and the reconnected socket works.
-func TestPollingInFlightDrop(t *testing.T) {
-	for _, cb := range clientCombos {
-		t.Run(cb.name, func(t *testing.T) {
-			const n = 300
-			srv := echoServer(t, cb.server)
-			var entered atomic.Int32
-			all := make(chan struct{})
-			srv.Handle("GET /hold", func(req *mockserver.Request, res *mockserver.Response) {
-				if entered.Add(1) == n {
-					close(all)
-				}
-				<-req.Context().Done()
-			})
-			s := newPollingSocket(t, srv.URL(), cb.client, sailsio.WithReconnectionDelay(10*time.Millisecond, 20*time.Millisecond))
-			reconnected := make(chan struct{}, 1)
-			s.On(sailsio.EventReconnect, func(json.RawMessage) { reconnected <- struct{}{} })
-			if err := s.Connect(testCtx(t)); err != nil {
-				t.Fatal(err)
-			}
-			var calls [n]atomic.Int32
-			var failed atomic.Int32
-			done := make(chan struct{})
-			for i := range n {
-				s.Get("/hold", nil, func(_ json.RawMessage, jwr *sailsio.JWRes) {
-					if calls[i].Add(1) == 1 && errors.Is(jwr.Error, sailsio.ErrDisconnected) && jwr.StatusCode == 0 {
-						if failed.Add(1) == n {
-							close(done)
-						}
-					}
-				})
-			}
-			await(t, all, "every request at the server")
-			srv.DropConnections()
-			await(t, done, "every in-flight request failed with ErrDisconnected")
-			await(t, reconnected, "reconnect")
-			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
-				t.Fatalf("after the drop: %v %v", jwr, err)
-			}
-			for i := range n {
-				if c := calls[i].Load(); c != 1 {
-					t.Fatalf("request %d: callback called %d times", i, c)
-				}
-			}
-			if e := entered.Load(); e != n {
-				t.Errorf("the server saw %d requests, want %d: a request was re-sent", e, n)
-			}
-		})
-	}
+	testkit.Gone(t, "after Close")
 }
 
 // newPollingSocket makes a polling-only socket for url (not connected yet), closed when the test ends.
@@ -774,4 +741,49 @@ func newPollingSocket(t testing.TB, url string, p sailsio.Protocol, opts ...sail
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// checkPollingOnlyServer checks a server that accepts polling only (transports: ['polling']): a
+// websocket client is refused (400 Transport unknown); a polling+websocket client connects over
+// polling, is offered no upgrade, and stays there.
+func checkPollingOnlyServer(t *testing.T, url string, protos []sailsio.Protocol) {
+	for _, p := range protos {
+		_, err := sailsio.Connect(testCtx(t), url, sailsio.WithProtocol(p), sailsio.WithReconnection(false))
+		var he *sailsio.HandshakeError
+		if !errors.As(err, &he) || he.StatusCode != 400 || he.Body != "Transport unknown" {
+			t.Errorf("EIO%d websocket client: %v, want HandshakeError 400 Transport unknown", p, err)
+		}
+		s, err := sailsio.New(url, sailsio.WithProtocol(p), pollingUpgrade)
+		if err != nil {
+			t.Fatal(err)
+		}
+		upgrade := make(chan string, 1)
+		s.On(sailsio.EventUpgrade, func(d json.RawMessage) { upgrade <- string(d) })
+		s.On(sailsio.EventUpgradeError, func(d json.RawMessage) { upgrade <- string(d) })
+		if err := s.Connect(testCtx(t)); err != nil {
+			t.Fatalf("EIO%d polling+websocket client: %v", p, err)
+		}
+		for range 3 {
+			if jwr, err := s.GetContext(testCtx(t), "/echo", nil); err != nil || jwr.StatusCode != 200 {
+				t.Fatalf("EIO%d: %v %v", p, jwr, err)
+			}
+		}
+		none(t, upgrade, 200*time.Millisecond, "upgrade event")
+		if tr := s.Transport(); tr != sailsio.TransportPolling {
+			t.Errorf("EIO%d: Transport() = %v, want polling", p, tr)
+		}
+		s.Close()
+	}
+}
+
+func TestPollingOnlyServer(t *testing.T) {
+	for _, mode := range []sailsio.Protocol{sailsio.EIO3, sailsio.EIO4} {
+		srv := mockserver.NewT(t, mockserver.WithProtocol(mode), mockserver.WithTransports(sailsio.TransportPolling))
+		srv.Handle("/echo", func(req *mockserver.Request, res *mockserver.Response) { res.JSON(req.Body) })
+		protos := []sailsio.Protocol{sailsio.EIO3}
+		if mode == sailsio.EIO4 {
+			protos = append(protos, sailsio.EIO4)
+		}
+		checkPollingOnlyServer(t, srv.URL(), protos)
+	}
 }

@@ -10,8 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
+
+// TestMain fails the run if a test leaves a goroutine of the module behind.
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // These tests run the Go columns against the in-process mockserver (no Node.js needed), with tiny
 // workloads: they check that each client does its phases, not how fast.
@@ -28,7 +32,7 @@ func statusServer(t *testing.T) *mockserver.Server {
 }
 
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(time.Minute))
 	t.Cleanup(cancel)
 	return ctx
 }

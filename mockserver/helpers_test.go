@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/internal/wire"
 )
 
@@ -22,7 +23,7 @@ import (
 const sdkQuery = "__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript"
 
 // waitTimeout bounds every wait in the tests.
-const waitTimeout = 5 * time.Second
+var waitTimeout = testkit.Short
 
 func query(eio int) string {
 	if eio == 0 {

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
 // binPath is the sailsio binary built once by TestMain; the tests drive it as a process.
@@ -33,10 +35,11 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}
-	code := m.Run()
-	stopSharedMock()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testkit.AtEnd(func() {
+		stopSharedMock()
+		os.RemoveAll(dir)
+	})
+	testkit.Main(m)
 }
 
 // result is what one run of the command gave.
@@ -48,7 +51,7 @@ type result struct {
 // runCLI runs the binary with args (and stdin, if not nil), bounded by 30 seconds.
 func runCLI(t *testing.T, stdin io.Reader, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(30*time.Second))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binPath, args...)
 	var out, errb bytes.Buffer
@@ -91,9 +94,12 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// The process helpers below take unscaled bounds and scale them (testkit.D).
+
 // waitStderr waits up to d until stderr holds n occurrences of substr.
 func (p *proc) waitStderr(t testing.TB, substr string, n int, d time.Duration) {
 	t.Helper()
+	d = testkit.D(d)
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
@@ -149,6 +155,7 @@ func startProcNoCleanup(t testing.TB, args ...string) *proc {
 // line reads one stdout line within d.
 func (p *proc) line(t testing.TB, d time.Duration) string {
 	t.Helper()
+	d = testkit.D(d)
 	select {
 	case s, ok := <-p.lines:
 		if !ok {
@@ -177,6 +184,7 @@ func (p *proc) signal(t testing.TB, sig os.Signal, d time.Duration) int {
 // wait waits up to d for the process to end and returns its exit code.
 func (p *proc) wait(t testing.TB, d time.Duration) int {
 	t.Helper()
+	d = testkit.D(d)
 	select {
 	case <-p.done:
 	case <-time.After(d):
@@ -220,7 +228,7 @@ func stopSharedMock() {
 		_ = sharedMock.cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-sharedMock.done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(testkit.D(10 * time.Second)):
 			sharedMock.kill()
 		}
 	}
@@ -229,7 +237,7 @@ func stopSharedMock() {
 // runShell runs a /bin/sh script (bounded like runCLI).
 func runShell(t *testing.T, script string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(30*time.Second))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", script)
 	var out, errb bytes.Buffer

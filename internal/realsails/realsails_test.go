@@ -17,9 +17,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sailsio-go/sailsio/internal/testkit"
 )
 
-var httpClient = &http.Client{Timeout: 15 * time.Second}
+var httpClient = &http.Client{Timeout: testkit.D(15 * time.Second)}
 
 // wantVersions gives, per hook directory, the version prefixes it must load.
 var wantVersions = map[string]Versions{
@@ -180,7 +182,7 @@ func TestLaunchErrors(t *testing.T) {
 
 func refused(t *testing.T, port int) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 2*time.Second)
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), testkit.D(2*time.Second))
 	if err == nil {
 		c.Close()
 		t.Fatalf("port %d still accepts connections", port)
@@ -243,12 +245,12 @@ func TestStopRestartKill(t *testing.T) {
 // status, and for a 101 the first WebSocket message (the Engine.IO open packet).
 func handshake(t *testing.T, s *Server, header map[string]string) (int, string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.Port), 5*time.Second)
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.Port), testkit.Short)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.SetDeadline(time.Now().Add(testkit.Wait))
 	req := "GET /socket.io/?__sails_io_sdk_version=1.2.1&__sails_io_sdk_platform=node&__sails_io_sdk_language=javascript&EIO=3&transport=websocket HTTP/1.1\r\n" +
 		"Host: 127.0.0.1:" + strconv.Itoa(s.Port) + "\r\n" +
 		"Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
