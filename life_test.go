@@ -567,6 +567,9 @@ func TestLifeLostConnection(t *testing.T) {
 	if diff := cmp.Diff([]string{"/sub", "/inflight"}, first.sentURLs(t)); diff != "" {
 		t.Errorf("first connection (-want +got):\n%s", diff)
 	}
+	// The reconnect handler may run while the connection is still being installed: wait for the
+	// two requests install sends, then check which they are.
+	waitFor(t, func() bool { return len(second.sentURLs(t)) == 2 })
 	if diff := cmp.Diff([]string{"/sub", "/waiting"}, second.sentURLs(t)); diff != "" {
 		t.Errorf("second connection (-want +got):\n%s", diff)
 	}
