@@ -174,10 +174,9 @@ func moduleGoroutines() []string {
 	return left
 }
 
-// Settle waits (up to Wait) until the number of goroutines is back to base and returns it.
-//
-// Deprecated: it counts every goroutine of the process; use [Gone], which looks for the
-// goroutines of the SDK's packages.
+// Settle waits (up to Wait) until the number of goroutines is back to base and returns it. It
+// counts every goroutine of the process; new tests use [Gone], which looks for the goroutines of
+// the SDK's packages (Settle stays until the package's internal tests move to Gone).
 func Settle(t testing.TB, base int) int {
 	t.Helper()
 	deadline := time.Now().Add(Wait)
