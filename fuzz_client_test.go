@@ -416,8 +416,8 @@ func FuzzClientFrames(f *testing.F) {
 	})
 }
 
-// TestResilienceHostileFrameSeeds runs the seed corpus of FuzzClientFrames as a plain test.
-func TestResilienceHostileFrameSeeds(t *testing.T) {
+// TestHostileFrameSeeds runs the seed corpus of FuzzClientFrames as a plain test.
+func TestHostileFrameSeeds(t *testing.T) {
 	fake := newFake(t, nil)
 	seeds := fuzzSeeds(t)
 	began := time.Now()
