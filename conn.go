@@ -78,7 +78,7 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 	}
 	if err == nil {
 		var sess *engine.Session
-		if sess, err = engine.Handshake(ctx, t, int(s.opts.protocol), s.opts.maxMessageSize); err == nil {
+		if sess, err = engine.Handshake(ctx, t, int(s.opts.protocol)); err == nil {
 			es := &engineSession{sess: sess}
 			if polling && s.canUpgrade() {
 				sid := sess.Open().SID

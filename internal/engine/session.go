@@ -80,9 +80,9 @@ type Session struct {
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
 // `40` by itself and the client must not; under EIO4 the client sends `40` and gets
-// `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. maxRead is not used: each transport
-// enforces and reports its own read limit.
-func Handshake(ctx context.Context, t Transport, eio int, maxRead int64) (*Session, error) {
+// `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. Each transport enforces and reports
+// its own read limit.
+func Handshake(ctx context.Context, t Transport, eio int) (*Session, error) {
 	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{}),
 		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())

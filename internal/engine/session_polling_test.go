@@ -230,7 +230,7 @@ func TestPollingUpgrade(t *testing.T) {
 			pt := NewPolling(PollingConfig{URL: u, EIO: eio, Client: peer.srv.Client(), MaxMessage: 1 << 20})
 			ctx, cancel := context.WithTimeout(context.Background(), testkit.Short)
 			defer cancel()
-			s, err := Handshake(ctx, pt, eio, 1<<20)
+			s, err := Handshake(ctx, pt, eio)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -186,7 +186,7 @@ func requestPayload(data string) []byte { return append(make([]byte, Headroom), 
 func handshake(f *fakeTransport, eio int) (*Session, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.Short)
 	defer cancel()
-	return Handshake(ctx, f, eio, 1<<20)
+	return Handshake(ctx, f, eio)
 }
 
 // startSession connects a session over a fake transport (open packet with the given intervals in
@@ -300,7 +300,7 @@ func TestHandshake(t *testing.T) {
 		f := newFakeTransport()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := Handshake(ctx, f, 3, 0); err == nil {
+		if _, err := Handshake(ctx, f, 3); err == nil {
 			t.Fatal("the handshake succeeded")
 		}
 	})

@@ -97,7 +97,7 @@ func wsSession(t *testing.T, maxMessage int64) (*Session, *websocket.Conn, *test
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), testkit.Short)
 		defer cancel()
-		s, err := Handshake(ctx, ws, 4, maxMessage)
+		s, err := Handshake(ctx, ws, 4)
 		done <- result{s, err}
 	}()
 	peerExpect(t, c, "40")
@@ -156,7 +156,7 @@ func TestWebSocketTooLarge(t *testing.T) {
 		peerSend(t, c, openFrame("engine-sid", long, long, 0))
 		ctx, cancel := context.WithTimeout(context.Background(), testkit.Short)
 		defer cancel()
-		_, err := Handshake(ctx, ws, 3, 32)
+		_, err := Handshake(ctx, ws, 3)
 		if !errors.Is(err, ErrMessageTooLarge) || errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "exceeded 32 bytes") {
 			t.Fatalf("error %v, want ErrMessageTooLarge (exceeded 32 bytes)", err)
 		}
