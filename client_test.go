@@ -615,14 +615,7 @@ func TestClientCancelInFlight(t *testing.T) {
 
 		doCtx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		errc := make(chan error, 1)
-		go func() {
-			jwr, err := s.Do(doCtx, sailsio.RequestOptions{URL: "/slow"})
-			if jwr != nil {
-				err = fmt.Errorf("Do returned a JWRes %v with error %w", jwr, err)
-			}
-			errc <- err
-		}()
+		errc := doAsync(s, doCtx, sailsio.RequestOptions{URL: "/slow"})
 		await(t, slow.entered, "slow request at the server")
 		start := time.Now()
 		cancel()
@@ -682,14 +675,7 @@ func TestClientDisconnect(t *testing.T) {
 			}
 			c, ch, calls := callback()
 			s.Get("/slow", nil, c)
-			errc := make(chan error, 1)
-			go func() {
-				jwr, err := s.GetContext(ctx, "/slow", nil)
-				if jwr != nil {
-					err = fmt.Errorf("Do returned a JWRes %v with error %w", jwr, err)
-				}
-				errc <- err
-			}()
+			errc := doAsync(s, ctx, sailsio.RequestOptions{URL: "/slow"})
 			await(t, slow.entered, "slow request")
 			await(t, slow.entered, "slow request")
 
@@ -772,14 +758,7 @@ func TestClientDisconnect(t *testing.T) {
 				chans, counts = append(chans, ch), append(counts, n)
 			}
 			wctx := watchDone(testCtx(t))
-			errc := make(chan error, 1)
-			go func() {
-				jwr, err := s.Do(wctx, sailsio.RequestOptions{URL: "/q/do"})
-				if jwr != nil {
-					err = fmt.Errorf("Do returned a JWRes %v with error %w", jwr, err)
-				}
-				errc <- err
-			}()
+			errc := doAsync(s, wctx, sailsio.RequestOptions{URL: "/q/do"})
 			await(t, wctx.asked, "Do waiting")
 			if err := s.Disconnect(); err != nil {
 				t.Fatal(err)
@@ -829,14 +808,7 @@ func TestClientReconnection(t *testing.T) {
 			life.Expect(t, sailsio.EventConnect)
 			id1 := s.ID()
 
-			errc := make(chan error, 1)
-			go func() {
-				jwr, err := s.GetContext(ctx, "/slow", nil)
-				if jwr != nil {
-					err = fmt.Errorf("Do returned a JWRes %v with error %w", jwr, err)
-				}
-				errc <- err
-			}()
+			errc := doAsync(s, ctx, sailsio.RequestOptions{URL: "/slow"})
 			await(t, slow.entered, "slow request")
 			srv.RefuseHandshakes(1000, http.StatusServiceUnavailable) // keep it down until we say so
 			srv.DropConnections()
@@ -981,14 +953,7 @@ func TestClientReconnection(t *testing.T) {
 				chans = append(chans, ch)
 			}
 			wctx := watchDone(testCtx(t))
-			errc := make(chan error, 1)
-			go func() {
-				jwr, err := s.Do(wctx, sailsio.RequestOptions{URL: "/fast?n=do"})
-				if jwr != nil {
-					err = fmt.Errorf("Do returned a JWRes %v with error %w", jwr, err)
-				}
-				errc <- err
-			}()
+			errc := doAsync(s, wctx, sailsio.RequestOptions{URL: "/fast?n=do"})
 			await(t, wctx.asked, "Do waiting")
 			if !s.IsConnecting() {
 				t.Logf("reconnection gave up before the requests were queued; they failed at once instead")

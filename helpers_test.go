@@ -193,6 +193,20 @@ func checkFailed(t testing.TB, r reply, want error) {
 	}
 }
 
+// doAsync runs s.Do on a goroutine of its own and sends its error, once Do returns; a JWRes
+// returned beside an error (Do's contract says nil) turns into an error naming it.
+func doAsync(s *sailsio.SailsSocket, ctx context.Context, opts sailsio.RequestOptions) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		jwr, err := s.Do(ctx, opts)
+		if jwr != nil {
+			err = fmt.Errorf("Do returned a JWRes %v with error %w", jwr, err)
+		}
+		errc <- err
+	}()
+	return errc
+}
+
 // checkDoFailed checks what Do returned for a request that got no response.
 func checkDoFailed(t testing.TB, jwr *sailsio.JWRes, err, want error) {
 	t.Helper()

@@ -122,14 +122,7 @@ func queueBeforeConnect(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			wctx := watchDone(ctx)
-			errc := make(chan error, 1)
-			go func() {
-				jwr, err := s.Do(wctx, sailsio.RequestOptions{URL: "/q/cancelled"})
-				if jwr != nil {
-					err = fmt.Errorf("Do returned a JWRes %v with error %w", jwr, err)
-				}
-				errc <- err
-			}()
+			errc := doAsync(s, wctx, sailsio.RequestOptions{URL: "/q/cancelled"})
 			await(t, wctx.asked, "Do waiting for its queued request")
 			cancel()
 			if err := await(t, errc, "Do's return"); !errors.Is(err, context.Canceled) {
