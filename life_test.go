@@ -458,16 +458,7 @@ func TestDisconnectDuringUpgrade(t *testing.T) {
 		}
 		errc := make(chan error, 1)
 		go func() { errc <- s.Connect(context.Background()) }()
-		select {
-		case <-entered:
-		case <-time.After(fuzzWait):
-			t.Fatal("no connection attempt")
-		}
-		began := time.Now()
-		s.Disconnect()
-		if d := time.Since(began); d > promptly {
-			t.Errorf("Disconnect took %v", d)
-		}
+		began := disconnectWhenStalled(t, s, entered)
 		select {
 		case err := <-errc:
 			if !errors.Is(err, ErrClosed) {
@@ -489,17 +480,25 @@ func TestDisconnectDuringUpgrade(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.ws.Close()
-		select {
-		case <-entered:
-		case <-time.After(fuzzWait):
-			t.Fatal("no reconnection attempt")
-		}
-		began := time.Now()
-		s.Disconnect()
-		if d := time.Since(began); d > promptly {
-			t.Errorf("Disconnect during a reconnection attempt waiting for its upgrade took %v (connect timeout %v)", d, connectTimeout)
-		}
+		disconnectWhenStalled(t, s, entered)
 	})
+}
+
+// disconnectWhenStalled waits until an attempt of s stalls at the fake's upgrade (entered), then
+// checks that Disconnect returns promptly; it returns when Disconnect was called.
+func disconnectWhenStalled(t *testing.T, s *SailsSocket, entered <-chan struct{}) time.Time {
+	t.Helper()
+	select {
+	case <-entered:
+	case <-time.After(fuzzWait):
+		t.Fatal("no connection attempt reached the upgrade")
+	}
+	began := time.Now()
+	s.Disconnect()
+	if d := time.Since(began); d > promptly {
+		t.Errorf("Disconnect during an attempt waiting for its upgrade took %v", d)
+	}
+	return began
 }
 
 // Life against a fake session (fakesession_test.go): the order of a connection's first
