@@ -18,6 +18,7 @@ import (
 // concurrent use by many goroutines.
 type SailsSocket struct {
 	opts    options
+	url     handshakeURL
 	wsURL   string   // ws(s)://host/path/?query
 	pollURL string   // http(s)://host/path/?query with transport=polling
 	httpURL *url.URL // the http(s) form, for the cookie jar
@@ -48,6 +49,9 @@ type SailsSocket struct {
 
 	lmu       sync.Mutex
 	listeners map[string][]*listener
+
+	chain Invoker // the interceptor chain (interceptor.go); nil without interceptors
+	turns turns   // keeps requests through the chain in call order
 }
 
 // Connect dials url (http://, https://, ws:// or wss://; the path defaults to /socket.io/), performs
@@ -85,6 +89,7 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 	s.disp.track = &s.track
 	s.queue.maxN, s.queue.maxBytes = o.queueLimit, o.queueBytes
 	s.headers.Store(newGlobalHeaders(o.headers))
+	s.chain = buildChain(o.interceptors, nil, s.transmit)
 	if err := s.setURL(rawURL); err != nil {
 		return nil, err
 	}
@@ -133,22 +138,45 @@ func (s *SailsSocket) setURL(raw string) error {
 		q[k] = append(q[k], vs...)
 	}
 	var b strings.Builder
-	if len(q) > 0 {
-		b.WriteString(q.Encode())
-		b.WriteByte('&')
-	}
 	b.WriteString("__sails_io_sdk_version=" + url.QueryEscape(s.opts.sdkVersion))
 	b.WriteString("&__sails_io_sdk_platform=" + url.QueryEscape(s.opts.sdkPlatform))
 	b.WriteString("&__sails_io_sdk_language=" + url.QueryEscape(s.opts.sdkLanguage))
 	fmt.Fprintf(&b, "&EIO=%d", int(s.opts.protocol))
 	path := strings.TrimSuffix(s.opts.path, "/") + "/"
-	s.wsURL = wsScheme + "://" + u.Host + path + "?" + b.String() + "&transport=websocket"
-	s.pollURL = httpScheme + "://" + u.Host + path + "?" + b.String() + "&transport=polling"
-	if s.opts.protocol == EIO3 {
-		s.pollURL += "&b64=1" // binary packets as base64 text: one payload format to read
+	s.url = handshakeURL{
+		query: q,
+		sdk:   b.String(),
+		ws:    wsScheme + "://" + u.Host + path + "?",
+		poll:  httpScheme + "://" + u.Host + path + "?",
+		eio3:  s.opts.protocol == EIO3,
 	}
+	s.wsURL, s.pollURL = s.url.build(q)
 	s.httpURL = &url.URL{Scheme: httpScheme, Host: u.Host, Path: path}
 	return nil
+}
+
+// handshakeURL holds the parts of the handshake URLs, so that WithConnectParams can add to their
+// query for one attempt.
+type handshakeURL struct {
+	query    url.Values // the URL's own query and WithQuery's
+	sdk      string     // the SDK metadata and EIO
+	ws, poll string     // scheme, host and path, up to the "?"
+	eio3     bool
+}
+
+// build returns the WebSocket and polling URLs for the query q: q first, then the SDK metadata,
+// then EIO and transport, in the order sails.io.js sends them.
+func (h *handshakeURL) build(q url.Values) (ws, poll string) {
+	query := h.sdk
+	if len(q) > 0 {
+		query = q.Encode() + "&" + h.sdk
+	}
+	ws = h.ws + query + "&transport=websocket"
+	poll = h.poll + query + "&transport=polling"
+	if h.eio3 {
+		poll += "&b64=1" // binary packets as base64 text: one payload format to read
+	}
+	return ws, poll
 }
 
 // State is the connection state of a SailsSocket.
@@ -202,26 +230,4 @@ func (s *SailsSocket) ID() string {
 		return ""
 	}
 	return s.sess.id()
-}
-
-// handshakeHeader returns the upgrade request's headers: the initial connection headers, then the
-// jar's cookies for the socket URL appended to any Cookie given there.
-func (s *SailsSocket) handshakeHeader() http.Header {
-	h := s.opts.initialHeaders.Clone()
-	if h == nil {
-		h = http.Header{}
-	}
-	if s.opts.jar != nil {
-		var parts []string
-		if c := h.Get("Cookie"); c != "" {
-			parts = append(parts, c)
-		}
-		for _, ck := range s.opts.jar.Cookies(s.httpURL) {
-			parts = append(parts, ck.Name+"="+ck.Value)
-		}
-		if len(parts) > 0 {
-			h.Set("Cookie", strings.Join(parts, "; "))
-		}
-	}
-	return h
 }

@@ -62,19 +62,25 @@ func (h engineEvents) Upgraded(transport string, err error) {
 func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.connectTimeout)
 	defer cancel()
-	if err := s.getSessionCookie(ctx); err != nil {
+	a, err := s.newAttempt(ctx)
+	if err != nil {
+		if ctx.Err() != nil || parent.Err() != nil {
+			return nil, s.dialError(ctx, parent, err)
+		}
+		return nil, err
+	}
+	if err := s.getSessionCookie(ctx, a); err != nil {
 		if ctx.Err() != nil || parent.Err() != nil {
 			return nil, s.dialError(ctx, parent, err)
 		}
 		return nil, err
 	}
 	var t engine.Transport
-	var err error
 	polling := s.firstTransport() == TransportPolling
 	if polling {
-		t = s.newPolling()
+		t = s.newPolling(a)
 	} else {
-		t, err = s.dialWebSocket(ctx, "")
+		t, err = s.dialWebSocket(ctx, a, "")
 	}
 	if err == nil {
 		var sess *engine.Session
@@ -82,7 +88,7 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 			es := &engineSession{sess: sess}
 			if polling && s.canUpgrade() {
 				sid := sess.Open().SID
-				es.upgrade = func(ctx context.Context) (engine.Transport, error) { return s.dialWebSocket(ctx, sid) }
+				es.upgrade = func(ctx context.Context) (engine.Transport, error) { return s.dialWebSocket(ctx, a, sid) }
 			}
 			return es, nil
 		}

@@ -28,15 +28,8 @@ func WithHeaders(h map[string]string) Option {
 // cookie and the origin that Sails gives every virtual request come from here.
 func WithInitialConnectionHeaders(h http.Header) Option {
 	return func(o *options) error {
-		for k, vs := range h {
-			if err := checkHeader(k, ""); err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-			}
-			for _, v := range vs {
-				if err := checkHeader(k, v); err != nil {
-					return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-				}
-			}
+		if err := checkHTTPHeader(h); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
 		}
 		o.initialHeaders = h.Clone()
 		return nil

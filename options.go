@@ -1,6 +1,7 @@
 package sailsio
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -64,6 +65,8 @@ type options struct {
 	rememberUpgrade   bool
 	sessionCookie     bool   // WithSessionCookie
 	sessionCookieName string // WithSessionCookieName
+	interceptors      []Interceptor
+	connectParams     func(context.Context) (http.Header, url.Values, error)
 }
 
 func defaultOptions() options {

@@ -33,6 +33,10 @@ type RequestOptions struct {
 
 // Request sends a virtual request and returns at once. cb (may be nil) is called exactly once.
 func (s *SailsSocket) Request(opts RequestOptions, cb Callback) {
+	if s.chain != nil {
+		s.requestIntercepted(opts, cb)
+		return
+	}
 	r, err := s.newRequest(opts)
 	if err != nil {
 		s.failCallback(cb, err)
@@ -78,13 +82,24 @@ func (s *SailsSocket) Do(ctx context.Context, opts RequestOptions) (*JWRes, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("sailsio: %w", err)
 	}
+	if s.chain != nil {
+		return s.invoke(ctx, opts)
+	}
 	r, err := s.newRequest(opts)
 	if err != nil {
 		return nil, err
 	}
+	return s.await(ctx, r, nil)
+}
+
+// await submits r and waits for its outcome; sent (may be nil) is called once r is submitted.
+func (s *SailsSocket) await(ctx context.Context, r *request, sent func()) (*JWRes, error) {
 	r.ch = resultChans.Get().(chan result)
 	r.startTimer()
 	s.submit(r)
+	if sent != nil {
+		sent()
+	}
 	var res result
 	select {
 	case res = <-r.ch:

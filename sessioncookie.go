@@ -24,8 +24,8 @@ const DefaultSessionCookieName = "sails.sid"
 // route, on by default), and keeps the cookie the response sets. Every handshake then carries it.
 //
 // The jar is the one given to WithCookieJar, or, when none is, one of the socket's own. The GET
-// carries the headers of WithInitialConnectionHeaders and the jar's cookies, uses the TLS settings
-// of WithTLSConfig, and counts against WithConnectTimeout. When it fails, or sets no session cookie
+// carries the headers of WithInitialConnectionHeaders and WithConnectParams and the jar's cookies,
+// uses the TLS settings of WithTLSConfig, and counts against WithConnectTimeout. When it fails, or sets no session cookie
 // (the route is off, the server keeps no sessions, or the session cookie has another name: see
 // WithSessionCookieName), the connection attempt fails with an error wrapping ErrSessionCookie (and
 // ErrUnreachable when the server could not be reached); the reconnection loop, if running, goes on.
@@ -66,14 +66,14 @@ func (o *options) ownJar() error {
 }
 
 // hasSessionCookie reports whether the next handshake carries the session cookie.
-func (s *SailsSocket) hasSessionCookie() bool {
+func (s *SailsSocket) hasSessionCookie(a *attempt) bool {
 	name := s.sessionCookieName()
 	for _, ck := range s.opts.jar.Cookies(s.httpURL) {
 		if ck.Name == name {
 			return true
 		}
 	}
-	for _, line := range s.opts.initialHeaders.Values("Cookie") {
+	for _, line := range a.header.Values("Cookie") {
 		for _, part := range strings.Split(line, ";") {
 			if n, _, ok := strings.Cut(strings.TrimSpace(part), "="); ok && n == name {
 				return true
@@ -92,8 +92,8 @@ func (s *SailsSocket) sessionCookieName() string {
 
 // getSessionCookie runs before a handshake on the life owner goroutine (never under s.mu): with
 // WithSessionCookie and no session cookie yet, it GETs /__getcookie so that the jar gets one.
-func (s *SailsSocket) getSessionCookie(ctx context.Context) error {
-	if !s.opts.sessionCookie || s.hasSessionCookie() {
+func (s *SailsSocket) getSessionCookie(ctx context.Context, a *attempt) error {
+	if !s.opts.sessionCookie || s.hasSessionCookie(a) {
 		return nil
 	}
 	u := &url.URL{Scheme: s.httpURL.Scheme, Host: s.httpURL.Host, Path: "/__getcookie"}
@@ -101,7 +101,7 @@ func (s *SailsSocket) getSessionCookie(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: GET %s: %w", ErrSessionCookie, u, err)
 	}
-	req.Header = s.opts.initialHeaders.Clone()
+	req.Header = a.header.Clone()
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
@@ -125,7 +125,7 @@ func (s *SailsSocket) getSessionCookie(ctx context.Context) error {
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
-	if s.hasSessionCookie() {
+	if s.hasSessionCookie(a) {
 		return nil
 	}
 	hint := "is sails.config.sockets.grant3rdPartyCookie off, the session hook disabled, or the session cookie named otherwise (WithSessionCookieName)?"

@@ -130,11 +130,11 @@ func (s *SailsSocket) closeHTTP() {
 }
 
 // newPolling returns the polling transport of one connection.
-func (s *SailsSocket) newPolling() *engine.Polling {
+func (s *SailsSocket) newPolling(a *attempt) *engine.Polling {
 	return engine.NewPolling(engine.PollingConfig{
-		URL:        s.pollURL,
+		URL:        a.pollURL,
 		EIO:        int(s.opts.protocol),
-		Header:     s.handshakeHeader,
+		Header:     a.handshakeHeader,
 		OnResponse: s.storeCookies,
 		Client:     s.httpClient(),
 		MaxMessage: s.opts.maxMessageSize,
@@ -142,14 +142,14 @@ func (s *SailsSocket) newPolling() *engine.Polling {
 }
 
 // dialWebSocket opens the WebSocket of a handshake (sid "") or of an upgrade.
-func (s *SailsSocket) dialWebSocket(ctx context.Context, sid string) (*engine.WebSocket, error) {
-	u := s.wsURL
+func (s *SailsSocket) dialWebSocket(ctx context.Context, a *attempt, sid string) (*engine.WebSocket, error) {
+	u := a.wsURL
 	if sid != "" {
 		u += "&sid=" + sid
 	}
 	return engine.DialWebSocket(ctx, engine.WebSocketConfig{
 		URL:        u,
-		Header:     s.handshakeHeader(),
+		Header:     a.handshakeHeader(),
 		TLS:        s.opts.tlsConfig,
 		MaxMessage: s.opts.maxMessageSize,
 	}, s.storeCookies)
