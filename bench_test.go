@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -110,7 +111,7 @@ func benchMinimalServer(b *testing.B) string {
 }
 
 // benchConnect connects n sockets (64 at a time) and disconnects them in b.Cleanup.
-func benchConnect(b *testing.B, url string, n int) []*sailsio.SailsSocket {
+func benchConnect(b *testing.B, url string, n int, opts ...sailsio.Option) []*sailsio.SailsSocket {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(60*time.Second))
 	defer cancel()
@@ -123,7 +124,7 @@ func benchConnect(b *testing.B, url string, n int) []*sailsio.SailsSocket {
 		go func() {
 			defer wg.Done()
 			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				socks[i], errs[i] = sailsio.Connect(ctx, url, sailsio.WithReconnection(false))
+				socks[i], errs[i] = sailsio.Connect(ctx, url, append([]sailsio.Option{sailsio.WithReconnection(false)}, opts...)...)
 			}
 		}()
 	}
@@ -260,6 +261,57 @@ func BenchmarkConnect(b *testing.B) {
 					b.Fatal(err)
 				}
 				s.Disconnect()
+			}
+		})
+	}
+}
+
+// BenchmarkInterceptors: what interceptors cost per request, against the minimal server: 0, 1 and 3
+// interceptors that only call next, one Do at a time and with the callback form 64 in flight (with
+// interceptors, each callback-form request runs its chain on a goroutine of its own).
+//
+//	go test -run '^$' -bench 'BenchmarkInterceptors' -benchtime 2s .
+func BenchmarkInterceptors(b *testing.B) {
+	pass := func(ctx context.Context, req *sailsio.RequestOptions, next sailsio.Invoker) (*sailsio.JWRes, error) {
+		return next(ctx, req)
+	}
+	for _, n := range []int{0, 1, 3} {
+		var opts []sailsio.Option
+		for range n {
+			opts = append(opts, sailsio.WithInterceptors(pass))
+		}
+		b.Run(fmt.Sprintf("sequential/%d", n), func(b *testing.B) {
+			s := benchConnect(b, benchMinimalServer(b), 1, opts...)[0]
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if jwr, err := s.Do(ctx, benchReq); err != nil || jwr.StatusCode != 200 {
+					b.Fatal(jwr, err)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("callbacks64/%d", n), func(b *testing.B) {
+			s := benchConnect(b, benchMinimalServer(b), 1, opts...)[0]
+			sem := make(chan struct{}, 64)
+			var wg sync.WaitGroup
+			var bad atomic.Int64
+			cb := func(_ json.RawMessage, jwr *sailsio.JWRes) {
+				if jwr.StatusCode != 200 {
+					bad.Add(1)
+				}
+				<-sem
+				wg.Done()
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				sem <- struct{}{}
+				wg.Add(1)
+				s.Get(benchPath, nil, cb)
+			}
+			wg.Wait()
+			if n := bad.Load(); n > 0 {
+				b.Fatalf("%d requests did not answer 200", n)
 			}
 		})
 	}

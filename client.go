@@ -52,6 +52,9 @@ type SailsSocket struct {
 
 	chain Invoker // the interceptor chain (interceptor.go); nil without interceptors
 	turns turns   // keeps requests through the chain in call order
+
+	csrf    *csrf                  // WithCSRF (csrf.go)
+	connSID atomic.Pointer[string] // WithCSRF: the session cookie the last handshake carried
 }
 
 // Connect dials url (http://, https://, ws:// or wss://; the path defaults to /socket.io/), performs
@@ -89,7 +92,12 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 	s.disp.track = &s.track
 	s.queue.maxN, s.queue.maxBytes = o.queueLimit, o.queueBytes
 	s.headers.Store(newGlobalHeaders(o.headers))
-	s.chain = buildChain(o.interceptors, nil, s.transmit)
+	var sdk []Interceptor
+	if o.csrf {
+		s.csrf = &csrf{s: s}
+		sdk = append(sdk, s.csrf.intercept)
+	}
+	s.chain = buildChain(o.interceptors, sdk, s.transmit)
 	if err := s.setURL(rawURL); err != nil {
 		return nil, err
 	}

@@ -84,7 +84,14 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 	}
 	if err == nil {
 		var sess *engine.Session
+		var sid string
+		if s.csrf != nil {
+			sid = cookieValue(a.handshakeHeader(), s.sessionCookieName())
+		}
 		if sess, err = engine.Handshake(ctx, t, int(s.opts.protocol)); err == nil {
+			if s.csrf != nil {
+				s.connSID.Store(&sid)
+			}
 			es := &engineSession{sess: sess}
 			if polling && s.canUpgrade() {
 				sid := sess.Open().SID

@@ -67,6 +67,8 @@ type options struct {
 	sessionCookieName string // WithSessionCookieName
 	interceptors      []Interceptor
 	connectParams     func(context.Context) (http.Header, url.Values, error)
+	csrf              bool   // WithCSRF
+	csrfPage          string // WithCSRFPage
 }
 
 func defaultOptions() options {

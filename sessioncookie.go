@@ -105,18 +105,7 @@ func (s *SailsSocket) getSessionCookie(ctx context.Context, a *attempt) error {
 	if req.Header == nil {
 		req.Header = http.Header{}
 	}
-	base := s.httpClient()
-	client := &http.Client{
-		Transport: base.Transport,
-		Jar:       s.opts.jar, // sends the jar's cookies, stores what every response (redirects included) sets
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 5 {
-				return errors.New("stopped after 5 redirects")
-			}
-			return nil
-		},
-	}
-	resp, err := client.Do(req)
+	resp, err := s.jarClient().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err // dialError names the deadline
@@ -133,4 +122,45 @@ func (s *SailsSocket) getSessionCookie(ctx context.Context, a *attempt) error {
 		hint = "the server has no /__getcookie route: is sails.config.sockets.grant3rdPartyCookie off?"
 	}
 	return fmt.Errorf("%w: GET %s answered HTTP %d without a %s cookie (%s)", ErrSessionCookie, u, resp.StatusCode, s.sessionCookieName(), hint)
+}
+
+// jarClient returns an HTTP client over the socket's polling transport (its TLS settings) that
+// sends the jar's cookies and stores what every response, redirects included, sets.
+func (s *SailsSocket) jarClient() *http.Client {
+	return &http.Client{
+		Transport: s.httpClient().Transport,
+		Jar:       s.opts.jar,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("stopped after 5 redirects")
+			}
+			return nil
+		},
+	}
+}
+
+// jarSessionID returns the value of the session cookie the jar holds for the socket URL ("" if none).
+func (s *SailsSocket) jarSessionID() string {
+	if s.opts.jar == nil {
+		return ""
+	}
+	name := s.sessionCookieName()
+	for _, ck := range s.opts.jar.Cookies(s.httpURL) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// cookieValue returns the value of the cookie named name in the Cookie headers of h ("" if none).
+func cookieValue(h http.Header, name string) string {
+	for _, line := range h.Values("Cookie") {
+		for _, part := range strings.Split(line, ";") {
+			if n, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && n == name {
+				return v
+			}
+		}
+	}
+	return ""
 }
