@@ -102,7 +102,7 @@ func (c *csrf) intercept(ctx context.Context, req *RequestOptions, next Invoker)
 	if !isUnsafe(req.Method) || hasHeader(req.Headers, csrfHeader) {
 		return next(ctx, req)
 	}
-	tok, err := c.get(ctx, "")
+	tok, fresh, err := c.get(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -113,15 +113,16 @@ func (c *csrf) intercept(ctx context.Context, req *RequestOptions, next Invoker)
 	}
 	req.Headers[csrfHeader] = tok
 	jwr, err := next(ctx, req)
-	if err != nil || !isCSRFMismatch(jwr) {
+	if err != nil || fresh || !isCSRFMismatch(jwr) {
+		// A 403 with a token fetched for this very request is no stale token: a policy refused it.
 		return jwr, err
 	}
-	fresh, ferr := c.get(ctx, tok)
+	tok, _, ferr := c.get(ctx, tok)
 	if ferr != nil {
 		c.s.logf(slog.LevelWarn, "sailsio: CSRF mismatch, and no new token", "url", req.URL, "error", ferr)
 		return jwr, nil
 	}
-	req.Headers[csrfHeader] = fresh
+	req.Headers[csrfHeader] = tok
 	return next(ctx, req)
 }
 
@@ -135,25 +136,29 @@ func hasHeader(h map[string]string, name string) bool {
 	return false
 }
 
-// isCSRFMismatch reports whether jwr is Sails' refusal of a missing or wrong token.
+// isCSRFMismatch reports whether jwr may be Sails' refusal of a missing or wrong token: a 403 whose
+// body is what Sails' default forbidden response sends ("Forbidden": the CSRF hook calls
+// res.forbidden('CSRF mismatch'), which drops its argument), or one that says "CSRF mismatch" (an
+// app's own forbidden response that keeps it). See docs/protocol.md#csrf.
 func isCSRFMismatch(jwr *JWRes) bool {
 	if jwr == nil || jwr.StatusCode != http.StatusForbidden {
 		return false
 	}
-	return strings.Contains(strings.ToLower(string(jwr.Body)), "csrf mismatch")
+	body := strings.TrimSpace(string(jwr.Body))
+	return body == `"Forbidden"` || strings.Contains(strings.ToLower(body), "csrf mismatch")
 }
 
 // get returns the token for the socket's session, fetching it when there is none, when it was
-// fetched with another session, or when it is stale (the token just refused). One fetch runs at a
-// time; the others wait for it.
-func (c *csrf) get(ctx context.Context, stale string) (string, error) {
+// fetched with another session, or when it is stale (the token just refused); fresh says this call
+// fetched it. One fetch runs at a time; the others wait for it and take what it got.
+func (c *csrf) get(ctx context.Context, stale string) (tok string, fresh bool, err error) {
 	for {
 		sid, connected := c.session()
 		c.mu.Lock()
 		if c.token != "" && c.token != stale && c.sid == sid {
 			tok := c.token
 			c.mu.Unlock()
-			return tok, nil
+			return tok, false, nil
 		}
 		if wait := c.fetching; wait != nil {
 			c.mu.Unlock()
@@ -162,14 +167,14 @@ func (c *csrf) get(ctx context.Context, stale string) (string, error) {
 				stale = "" // what that fetch got is fresh
 				continue
 			case <-ctx.Done():
-				return "", fmt.Errorf("sailsio: CSRF token: %w", ctx.Err())
+				return "", false, fmt.Errorf("sailsio: CSRF token: %w", ctx.Err())
 			}
 		}
 		done := make(chan struct{})
 		c.fetching = done
 		c.mu.Unlock()
 
-		tok, err := c.fetch(ctx)
+		tok, err = c.fetch(ctx)
 		jarSID := c.s.jarSessionID()
 		c.mu.Lock()
 		c.fetching = nil
@@ -187,9 +192,9 @@ func (c *csrf) get(ctx context.Context, stale string) (string, error) {
 		}
 		close(done)
 		if err != nil {
-			return "", err
+			return "", false, err
 		}
-		return tok, nil
+		return tok, true, nil
 	}
 }
 

@@ -3,7 +3,6 @@ package sailsio_test
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +14,7 @@ import (
 
 // csrfApp is a mockserver app that checks CSRF tokens as Sails does: a token is valid for the
 // session it was issued to (and its secret generation); unsafe requests without a valid one get 403
-// "CSRF mismatch". It exposes the token the way the template's pages do, or through /csrfToken.
+// "Forbidden". It exposes the token the way the template's pages do, or through /csrfToken.
 type csrfApp struct {
 	srv        *mockserver.Server
 	pages      atomic.Int32 // page GETs
@@ -56,7 +55,7 @@ func newCSRFApp(t *testing.T, route bool, page string) *csrfApp {
 		app.tokensSeen = append(app.tokensSeen, got)
 		app.mu.Unlock()
 		if req.Method != "GET" && req.URL != "/thing?skip" && got != token(req) {
-			res.Status(http.StatusForbidden).Send("CSRF mismatch")
+			res.Forbidden(nil) // Sails' CSRF hook: res.forbidden(), body "Forbidden"
 			return
 		}
 		res.JSON(map[string]string{"method": req.Method, "token": got})
@@ -200,5 +199,29 @@ func TestCSRFNewSession(t *testing.T) {
 	// The token's new session reached the socket through a reconnection.
 	life.Expect(t, sailsio.EventDisconnect)
 	life.Expect(t, sailsio.EventConnect)
-	t.Logf("events: %v", life.All())
+}
+
+// TestCSRFPolicy403: a 403 to a request whose token was fetched for it is a policy's refusal: it is
+// not sent again; with an older token it is, once, after one more fetch.
+func TestCSRFPolicy403(t *testing.T) {
+	app := newCSRFApp(t, false, templatePage)
+	var refused atomic.Int32
+	app.srv.Handle("POST /admin", func(req *mockserver.Request, res *mockserver.Response) {
+		refused.Add(1)
+		res.Forbidden(nil)
+	})
+	s := newSocket(t, app.srv.URL(), sailsio.WithCSRF())
+	dial(t, s)
+	for i, want := range []int32{1, 3} {
+		jwr, err := s.PostContext(testCtx(t), "/admin", nil)
+		if err != nil || jwr.StatusCode != 403 {
+			t.Fatalf("post %d: %v %v", i, jwr, err)
+		}
+		if n := refused.Load(); n != want {
+			t.Errorf("after post %d the server refused %d requests, want %d", i, n, want)
+		}
+	}
+	if n := app.pages.Load(); n != 2 {
+		t.Errorf("the page was fetched %d times, want 2", n)
+	}
 }
