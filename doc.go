@@ -61,6 +61,10 @@
 //     only while callbacks wait, and ends when none does.
 //   - while a connection closes, one goroutine that tells the server goodbye and waits for the
 //     connection's goroutines.
+//   - with WithInterceptors or WithCSRF, one goroutine per callback-form request while its
+//     interceptor chain runs (the chain blocks, as Do does); without interceptors, none. Such
+//     requests still reach the server in call order (interceptor.go). Do runs the chain on the
+//     caller's goroutine.
 //
 // Per connection (internal/engine): a reader that reads frames until the connection ends; a writer
 // that exists only while frames wait to be written (a burst is written with one system call); and
@@ -83,7 +87,8 @@
 // # Never waiting on user code
 //
 // State is changed under one mutex; no user code — callbacks, handlers, logger handlers, BackOff
-// policies, cookie jars — ever runs under it, so all of them may call any method of the socket. Log
+// policies, cookie jars, interceptors, WithConnectParams functions — ever runs under it, so all of
+// them may call any method of the socket. Log
 // records are handed to the logger on the callback goroutine, in order with the callbacks.
 //
 // The SDK never waits on user code without a bound. Disconnect (and Close) return within about one
