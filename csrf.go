@@ -198,6 +198,22 @@ func (c *csrf) get(ctx context.Context, stale string) (tok string, fresh bool, e
 	}
 }
 
+// held returns the token held for the session the live connection's handshake carried, or "". It
+// is called with s.mu held (replays, as a connection is installed): it reads no state under s.mu
+// and calls no user code.
+func (c *csrf) held() string {
+	p := c.s.connSID.Load()
+	if p == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sid != *p {
+		return ""
+	}
+	return c.token
+}
+
 // session returns the session cookie the socket's requests carry: the live connection's, else the
 // one the next handshake will carry (the jar's).
 func (c *csrf) session() (sid string, connected bool) {

@@ -225,3 +225,25 @@ func TestCSRFPolicy403(t *testing.T) {
 		t.Errorf("the page was fetched %d times, want 2", n)
 	}
 }
+
+// TestCSRFResubscribe: an unsafe resubscription carries the token held for the session, on the
+// first connection and after a reconnection.
+func TestCSRFResubscribe(t *testing.T) {
+	app := newCSRFApp(t, false, templatePage)
+	s := newSocket(t, app.srv.URL(), sailsio.WithCSRF(), sailsio.WithReconnectionDelay(1, 2))
+	life := lifecycle(s)
+	dial(t, s)
+	if jwr, err := s.PostContext(testCtx(t), "/thing", nil); err != nil || jwr.StatusCode != 200 { // fetches the token
+		t.Fatalf("post: %v %v", jwr, err)
+	}
+	cb, replies, _ := callback()
+	s.Resubscribe(sailsio.RequestOptions{Method: "post", URL: "/thing"}, cb)
+	if r := await(t, replies, "first join"); r.jwr.StatusCode != 200 {
+		t.Fatalf("first join: %v", r.jwr)
+	}
+	app.srv.DropConnections()
+	life.WaitFor(t, sailsio.EventReconnect)
+	if r := await(t, replies, "join after reconnecting"); r.jwr.StatusCode != 200 {
+		t.Errorf("join after reconnecting: %v %s", r.jwr, r.data)
+	}
+}

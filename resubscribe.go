@@ -10,6 +10,12 @@ import "encoding/json"
 // the callback goroutine. Data is encoded once, by this call; global headers are those in force
 // when it is sent. stop ends the replays (it does not undo anything on the server). Invalid
 // options, or a closed socket, make cb get an error once (ErrInvalidRequest ..., ErrClosed).
+//
+// The socket sends these requests itself as a connection comes up, so they do not go through the
+// interceptors of WithInterceptors. With WithCSRF, an unsafe one carries the token the socket holds
+// for the connection's session, if it holds one (a POST room join after a reconnection, say); after
+// a restart that lost the session, there is none until the next unsafe request fetches one, and the
+// replay is refused like any request without a token.
 func (s *SailsSocket) Resubscribe(opts RequestOptions, cb Callback) (stop func()) {
 	// Encode the body once, so that sending again runs no user code (MarshalJSON) under s.mu.
 	data, err := encodeData(opts.Data)
@@ -56,7 +62,18 @@ type resubscription struct {
 
 // request builds this time's request, with the global headers in force now.
 func (rs *resubscription) request() *request {
-	r, err := rs.s.newRequest(rs.opts)
+	opts := rs.opts
+	if c := rs.s.csrf; c != nil && isUnsafe(opts.Method) && !hasHeader(opts.Headers, csrfHeader) {
+		if tok := c.held(); tok != "" {
+			h := make(map[string]string, len(opts.Headers)+1)
+			for k, v := range opts.Headers {
+				h[k] = v
+			}
+			h[csrfHeader] = tok
+			opts.Headers = h
+		}
+	}
+	r, err := rs.s.newRequest(opts)
 	if err != nil { // SetHeaders may have made the global headers invalid since
 		rs.s.failCallback(rs.cb, err)
 		return nil
