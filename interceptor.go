@@ -100,6 +100,23 @@ func (ts *turns) take() *turn {
 	return t
 }
 
+// settled reports whether every turn taken so far has passed: a request made now may go without
+// a turn and still be in call order.
+func (ts *turns) settled() bool {
+	ts.mu.Lock()
+	last := ts.last
+	ts.mu.Unlock()
+	if last == nil {
+		return true
+	}
+	select {
+	case <-last:
+		return true
+	default:
+		return false
+	}
+}
+
 // passed marks the request as sent: the next one may go.
 func (t *turn) passed() { t.once.Do(func() { close(t.mine) }) }
 
@@ -170,6 +187,13 @@ func (s *SailsSocket) transmit(ctx context.Context, req *RequestOptions) (*JWRes
 		return nil, err
 	}
 	return s.await(ctx, r, nil)
+}
+
+// bypassChain reports whether a callback-form request may skip the chain: the only interceptor is
+// WithCSRF's, which has nothing to do for a safe method, and no earlier request waits for its turn.
+// It spares the goroutine of the chain to the GETs of a WithCSRF socket.
+func (s *SailsSocket) bypassChain(method string) bool {
+	return len(s.opts.interceptors) == 0 && !isUnsafe(method) && s.turns.settled()
 }
 
 // requestIntercepted is Request through the interceptor chain: on a goroutine of its own, with a

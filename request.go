@@ -33,7 +33,7 @@ type RequestOptions struct {
 
 // Request sends a virtual request and returns at once. cb (may be nil) is called exactly once.
 func (s *SailsSocket) Request(opts RequestOptions, cb Callback) {
-	if s.chain != nil {
+	if s.chain != nil && !s.bypassChain(opts.Method) {
 		s.requestIntercepted(opts, cb)
 		return
 	}
