@@ -46,8 +46,9 @@ type SailsSocket struct {
 	pollClient *http.Client // polling's keep-alive client, one per socket
 	upgraded   atomic.Bool  // an upgrade succeeded (WithRememberUpgrade)
 
-	lmu       sync.Mutex
-	listeners map[string][]*listener
+	lmu          sync.Mutex
+	listeners    map[string][]*listener
+	anyListeners []*anyListener // OnAny; never mutated in place
 }
 
 // Connect dials url (http://, https://, ws:// or wss://; the path defaults to /socket.io/), performs
