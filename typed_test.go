@@ -33,7 +33,9 @@ func TestDoJSON(t *testing.T) {
 	})
 	srv.Handle("GET /none", func(req *mockserver.Request, res *mockserver.Response) { res.Status(204).Send(nil) })
 	srv.Handle("GET /text", func(req *mockserver.Request, res *mockserver.Response) { res.Send("hello") })
-	srv.Handle("GET /partial", func(req *mockserver.Request, res *mockserver.Response) { res.Send(json.RawMessage(`{"name":"Ada","id":"x"}`)) })
+	srv.Handle("GET /partial", func(req *mockserver.Request, res *mockserver.Response) {
+		res.Send(json.RawMessage(`{"name":"Ada","id":"x"}`))
+	})
 	srv.Handle("GET /missing", func(req *mockserver.Request, res *mockserver.Response) { res.NotFound(nil) })
 	srv.Handle("GET /moved", func(req *mockserver.Request, res *mockserver.Response) {
 		res.Status(302).Set("Location", "/user").Send("Redirecting to /user")
