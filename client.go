@@ -47,8 +47,9 @@ type SailsSocket struct {
 	pollClient *http.Client // polling's keep-alive client, one per socket
 	upgraded   atomic.Bool  // an upgrade succeeded (WithRememberUpgrade)
 
-	lmu       sync.Mutex
-	listeners map[string][]*listener
+	lmu          sync.Mutex
+	listeners    map[string][]*listener
+	anyListeners []*anyListener // OnAny; never mutated in place
 
 	chain Invoker // the interceptor chain (interceptor.go); nil without interceptors
 	turns turns   // keeps requests through the chain in call order

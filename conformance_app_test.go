@@ -278,6 +278,8 @@ func installApp(s *mockserver.Server, hook int, fl appFlavor) {
 	// The Pet model (api/models/Pet.js) with the REST blueprints and pub/sub of
 	// config/blueprints.js (rest, autoWatch) and the attributes of config/models.js.
 	s.Model("pet", mockserver.Required("name"))
+	// The Owner model (api/models/Owner.js): pets is a one-way collection of Pet.
+	s.Model("owner", mockserver.Required("name"), mockserver.Collection("pets", "pet"))
 }
 
 // paramAny is req.param(name) of Sails: route params, then the body (any JSON value but null),

@@ -88,6 +88,41 @@ func (s *SailsSocket) On(event string, h EventHandler) (off func()) {
 	}
 }
 
+type anyListener struct {
+	h       func(event string, data json.RawMessage)
+	removed atomic.Bool
+}
+
+// OnAny registers h for every server event, whatever its name, and returns a function that
+// removes exactly this registration. The lifecycle events (the Event constants) do not reach h.
+// h runs on the callback goroutine like the handlers of On, in order with them: for each event,
+// the OnAny handlers run first, then the event's own handlers (as socket.io-client's onAny).
+// Off does not remove h; RemoveAllListeners does.
+func (s *SailsSocket) OnAny(h func(event string, data json.RawMessage)) (off func()) {
+	if h == nil {
+		return func() {}
+	}
+	l := &anyListener{h: h}
+	s.lmu.Lock()
+	s.anyListeners = append(s.anyListeners[:len(s.anyListeners):len(s.anyListeners)], l) // a copy: never mutated in place
+	s.lmu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			l.removed.Store(true)
+			s.lmu.Lock()
+			defer s.lmu.Unlock()
+			var n []*anyListener
+			for _, x := range s.anyListeners {
+				if x != l {
+					n = append(n, x)
+				}
+			}
+			s.anyListeners = n
+		})
+	}
+}
+
 // Off removes every handler of event.
 func (s *SailsSocket) Off(event string) {
 	s.lmu.Lock()
@@ -98,8 +133,9 @@ func (s *SailsSocket) Off(event string) {
 	s.lmu.Unlock()
 }
 
-// RemoveAllListeners removes every handler of every event. Unlike sails.io.js, the SDK's own
-// bookkeeping (failing in-flight requests on disconnect) does not depend on listeners and keeps working.
+// RemoveAllListeners removes every handler of every event, those of OnAny too. Unlike sails.io.js,
+// the SDK's own bookkeeping (failing in-flight requests on disconnect) does not depend on listeners
+// and keeps working.
 func (s *SailsSocket) RemoveAllListeners() {
 	s.lmu.Lock()
 	for _, ls := range s.listeners {
@@ -108,6 +144,10 @@ func (s *SailsSocket) RemoveAllListeners() {
 		}
 	}
 	s.listeners = nil
+	for _, l := range s.anyListeners {
+		l.removed.Store(true)
+	}
+	s.anyListeners = nil
 	s.lmu.Unlock()
 }
 
@@ -144,7 +184,24 @@ func (s *SailsSocket) serverEvent(name string, data json.RawMessage) {
 		s.logf(slog.LevelWarn, "sailsio: ignoring a server event with a reserved name", "event", name)
 		return
 	}
-	s.emit(name, data)
+	s.lmu.Lock()
+	anys, ls := s.anyListeners, s.listeners[name] // never mutated in place
+	s.lmu.Unlock()
+	if len(anys) == 0 && len(ls) == 0 {
+		return
+	}
+	s.disp.post(func() { // one post: the OnAny handlers and the event's run back to back
+		for _, l := range anys {
+			if !l.removed.Load() {
+				s.call(func() { l.h(name, data) })
+			}
+		}
+		for _, l := range ls {
+			if !l.removed.Load() {
+				s.call(func() { l.h(data) })
+			}
+		}
+	})
 }
 
 // reserved are the lifecycle event names.

@@ -50,8 +50,9 @@ type Model struct {
 	identity string
 	cfg      modelConfig
 
-	mu      sync.Mutex
+	mu      *sync.Mutex // one for every model of the server (model_assoc.go)
 	records map[int64]*jsObject
+	links   map[string]map[int64]map[int64]bool // collection -> parent id -> child ids (model_assoc.go)
 	nextID  int64
 	lastTS  int64
 }
@@ -61,6 +62,7 @@ type ModelOption func(*modelConfig)
 
 type modelConfig struct {
 	attrs     []attribute // declared attributes, after createdAt, updatedAt and id
+	colls     []collection
 	autoWatch bool
 	mirror    bool
 }
@@ -156,16 +158,17 @@ func (s *Server) Model(identity string, opts ...ModelOption) *Model {
 			panic(fmt.Sprintf("mockserver: model %s: attribute %s is built in", identity, a.name))
 		}
 	}
-	m := &Model{srv: s, identity: identity, cfg: cfg, records: map[int64]*jsObject{}, nextID: 1}
+	m := &Model{srv: s, identity: identity, cfg: cfg, records: map[int64]*jsObject{}, nextID: 1, mu: new(sync.Mutex)}
 	s.router.mu.Lock()
 	defer s.router.mu.Unlock()
 	for _, r := range s.router.blueprints {
 		if r.model == identity {
 			panic(fmt.Sprintf("mockserver: model %s is already registered", identity))
 		}
+		m.mu = r.m.mu
 	}
 	base := "/" + identity
-	for _, b := range []struct {
+	for _, b := range append([]struct {
 		address string
 		h       HandlerFunc
 	}{
@@ -175,12 +178,12 @@ func (s *Server) Model(identity string, opts ...ModelOption) *Model {
 		{"PATCH " + base + "/:id", m.update},
 		{"PUT " + base + "/:id", m.update},
 		{"DELETE " + base + "/:id", m.destroy},
-	} {
+	}, m.collectionRoutes()...) {
 		p, err := parseAddress(b.address)
 		if err != nil {
 			panic(err)
 		}
-		s.router.blueprints = append(s.router.blueprints, blueprintRoute{route: route{pattern: p, h: b.h}, model: identity})
+		s.router.blueprints = append(s.router.blueprints, blueprintRoute{route: route{pattern: p, h: b.h}, model: identity, m: m})
 	}
 	return m
 }
@@ -212,17 +215,23 @@ func (m *Model) declared(name string) bool {
 	case "createdAt", "updatedAt", "id":
 		return true
 	}
-	return m.cfg.attr(name) != nil
+	return m.cfg.attr(name) != nil || m.cfg.coll(name) != nil
 }
 
-// output returns a record as Sails returns it: undeclared attributes first, then the declared
-// ones in order.
-func (m *Model) output(rec *jsObject) *jsObject {
+// output returns a record as Sails returns it: undeclared attributes first, then the
+// collections populated (model_assoc.go), then the declared ones in order.
+func (m *Model) output(rec *jsObject) *jsObject { return m.render(rec, true) }
+
+// render is output, with the collections or without them (a record in a populated collection).
+func (m *Model) render(rec *jsObject, populated bool) *jsObject {
 	out := newJSObject()
 	for _, k := range rec.order() {
 		if !m.declared(k) {
 			out.set(k, rec.vals[k])
 		}
+	}
+	if populated {
+		m.populate(rec, out)
 	}
 	for _, k := range m.attrOrder() {
 		if v, ok := rec.vals[k]; ok {
@@ -394,8 +403,17 @@ func parseID(raw json.RawMessage) (int64, bool) {
 // must be held.
 func (m *Model) newRecord(vals *jsObject) (*jsObject, *usageError) {
 	rec := newJSObject()
+	members := map[string][]int64{} // collections given on create
 	for _, k := range vals.order() {
 		v := vals.vals[k]
+		if m.cfg.coll(k) != nil {
+			ids, uerr := memberIDs(k, v)
+			if uerr != nil {
+				return nil, uerr
+			}
+			members[k] = ids
+			continue
+		}
 		switch k {
 		case "id":
 			if wire.FirstByte(v) == 'n' {
@@ -445,6 +463,9 @@ func (m *Model) newRecord(vals *jsObject) (*jsObject, *usageError) {
 	id, _ := parseID(rec.vals["id"])
 	rec.set("id", json.RawMessage(strconv.FormatInt(id, 10)))
 	m.records[id] = rec
+	for name, ids := range members {
+		m.replaceMembers(name, id, ids)
+	}
 	return rec, nil
 }
 
@@ -620,8 +641,19 @@ func (m *Model) update(req *Request, res *Response) {
 	}
 	previous := m.output(rec)
 	changes := newJSObject()
+	members := map[string][]int64{}
 	for _, k := range params.order() {
 		v := params.vals[k]
+		if m.cfg.coll(k) != nil {
+			ids, uerr := memberIDs(k, v)
+			if uerr != nil {
+				m.badRequest(req, res, uerr)
+				return
+			}
+			members[k] = ids
+			changes.set(k, v)
+			continue
+		}
 		a := m.cfg.attr(k)
 		if k == "createdAt" || k == "updatedAt" {
 			a = &attribute{name: k, typ: "number"}
@@ -642,7 +674,12 @@ func (m *Model) update(req *Request, res *Response) {
 		changes.set("updatedAt", json.RawMessage(strconv.FormatInt(m.now(), 10)))
 	}
 	for _, k := range changes.order() {
-		rec.set(k, changes.vals[k])
+		if m.cfg.coll(k) == nil {
+			rec.set(k, changes.vals[k])
+		}
+	}
+	for name, ids := range members {
+		m.replaceMembers(name, id, ids)
 	}
 	if req.IsSocket {
 		m.srv.Subscribe(req.SocketID, m.identity, id)
@@ -664,8 +701,9 @@ func (m *Model) destroy(req *Request, res *Response) {
 		res.NotFound(nil)
 		return
 	}
-	delete(m.records, id)
 	previous := m.output(rec)
+	delete(m.records, id)
+	m.dropMembers(id)
 	m.srv.Publish(m.identity, "destroyed", id, nil, previous, m.omitFor(req))
 	m.srv.retire(m.identity, id)
 	if req.IsSocket {

@@ -54,6 +54,7 @@ type policyRule struct {
 type blueprintRoute struct {
 	route
 	model string
+	m     *Model
 }
 
 type router struct {

@@ -1,12 +1,14 @@
 // Command quickstart shows sailsio in one minute: it connects a socket, sends a GET and a POST in
-// both styles (io.socket callbacks and blocking Go calls), receives a pushed event, and exits.
+// both styles (io.socket callbacks and blocking Go calls), updates and destroys a record, receives
+// the model's pushed events as typed ModelEvents (OnModel) on a second socket, and exits.
 //
 // With no flags it starts an embedded mockserver, so it needs nothing else:
 //
 //	go run ./examples/quickstart
 //
 // With -url it talks to a real Sails app instead. It uses the REST blueprints of a model (default
-// "user"): GET /user/1, GET /user (which subscribes the socket to the model's events) and POST /user.
+// "user"): GET /user/1, GET /user (which subscribes the socket to the model's events), POST /user,
+// PATCH /user/:id and DELETE /user/:id.
 // The app under testdata/sails has a "pet" model:
 //
 //	go run ./examples/quickstart -url http://localhost:1337 -model pet
@@ -95,11 +97,11 @@ func run(rawURL string, proto sailsio.Protocol, model string, trs []sailsio.Tran
 		return err
 	}
 	defer watcher.Disconnect()
-	created := make(chan json.RawMessage, 1)
-	watcher.On(model, func(data json.RawMessage) {
+	events := make(chan sailsio.ModelEvent[record], 16)
+	sailsio.OnModel(watcher, model, func(ev sailsio.ModelEvent[record]) {
 		select {
-		case created <- data:
-		default:
+		case events <- ev:
+		default: // never block the socket's callbacks
 		}
 	})
 	sub, err := watcher.GetContext(ctx, "/"+model, nil) // subscribes the watcher
@@ -141,18 +143,39 @@ func run(rawURL string, proto sailsio.Protocol, model string, trs []sailsio.Tran
 		return ctx.Err()
 	}
 
-	jwr, err = s.PostContext(ctx, "/"+model, map[string]string{"name": "Alan"})
+	// 3. Typed: DoJSON decodes a 2xx body (any other status is a *StatusError).
+	alan, jwr, err := sailsio.DoJSON[record](ctx, s, sailsio.RequestOptions{Method: "post", URL: "/" + model, Data: map[string]string{"name": "Alan"}})
 	if err != nil {
 		return err
 	}
-	fmt.Printf("blocking POST /%s -> %d %s\n", model, jwr.StatusCode, jwr.Body)
+	fmt.Printf("typed POST /%s -> %d, id %s, name %s\n", model, jwr.StatusCode, alan.ID, alan.Name)
+	id := strings.Trim(string(alan.ID), `"`)
+	if _, _, err := sailsio.DoJSON[record](ctx, s, sailsio.RequestOptions{Method: "patch", URL: "/" + model + "/" + id, Data: map[string]string{"name": "Alan Turing"}}); err != nil {
+		return err
+	}
+	if _, _, err := sailsio.DoJSON[record](ctx, s, sailsio.RequestOptions{Method: "delete", URL: "/" + model + "/" + id}); err != nil {
+		return err
+	}
 
-	// 3. The pushed event, on the watching socket.
-	select {
-	case data := <-created:
-		fmt.Printf("watcher got event %s: %s\n", model, data)
-	case <-time.After(10 * time.Second):
-		return fmt.Errorf("the watcher got no %s event within 10s", model)
+	// 4. The pushed events, on the watching socket: created (Grace, Alan), updated and destroyed.
+	timeout := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case ev := <-events:
+			switch ev.Verb {
+			case "created":
+				fmt.Printf("watcher got %s %s %s: %s\n", model, ev.Verb, ev.ID, ev.Data.Name)
+			case "updated":
+				fmt.Printf("watcher got %s %s %s: %s -> %s\n", model, ev.Verb, ev.ID, previousName(ev), ev.Data.Name)
+			case "destroyed":
+				fmt.Printf("watcher got %s %s %s: %s\n", model, ev.Verb, ev.ID, previousName(ev))
+				done = string(ev.ID) == string(alan.ID)
+			default:
+				fmt.Printf("watcher got %s %s %s\n", model, ev.Verb, ev.ID)
+			}
+		case <-timeout:
+			return fmt.Errorf("the watcher got no %s destroyed event within 10s", model)
+		}
 	}
 	if len(trs) > 1 && trs[0] == sailsio.TransportPolling {
 		select {
@@ -164,6 +187,20 @@ func run(rawURL string, proto sailsio.Protocol, model string, trs []sailsio.Tran
 	}
 	fmt.Printf("now on %v\n", s.Transport())
 	return nil
+}
+
+// record is what the quickstart reads of a model's records.
+type record struct {
+	ID   json.RawMessage `json:"id"` // a number with the default primary key, a string with others
+	Name string          `json:"name"`
+}
+
+// previousName is the name of the record before an update or a destroy, when Sails sent it.
+func previousName(ev sailsio.ModelEvent[record]) string {
+	if ev.Previous == nil {
+		return "?"
+	}
+	return ev.Previous.Name
 }
 
 // startMock starts a mockserver with the blueprint REST routes and pub/sub of model, as a Sails app
