@@ -37,12 +37,15 @@ func newFlagSet(e *env, name, synopsis, examples string) *flag.FlagSet {
 			fmt.Fprintf(w, "\nExamples:\n%s\n", examples)
 		}
 	}
-	fs.Usage = func() { fmt.Fprintf(fs.Output(), "run 'sailsio %s --help' for usage\n", name) }
+	// The flag package calls Usage both for -h/--help and after a flag error; parseFlags prints
+	// the full usage for the first and the hint for the second.
+	fs.Usage = func() {}
+	usageHint[fs] = func() { fmt.Fprintf(e.stderr, "run 'sailsio %s --help' for usage\n", name) }
 	return fs
 }
 
-// fullUsage holds each flag set's --help text (flag errors print only a hint).
-var fullUsage = map[*flag.FlagSet]func(){}
+// fullUsage holds each flag set's --help text, usageHint the line a flag error ends with.
+var fullUsage, usageHint = map[*flag.FlagSet]func(){}, map[*flag.FlagSet]func(){}
 
 // parseFlags parses args, allowing flags after positional arguments (sailsio get URL /path -i), and
 // returns the positional arguments. "--" ends the flags. --help prints the usage on stdout.
@@ -55,6 +58,7 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) ([]string, error) {
 				fullUsage[fs]()
 				return nil, errHelp
 			}
+			usageHint[fs]()
 			return nil, exitWith(exitUsage, errSilent)
 		}
 		rest := fs.Args()
