@@ -23,7 +23,9 @@ const loadExamples = `  sailsio load http://127.0.0.1:1337 --sockets 1000 --rate
       --request '3:GET /echo' --request '1:POST /rooms/lobby/say {"text":"{{stamp}}"}' \
       --subscribe 'POST /rooms/lobby/join' --fanout chat --think 500ms --out report.json
   sailsio load http://127.0.0.1:1337 --scenario chat.yaml
-  sailsio load $(sailsio mock --shards 5 ...) --sockets 100000 --rate 3000 --duration 70s   # idle sockets
+  sailsio mock --quiet --shards 5 > mock.urls &        # idle sockets against five mock ports
+  until [ -s mock.urls ]; do sleep 0.1; done             # (the mock runs until stopped: see mock --help)
+  sailsio load $(cat mock.urls) --sockets 100000 --rate 3000 --duration 70s; kill $!
 
 Several URLs spread the sockets round-robin: each server port has its own ephemeral-port range
 (about 28,000 sockets per destination on Linux), so 100,000 sockets need 4 or more (mock --shards).
