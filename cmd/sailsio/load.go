@@ -303,7 +303,11 @@ func (lr *loadRun) run(ctx context.Context) *report {
 	if n := lr.connected.Load(); rampDone > 0 {
 		rep.Sockets.ConnectRate = float64(n) / rampDone.Seconds()
 	}
-	lr.logf("%d of %d sockets connected after %.1fs; holding for %v", lr.connected.Load(), lr.sc.Sockets, rampDone.Seconds(), lr.sc.Duration)
+	failed := ""
+	if n := lr.failed.Load(); n > 0 {
+		failed = fmt.Sprintf(" (%d failed)", n)
+	}
+	lr.logf("%d of %d sockets connected%s after %.1fs; holding for %v", lr.connected.Load(), lr.sc.Sockets, failed, rampDone.Seconds(), lr.sc.Duration)
 	if lr.barrier != nil {
 		lr.barrier(ctx, "ramped")
 	}
@@ -501,7 +505,13 @@ func (lr *loadRun) open(ctx context.Context, i int) {
 		return
 	}
 	ls.s = s
+	// Connect returns before the socket's connect handlers run (they run on its event goroutine):
+	// open waits for the first one, so that arrive ends, and the hold starts, with every connected
+	// socket counted.
+	counted := make(chan struct{})
+	var countOnce sync.Once
 	s.On(sailsio.EventConnect, func(json.RawMessage) {
+		defer countOnce.Do(func() { close(counted) })
 		n := lr.connected.Add(1)
 		for {
 			p := lr.peak.Load()
@@ -543,6 +553,10 @@ func (lr *loadRun) open(ctx context.Context, i int) {
 	lr.mu.Lock()
 	lr.socks = append(lr.socks, ls)
 	lr.mu.Unlock()
+	select {
+	case <-counted:
+	case <-ctx.Done():
+	}
 	if len(lr.sc.Requests) > 0 {
 		// A random first delay spreads the sockets' requests over the think time.
 		first := time.Duration(rand.Int64N(int64(lr.sc.Think) + 1))
