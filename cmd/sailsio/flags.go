@@ -124,6 +124,40 @@ func headerMap(list []string) (map[string]string, error) {
 	return m, nil
 }
 
+// handshakeOnlyWarnings returns a warning for each virtual header Sails ignores because it takes the
+// value from the handshake: cookie and origin (docs/protocol.md#how-sails-reads-a-virtual-request).
+// The command does not move such a header to the handshake: -H is a request's header (in repl and
+// in load's scenarios it can change between requests, after the handshake), while the handshake's
+// cookie is the socket's session for every request and reconnection. source names where the header
+// came from ("-H").
+func handshakeOnlyWarnings(source string, headers map[string]string) []string {
+	var out []string
+	for _, name := range []string{"cookie", "origin"} {
+		found := false
+		for n := range headers {
+			found = found || strings.EqualFold(n, name)
+		}
+		if !found {
+			continue
+		}
+		w := fmt.Sprintf("warning: %s %s: Sails takes a socket's %s from its handshake, never from a request's headers, so this header changes nothing; ", source, name, name)
+		if name == "cookie" {
+			w += "for a session use --cookie-jar FILE (a curl cookie file, kept between commands) or --handshake-header 'cookie: ...'"
+		} else {
+			w += "use --handshake-header 'origin: ...'"
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// warnHandshakeOnly prints handshakeOnlyWarnings on w, one "sailsio: " line each.
+func warnHandshakeOnly(w io.Writer, source string, headers map[string]string) {
+	for _, m := range handshakeOnlyWarnings(source, headers) {
+		fmt.Fprintln(w, "sailsio:", m)
+	}
+}
+
 // protocol validates --eio.
 func (c *connFlags) protocol() (sailsio.Protocol, error) {
 	switch c.eio {

@@ -50,6 +50,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("-H: %v", err)
 	}
+	warnHandshakeOnly(e.stderr, "-H", headers)
 	var reqs []sailsio.RequestOptions
 	for _, s := range subs {
 		ro, err := parseRequestLine(s)

@@ -109,6 +109,13 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("-H: %v", err)
 	}
+	if *workerOf == "" { // the parent of a --workers run warns, its workers do not repeat it
+		warnHandshakeOnly(e.stderr, "-H", headers)
+		warnHandshakeOnly(e.stderr, "scenario header", sc.Headers)
+		for _, r := range sc.Requests {
+			warnHandshakeOnly(e.stderr, "scenario request header", r.Headers)
+		}
+	}
 	for k, v := range sc.Headers {
 		headers[strings.ToLower(k)] = v
 	}

@@ -61,6 +61,7 @@ func runRepl(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("-H: %v", err)
 	}
+	warnHandshakeOnly(e.stderr, "-H", headers)
 	cs, err := cf.setup(pos[0])
 	if err != nil {
 		return err
@@ -308,6 +309,9 @@ func (r *repl) headers(arg string) error {
 		n, v, err := parseHeader(arg)
 		if err != nil {
 			return fmt.Errorf("headers: %v", err)
+		}
+		for _, w := range handshakeOnlyWarnings("headers", map[string]string{n: v}) {
+			r.printf(r.e.stderr, "# %s\n", w)
 		}
 		h[strings.ToLower(n)] = v
 	}
