@@ -47,12 +47,25 @@ func TestHandshakeFailuresNameTheCause(t *testing.T) {
 	f := newFake(t, nil)
 	s, c, connected := startFake(t, f, WithProtocol(EIO4))
 	c.send(`0{"sid":"x","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`)
-	c.send("40") // what an EIO3-only server (sails-hook-sockets 2.x) sends by itself
+	c.send("40") // what an EIO3-only server (sails-hook-sockets 1.x and 2.x) sends by itself
 	err = connected()
-	if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "EIO3") {
-		t.Errorf("EIO4 against an EIO3-only server: %v, want ErrProtocol naming EIO3", err)
+	if !errors.Is(err, ErrProtocol) || !strings.Contains(err.Error(), "EIO3") || !strings.Contains(err.Error(), "sails-hook-sockets 1.x and 2.x") {
+		t.Errorf("EIO4 against an EIO3-only server: %v, want ErrProtocol naming EIO3 and both EIO3-only hooks", err)
 	}
 	_ = s
+
+	// engine.io 4 and later answer an EIO3 handshake so when allowEIO3 is off (sails-hook-sockets
+	// 3.x turns it on; a plain socket.io server may not).
+	eio4Only := newFake(t, func(w http.ResponseWriter, r *http.Request) (http.Header, bool) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"code":5,"message":"Unsupported protocol version"}`))
+		return nil, false
+	})
+	_, err = Connect(ctx5(t), eio4Only.URL)
+	if !errors.As(err, &he) || he.StatusCode != 400 || !strings.Contains(he.Hint, "allowEIO3") || !strings.Contains(he.Hint, "EIO4") || strings.Contains(he.Hint, "speaks only EIO3") {
+		t.Errorf("EIO3 against an EIO4-only server: %v, want a hint naming allowEIO3 and EIO4", err)
+	}
 }
 
 // TestAbsurdOpen: an open packet with intervals no server would send fails Connect with

@@ -125,7 +125,9 @@ func newHandshakeError(status int, body []byte, path string) *HandshakeError {
 	case status >= 200 && status < 300, status == http.StatusNotFound:
 		e.Hint = "not a Socket.IO endpoint: check the URL and WithPath (" + path + "); it must match sails.config.sockets.path"
 	case status == http.StatusBadRequest && strings.Contains(e.Body, "Unsupported protocol version"):
-		e.Hint = "the server does not speak this Engine.IO version: sails-hook-sockets 2.x speaks only EIO3"
+		// engine.io 4 and later refuse an EIO3 handshake so unless allowEIO3 is set
+		// (docs/protocol.md#server-generations): EIO3-only servers never answer this.
+		e.Hint = "the server refuses Engine.IO v3: socket.io 3.x and later accept it only with allowEIO3, which sails-hook-sockets 3.x sets; use EIO4"
 	case status == http.StatusBadRequest && strings.Contains(e.Body, "Transport unknown"):
 		e.Hint = "the server does not accept this transport (sails.config.sockets.transports)"
 	case status == http.StatusBadRequest || status == http.StatusForbidden:

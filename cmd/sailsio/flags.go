@@ -37,12 +37,15 @@ func newFlagSet(e *env, name, synopsis, examples string) *flag.FlagSet {
 			fmt.Fprintf(w, "\nExamples:\n%s\n", examples)
 		}
 	}
-	fs.Usage = func() { fmt.Fprintf(fs.Output(), "run 'sailsio %s --help' for usage\n", name) }
+	// The flag package calls Usage both for -h/--help and after a flag error; parseFlags prints
+	// the full usage for the first and the hint for the second.
+	fs.Usage = func() {}
+	usageHint[fs] = func() { fmt.Fprintf(e.stderr, "run 'sailsio %s --help' for usage\n", name) }
 	return fs
 }
 
-// fullUsage holds each flag set's --help text (flag errors print only a hint).
-var fullUsage = map[*flag.FlagSet]func(){}
+// fullUsage holds each flag set's --help text, usageHint the line a flag error ends with.
+var fullUsage, usageHint = map[*flag.FlagSet]func(){}, map[*flag.FlagSet]func(){}
 
 // parseFlags parses args, allowing flags after positional arguments (sailsio get URL /path -i), and
 // returns the positional arguments. "--" ends the flags. --help prints the usage on stdout.
@@ -55,6 +58,7 @@ func parseFlags(e *env, fs *flag.FlagSet, args []string) ([]string, error) {
 				fullUsage[fs]()
 				return nil, errHelp
 			}
+			usageHint[fs]()
 			return nil, exitWith(exitUsage, errSilent)
 		}
 		rest := fs.Args()
@@ -118,6 +122,40 @@ func headerMap(list []string) (map[string]string, error) {
 		m[strings.ToLower(n)] = v
 	}
 	return m, nil
+}
+
+// handshakeOnlyWarnings returns a warning for each virtual header Sails ignores because it takes the
+// value from the handshake: cookie and origin (docs/protocol.md#how-sails-reads-a-virtual-request).
+// The command does not move such a header to the handshake: -H is a request's header (in repl and
+// in load's scenarios it can change between requests, after the handshake), while the handshake's
+// cookie is the socket's session for every request and reconnection. source names where the header
+// came from ("-H").
+func handshakeOnlyWarnings(source string, headers map[string]string) []string {
+	var out []string
+	for _, name := range []string{"cookie", "origin"} {
+		found := false
+		for n := range headers {
+			found = found || strings.EqualFold(n, name)
+		}
+		if !found {
+			continue
+		}
+		w := fmt.Sprintf("warning: %s %s: Sails takes a socket's %s from its handshake, never from a request's headers, so this header changes nothing; ", source, name, name)
+		if name == "cookie" {
+			w += "for a session use --cookie-jar FILE (a curl cookie file, kept between commands) or --handshake-header 'cookie: ...'"
+		} else {
+			w += "use --handshake-header 'origin: ...'"
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// warnHandshakeOnly prints handshakeOnlyWarnings on w, one "sailsio: " line each.
+func warnHandshakeOnly(w io.Writer, source string, headers map[string]string) {
+	for _, m := range handshakeOnlyWarnings(source, headers) {
+		fmt.Fprintln(w, "sailsio:", m)
+	}
 }
 
 // protocol validates --eio.

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +21,10 @@ const listenExamples = `  sailsio listen http://localhost:1337 chat --subscribe 
 Each event is one JSON object on its own line of stdout: {"time":"RFC3339Nano","event":"NAME","data":...}.
 Connection life (connect, disconnect, reconnecting, subscription answers) goes to stderr.
 Subscriptions are sent again after every reconnection, since a new server-side socket has no rooms.
+A subscription succeeds when answered 2xx. When none of a connection's subscriptions succeeds,
+listen ends with "no subscription succeeded" and the exit status of the first (4 for a 4xx, 5 for a
+5xx, 6 for no answer within --timeout, 1 otherwise); when some succeed, it goes on, and says which
+were refused on stderr.
 Without an EVENT, listen takes the events the subscriptions name (the first path segment, as
 blueprint pub/sub does: 'GET /pet' → "pet") and "message" (the default event of sails.sockets.broadcast).`
 
@@ -44,6 +50,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("-H: %v", err)
 	}
+	warnHandshakeOnly(e.stderr, "-H", headers)
 	var reqs []sailsio.RequestOptions
 	for _, s := range subs {
 		ro, err := parseRequestLine(s)
@@ -115,14 +122,37 @@ func runListen(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "sailsio listen: "+format+"\n", a...)
 	}
 	lifecycle(sock, logf, func(err error) { stop(err) })
-	for _, ro := range reqs {
-		ro := ro
+	round := newSubRound(len(reqs))
+	sock.On(sailsio.EventConnect, func(json.RawMessage) { round.reset() })
+	for i, ro := range reqs {
 		sock.Resubscribe(ro, func(_ json.RawMessage, jwr *sailsio.JWRes) {
-			if jwr.StatusCode == 0 || jwr.Error != nil {
-				logf("subscription %s %s failed: %v", strings.ToUpper(ro.Method), ro.URL, jwr.Error)
+			name := strings.ToUpper(ro.Method) + " " + ro.URL
+			var failure *exitError
+			switch {
+			case jwr.StatusCode >= 200 && jwr.StatusCode < 300:
+				logf("subscribed: %s → %d", name, jwr.StatusCode)
+			case errors.Is(jwr.Error, sailsio.ErrDisconnected), errors.Is(jwr.Error, sailsio.ErrClosed):
+				// The connection went before the answer: a new connection sends it again.
+				logf("subscription %s: no answer: %v", name, jwr.Error)
 				return
+			case jwr.StatusCode == 0:
+				logf("subscription %s failed: %v", name, jwr.Error)
+				code := exitOther
+				if errors.Is(jwr.Error, sailsio.ErrTimeout) {
+					code = exitTimeout
+				}
+				failure = &exitError{code: code, err: fmt.Errorf("%s: %v", name, jwr.Error)}
+			default:
+				logf("subscription %s refused: %d %s", name, jwr.StatusCode, compactJSON(jwr.Body))
+				code := statusExit(jwr.StatusCode)
+				if code == exitOK {
+					code = exitOther // a 1xx or 3xx answer is no subscription either
+				}
+				failure = &exitError{code: code, err: fmt.Errorf("%s → %d", name, jwr.StatusCode)}
 			}
-			logf("subscribed: %s %s → %d", strings.ToUpper(ro.Method), ro.URL, jwr.StatusCode)
+			if err := round.answer(i, failure); err != nil {
+				stop(err)
+			}
 		})
 	}
 	if err := sock.Connect(ctx); err != nil {
@@ -137,6 +167,49 @@ func runListen(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	return nil
+}
+
+// subRound follows the answers to one connection's subscriptions: when every one has been answered
+// and none succeeded, listening is pointless (docs/cli.md#events-listen).
+type subRound struct {
+	mu       sync.Mutex
+	failures []*exitError // by subscription; nil: not answered yet, or succeeded
+	answered []bool
+	ok       bool
+}
+
+func newSubRound(n int) *subRound {
+	return &subRound{failures: make([]*exitError, n), answered: make([]bool, n)}
+}
+
+// reset starts a new connection's round.
+func (r *subRound) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	clear(r.failures)
+	clear(r.answered)
+	r.ok = false
+}
+
+// answer records subscription i's answer (failure nil: it succeeded). It returns the error listen
+// ends with once every subscription has failed: the exit status of the first one, in --subscribe
+// order, and every failure in the message.
+func (r *subRound) answer(i int, failure *exitError) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.answered[i] = true
+	r.failures[i] = failure
+	if failure == nil {
+		r.ok = true
+	}
+	if r.ok || slices.Contains(r.answered, false) {
+		return nil
+	}
+	msgs := make([]string, len(r.failures))
+	for j, f := range r.failures {
+		msgs[j] = f.err.Error()
+	}
+	return exitWith(r.failures[0].code, fmt.Errorf("no subscription succeeded (%s)", strings.Join(msgs, "; ")))
 }
 
 // lifecycle logs connection life on stderr and calls fatal when the socket will not come back.

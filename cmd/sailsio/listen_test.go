@@ -109,3 +109,47 @@ func TestListenForAndErrors(t *testing.T) {
 		t.Fatalf("bad subscription: exit %d", r.code)
 	}
 }
+
+// TestListenRefusedSubscriptions: a subscription answered with a status outside 2xx is refused;
+// listen ends with the status's exit code when no subscription of a connection succeeded, and
+// goes on (saying so on stderr) when at least one did.
+func TestListenRefusedSubscriptions(t *testing.T) {
+	srv := mockserver.NewT(t)
+	srv.Handle("POST /rooms/:room/join", func(req *mockserver.Request, res *mockserver.Response) {
+		srv.Join(req.SocketID, req.Params["room"])
+		res.OK(map[string]string{"joined": req.Params["room"]})
+	})
+	srv.Handle("POST /private/join", func(req *mockserver.Request, res *mockserver.Response) {
+		res.Status(401).JSON(map[string]string{"error": "log in first"})
+	})
+	srv.Handle("POST /broken/join", func(req *mockserver.Request, res *mockserver.Response) {
+		res.ServerError("broken")
+	})
+	for _, c := range []struct {
+		subs []string
+		code int
+	}{
+		{[]string{"POST /private/join"}, 4},
+		{[]string{"POST /broken/join"}, 5},
+		{[]string{"POST /private/join", "POST /broken/join"}, 4}, // the first one's
+	} {
+		args := []string{"listen", srv.URL(), "chat", "--for", "5s"}
+		for _, s := range c.subs {
+			args = append(args, "--subscribe", s)
+		}
+		r := runCLI(t, nil, args...)
+		if r.code != c.code || !strings.Contains(r.stderr, "sailsio: no subscription succeeded") || !strings.Contains(r.stderr, "log in first") && c.subs[0] == "POST /private/join" {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and 'no subscription succeeded'", c.subs, r.code, r.stderr, c.code)
+		}
+	}
+	l := startProc(t, "listen", srv.URL(), "chat", "--subscribe", "POST /private/join", "--subscribe", "POST /rooms/lobby/join", "--count", "1")
+	l.waitStderr(t, "subscribed: POST /rooms/lobby/join → 200", 1, 15*time.Second)
+	l.waitStderr(t, "subscription POST /private/join refused: 401", 1, 15*time.Second)
+	srv.Broadcast("lobby", "chat", map[string]string{"still": "listening"})
+	if ev := parseEventLine(t, l.line(t, 10*time.Second)); ev.Event != "chat" {
+		t.Fatalf("event %+v", ev)
+	}
+	if code := l.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("one of two subscriptions refused: exit %d: %s", code, l.stderrText())
+	}
+}

@@ -23,7 +23,9 @@ const loadExamples = `  sailsio load http://127.0.0.1:1337 --sockets 1000 --rate
       --request '3:GET /echo' --request '1:POST /rooms/lobby/say {"text":"{{stamp}}"}' \
       --subscribe 'POST /rooms/lobby/join' --fanout chat --think 500ms --out report.json
   sailsio load http://127.0.0.1:1337 --scenario chat.yaml
-  sailsio load $(sailsio mock --shards 5 ...) --sockets 100000 --rate 3000 --duration 70s   # idle sockets
+  sailsio mock --quiet --shards 5 > mock.urls &        # idle sockets against five mock ports
+  until [ -s mock.urls ]; do sleep 0.1; done             # (the mock runs until stopped: see mock --help)
+  sailsio load $(cat mock.urls) --sockets 100000 --rate 3000 --duration 70s; kill $!
 
 Several URLs spread the sockets round-robin: each server port has its own ephemeral-port range
 (about 28,000 sockets per destination on Linux), so 100,000 sockets need 4 or more (mock --shards).
@@ -106,6 +108,13 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 	headers, err := headerMap(cf.headers)
 	if err != nil {
 		return usageErrorf("-H: %v", err)
+	}
+	if *workerOf == "" { // the parent of a --workers run warns, its workers do not repeat it
+		warnHandshakeOnly(e.stderr, "-H", headers)
+		warnHandshakeOnly(e.stderr, "scenario header", sc.Headers)
+		for _, r := range sc.Requests {
+			warnHandshakeOnly(e.stderr, "scenario request header", r.Headers)
+		}
 	}
 	for k, v := range sc.Headers {
 		headers[strings.ToLower(k)] = v
@@ -301,7 +310,11 @@ func (lr *loadRun) run(ctx context.Context) *report {
 	if n := lr.connected.Load(); rampDone > 0 {
 		rep.Sockets.ConnectRate = float64(n) / rampDone.Seconds()
 	}
-	lr.logf("%d of %d sockets connected after %.1fs; holding for %v", lr.connected.Load(), lr.sc.Sockets, rampDone.Seconds(), lr.sc.Duration)
+	failed := ""
+	if n := lr.failed.Load(); n > 0 {
+		failed = fmt.Sprintf(" (%d failed)", n)
+	}
+	lr.logf("%d of %d sockets connected%s after %.1fs; holding for %v", lr.connected.Load(), lr.sc.Sockets, failed, rampDone.Seconds(), lr.sc.Duration)
 	if lr.barrier != nil {
 		lr.barrier(ctx, "ramped")
 	}
@@ -499,7 +512,13 @@ func (lr *loadRun) open(ctx context.Context, i int) {
 		return
 	}
 	ls.s = s
+	// Connect returns before the socket's connect handlers run (they run on its event goroutine):
+	// open waits for the first one, so that arrive ends, and the hold starts, with every connected
+	// socket counted.
+	counted := make(chan struct{})
+	var countOnce sync.Once
 	s.On(sailsio.EventConnect, func(json.RawMessage) {
+		defer countOnce.Do(func() { close(counted) })
 		n := lr.connected.Add(1)
 		for {
 			p := lr.peak.Load()
@@ -541,6 +560,10 @@ func (lr *loadRun) open(ctx context.Context, i int) {
 	lr.mu.Lock()
 	lr.socks = append(lr.socks, ls)
 	lr.mu.Unlock()
+	select {
+	case <-counted:
+	case <-ctx.Done():
+	}
 	if len(lr.sc.Requests) > 0 {
 		// A random first delay spreads the sockets' requests over the think time.
 		first := time.Duration(rand.Int64N(int64(lr.sc.Think) + 1))

@@ -147,3 +147,20 @@ func TestLoadWorkers(t *testing.T) {
 		t.Errorf("heartbeats %q", rep.Sockets.HeartbeatsKept)
 	}
 }
+
+// TestLoadHoldsOnceEverySocketConnected: the hold starts only when every socket that connects has
+// been counted, so the "N of M sockets connected" line gives the true count. Connect returns before
+// the socket's connect handlers run; counting in the handler alone started the hold at 49 of 50.
+func TestLoadHoldsOnceEverySocketConnected(t *testing.T) {
+	u := mockURL(t)
+	for run := range 5 {
+		r := runCLI(t, nil, "load", u, "--sockets", "50", "--duration", "1ms", "--progress", "off", "--json")
+		if r.code != 0 || !strings.Contains(r.stderr, "sailsio load: 50 of 50 sockets connected after ") {
+			t.Fatalf("run %d: exit %d, stderr %q; want the hold to start with 50 of 50 connected", run, r.code, r.stderr)
+		}
+	}
+	r := runCLI(t, nil, "load", "http://127.0.0.1:1", "--sockets", "2", "--duration", "1ms", "--timeout", "5s", "--progress", "off", "--json")
+	if r.code != 3 || !strings.Contains(r.stderr, "0 of 2 sockets connected (2 failed) after ") {
+		t.Fatalf("refused: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/sailsio-go/sailsio"
@@ -18,8 +20,14 @@ const mockExamples = `  sailsio mock                                   # the bui
   sailsio mock --eio 3 --ping-interval 5s        # behave like sails-hook-sockets 2.x
   sailsio mock --shards 4                        # four servers in one process (load targets; one URL each)
 
-The first line of stdout is the server's URL (one line per shard), so a script can read it:
-  url=$(sailsio mock & ...) or: sailsio mock | head -1
+stdout gets the server's URL (one line per shard, written at once when every shard listens), and
+nothing else. The mock runs until SIGINT or SIGTERM, so a command substitution of it never returns:
+run it in another terminal and copy the URL it prints, or, in a script, start it in the background
+with stdout in a file, wait for the file, and stop the mock at the end:
+  sailsio mock --quiet > mock.url &
+  until [ -s mock.url ]; do sleep 0.1; done
+  sailsio get "$(cat mock.url)" /echo
+  kill $!
 
 A routes file (YAML or JSON):
   routes:
@@ -126,10 +134,15 @@ func runMock(ctx context.Context, e *env, args []string) error {
 			return usageErrorf("--routes: %v", err)
 		}
 	}
+	// One write for every URL, so a script that waits for a non-empty file reads them all.
+	var urls strings.Builder
 	for _, srv := range servers {
 		url := srv.URL()
-		fmt.Fprintln(e.stdout, url)
+		urls.WriteString(url + "\n")
 		logf("listening on %s (hook %d.x, ping %v/%v)", url, *eio-1, *ping, *pingTimeout)
+	}
+	if _, err := io.WriteString(e.stdout, urls.String()); err != nil {
+		return exitWith(exitOther, err)
 	}
 	if f, ok := e.stdout.(*os.File); ok {
 		_ = f.Sync()

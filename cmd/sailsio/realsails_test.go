@@ -82,6 +82,11 @@ func realSailsScenarios(t *testing.T, u, eio string) {
 		if code := l.wait(t, 10*time.Second); code != 0 {
 			t.Fatalf("exit %d", code)
 		}
+		// The app's policy refuses GET /secret without its key: 403, so listen has nothing to wait for.
+		r := runCLI(t, nil, "listen", u, "secret", "--subscribe", "GET /secret", "--for", "5s", "--eio", eio)
+		if r.code != 4 || !strings.Contains(r.stderr, "subscription GET /secret refused: 403") || !strings.Contains(r.stderr, "no subscription succeeded") {
+			t.Fatalf("refused subscription: exit %d, stderr %q", r.code, r.stderr)
+		}
 	})
 	t.Run("load", func(t *testing.T) {
 		room := "load" + eio

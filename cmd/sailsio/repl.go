@@ -33,7 +33,9 @@ Commands: get|post|put|patch|delete|head|options PATH [JSON]; on EVENT; off EVEN
 (no argument: list; "headers -name": remove); subscribe VERB PATH [JSON] (sent again after every
 reconnection); id; help; exit (or Ctrl-D). Responses and events print as they arrive; on a terminal
 the line editor keeps history (--history) and completes verbs, commands and event names (Tab).
-With stdin not a terminal, repl reads one command per line (a script) and prints compact JSON.`
+With stdin not a terminal, repl reads one command per line (a script) and prints compact JSON; blank
+lines and lines starting with # are comments, and a line that is neither a comment nor a command
+ends the script with "script line N: ..." and exit status 2.`
 
 // replVerbs are the request verbs the repl takes as commands.
 var replVerbs = []string{"get", "post", "put", "patch", "delete", "head", "options"}
@@ -59,6 +61,7 @@ func runRepl(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return usageErrorf("-H: %v", err)
 	}
+	warnHandshakeOnly(e.stderr, "-H", headers)
 	cs, err := cf.setup(pos[0])
 	if err != nil {
 		return err
@@ -107,6 +110,7 @@ func runRepl(ctx context.Context, e *env, args []string) error {
 		return connectError(cctx, err)
 	}
 	lines := make(chan string)
+	lineNo := 0
 	readErr := make(chan error, 1)
 	go func() {
 		defer close(lines)
@@ -141,7 +145,16 @@ func runRepl(ctx context.Context, e *env, args []string) error {
 				}
 				return nil
 			}
-			if quit := r.exec(ctx, strings.TrimSpace(line)); quit {
+			lineNo++
+			quit, err := r.exec(ctx, strings.TrimSpace(line))
+			if err != nil {
+				if rl == nil {
+					// A script stops at a line it cannot run: what follows may depend on it.
+					return usageErrorf("script line %d: %v", lineNo, err)
+				}
+				r.printf(e.stderr, "# %v (try help)\n", err)
+			}
+			if quit {
 				return nil
 			}
 		}
@@ -194,31 +207,31 @@ func (r *repl) completer() readline.AutoCompleter {
 	return readline.NewPrefixCompleter(items...)
 }
 
-// exec runs one command line; it returns true to end the session.
-func (r *repl) exec(ctx context.Context, line string) bool {
+// exec runs one command line; it returns true to end the session, and an error for a line that is
+// not a command (blank lines and lines starting with # are comments).
+func (r *repl) exec(ctx context.Context, line string) (bool, error) {
 	if line == "" || strings.HasPrefix(line, "#") {
-		return false
+		return false, nil
 	}
 	cmd, rest, _ := strings.Cut(line, " ")
 	rest = strings.TrimSpace(rest)
 	switch strings.ToLower(cmd) {
 	case "exit", "quit":
-		return true
+		return true, nil
 	case "help", "?":
 		r.printf(r.out, "%s\n", replExamples[strings.Index(replExamples, "Commands:"):])
 	case "id":
 		r.printf(r.out, "%s\n", r.sock.ID())
 	case "on":
-		r.on(rest)
+		return false, r.on(rest)
 	case "off":
 		r.off(rest)
 	case "headers":
-		r.headers(rest)
+		return false, r.headers(rest)
 	case "subscribe":
 		ro, err := parseRequestLine(rest)
 		if err != nil {
-			r.printf(r.e.stderr, "# subscribe: %v\n", err)
-			return false
+			return false, fmt.Errorf("subscribe: %v", err)
 		}
 		stop := r.sock.Resubscribe(ro, func(_ json.RawMessage, jwr *sailsio.JWRes) { r.printResponse(jwr, nil) })
 		r.mu.Lock()
@@ -227,8 +240,7 @@ func (r *repl) exec(ctx context.Context, line string) bool {
 	default:
 		ro, err := parseRequestLine(line)
 		if err != nil {
-			r.printf(r.e.stderr, "# %v (try help)\n", err)
-			return false
+			return false, err
 		}
 		rctx := ctx
 		if r.timeout > 0 {
@@ -239,19 +251,18 @@ func (r *repl) exec(ctx context.Context, line string) bool {
 		jwr, err := r.sock.Do(rctx, ro)
 		r.printResponse(jwr, err)
 	}
-	return false
+	return false, nil
 }
 
-func (r *repl) on(name string) {
+func (r *repl) on(name string) error {
 	if name == "" || strings.ContainsAny(name, " \t") {
-		r.printf(r.e.stderr, "# on EVENT\n")
-		return
+		return fmt.Errorf("on: want one EVENT name, got %q", name)
 	}
 	r.mu.Lock()
 	_, dup := r.events[name]
 	r.mu.Unlock()
 	if dup {
-		return
+		return nil
 	}
 	off := r.sock.On(name, func(data json.RawMessage) {
 		r.printf(r.out, "event %s %s\n", name, compactJSON(data))
@@ -259,6 +270,7 @@ func (r *repl) on(name string) {
 	r.mu.Lock()
 	r.events[name] = off
 	r.mu.Unlock()
+	return nil
 }
 
 func (r *repl) off(name string) {
@@ -273,7 +285,7 @@ func (r *repl) off(name string) {
 	}
 }
 
-func (r *repl) headers(arg string) {
+func (r *repl) headers(arg string) error {
 	h := r.sock.Headers()
 	switch {
 	case arg == "":
@@ -285,7 +297,7 @@ func (r *repl) headers(arg string) {
 		for _, n := range names {
 			r.printf(r.out, "%s: %s\n", n, h[n])
 		}
-		return
+		return nil
 	case strings.HasPrefix(arg, "-"):
 		name := strings.ToLower(strings.TrimPrefix(arg, "-"))
 		for n := range h {
@@ -296,12 +308,15 @@ func (r *repl) headers(arg string) {
 	default:
 		n, v, err := parseHeader(arg)
 		if err != nil {
-			r.printf(r.e.stderr, "# headers: %v\n", err)
-			return
+			return fmt.Errorf("headers: %v", err)
+		}
+		for _, w := range handshakeOnlyWarnings("headers", map[string]string{n: v}) {
+			r.printf(r.e.stderr, "# %s\n", w)
 		}
 		h[strings.ToLower(n)] = v
 	}
 	r.sock.SetHeaders(h)
+	return nil
 }
 
 // printResponse prints "STATUS BODY" (compact, one line) or, on a terminal, the status line and the

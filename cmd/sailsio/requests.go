@@ -63,6 +63,7 @@ func runRequest(ctx context.Context, e *env, verb string, args []string) error {
 	if err != nil {
 		return usageErrorf("-H: %v", err)
 	}
+	warnHandshakeOnly(e.stderr, "-H", headers)
 	body, err := readData(*data, e.stdin)
 	if err != nil {
 		var ee *exitError

@@ -203,3 +203,44 @@ func TestHelpShowsExamples(t *testing.T) {
 		t.Errorf("unknown command: exit %d", r.code)
 	}
 }
+
+// TestHandshakeOnlyHeaderWarns: a virtual cookie or origin header changes nothing (Sails takes both
+// from the handshake), so -H cookie/origin, a scenario's and repl's "headers cookie: ..." say so on
+// stderr and name the flags that work; other headers draw no warning.
+func TestHandshakeOnlyHeaderWarns(t *testing.T) {
+	u := mockURL(t)
+	scen := filepath.Join(t.TempDir(), "s.yaml")
+	if err := os.WriteFile(scen, []byte("sockets: 1\nduration: 1ms\nheaders: {Cookie: a=b}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		stdin string
+		warn  string // "" for none
+	}{
+		{"get cookie", []string{"get", u, "/echo", "-H", "Cookie: sails.sid=x"}, "", "-H cookie"},
+		{"get origin", []string{"get", u, "/echo", "-H", "origin: http://example.com"}, "", "-H origin"},
+		{"get other", []string{"get", u, "/echo", "-H", "x-a: b"}, "", ""},
+		{"listen", []string{"listen", u, "news", "--for", "100ms", "-H", "cookie: a=b"}, "", "-H cookie"},
+		{"load", []string{"load", u, "--sockets", "1", "--duration", "1ms", "--progress", "off", "--json", "-H", "cookie: a=b"}, "", "-H cookie"},
+		{"load scenario", []string{"load", u, "--scenario", scen, "--progress", "off", "--json"}, "", "scenario header cookie"},
+		{"repl -H", []string{"repl", u, "-H", "cookie: a=b"}, "", "-H cookie"},
+		{"repl headers", []string{"repl", u}, "headers cookie: a=b\n", "headers cookie"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := runCLI(t, strings.NewReader(c.stdin), c.args...)
+			if r.code != 0 {
+				t.Fatalf("exit %d: %s", r.code, r.stderr)
+			}
+			warned := strings.Contains(r.stderr, "warning: "+c.warn+":") && strings.Contains(r.stderr, "handshake") &&
+				strings.Contains(r.stderr, "--handshake-header")
+			if c.warn == "" && strings.Contains(r.stderr, "warning") || c.warn != "" && !warned {
+				t.Fatalf("stderr %q, want a warning %q", r.stderr, c.warn)
+			}
+			if strings.Contains(c.warn, "cookie") && !strings.Contains(r.stderr, "--cookie-jar") {
+				t.Fatalf("stderr %q does not point to --cookie-jar", r.stderr)
+			}
+		})
+	}
+}

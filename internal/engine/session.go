@@ -149,7 +149,7 @@ func Handshake(ctx context.Context, t Transport, eio int) (*Session, error) {
 				}
 				if json.Unmarshal(p.Data, &v) != nil || v.SID == "" {
 					if len(p.Data) == 0 {
-						return nil, protocolError("the server connected the namespace without a socket id, as only Engine.IO v3 servers do (sails-hook-sockets 2.x): use EIO3")
+						return nil, protocolError("the server connected the namespace without a socket id, as only Engine.IO v3 servers do (sails-hook-sockets 1.x and 2.x): use EIO3")
 					}
 					return nil, protocolError("CONNECT reply without a socket id: %q", excerpt(frame))
 				}

@@ -231,7 +231,7 @@ func TestHandshake(t *testing.T) {
 		{name: "eio3 other namespace skipped", eio: 3, server: frames(open, "40/admin,", "40"), id: "engine-sid"},
 		{name: "eio4 client connects", eio: 4, server: frames(open, `40{"sid":"socket-sid"}`), client: []string{"40"}, id: "socket-sid"},
 		{name: "eio4 ping answered", eio: 4, server: frames(open, "2", `40{"sid":"socket-sid"}`), client: []string{"40", "3"}, id: "socket-sid"},
-		{name: "eio4 no sid", eio: 4, server: frames(open, "40"), client: []string{"40"}, is: ErrProtocol, msg: "use EIO3"},
+		{name: "eio4 no sid", eio: 4, server: frames(open, "40"), client: []string{"40"}, is: ErrProtocol, msg: "only Engine.IO v3 servers do (sails-hook-sockets 1.x and 2.x): use EIO3"},
 		{name: "eio4 sid not a string", eio: 4, server: frames(open, `40{"sid":1}`), is: ErrProtocol, msg: "without a socket id"},
 		{name: "connect error", eio: 3, server: frames(open, `44{"message":"nope"}`), msg: `refused the connection: {"message":"nope"}`},
 		{name: "not an open packet", eio: 3, server: frames("40"), is: ErrProtocol, msg: "expected an open packet"},
