@@ -75,6 +75,9 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 		}
 		return nil, err
 	}
+	if s.csrf != nil {
+		s.csrf.beforeHandshake(ctx)
+	}
 	var t engine.Transport
 	polling := s.firstTransport() == TransportPolling
 	if polling {

@@ -85,6 +85,7 @@ type csrf struct {
 	token    string
 	sid      string        // the session cookie the token was fetched with
 	fetching chan struct{} // closed when the running fetch ends; nil when none runs
+	moving   chan struct{} // closed when the reconnection to the token's session ends; nil when none runs
 	noRoute  atomic.Bool   // GET /csrfToken answered 404 once: go to the page directly
 }
 
@@ -155,46 +156,121 @@ func (c *csrf) get(ctx context.Context, stale string) (tok string, fresh bool, e
 	for {
 		sid, connected := c.session()
 		c.mu.Lock()
+		if wait := c.moving; wait != nil {
+			c.mu.Unlock()
+			if err := waitCtx(ctx, wait); err != nil {
+				return "", false, err
+			}
+			continue
+		}
 		if c.token != "" && c.token != stale && c.sid == sid {
 			tok := c.token
 			c.mu.Unlock()
 			return tok, false, nil
 		}
-		if wait := c.fetching; wait != nil {
-			c.mu.Unlock()
-			select {
-			case <-wait:
-				stale = "" // what that fetch got is fresh
-				continue
-			case <-ctx.Done():
-				return "", false, fmt.Errorf("sailsio: CSRF token: %w", ctx.Err())
-			}
-		}
-		done := make(chan struct{})
-		c.fetching = done
 		c.mu.Unlock()
-
-		tok, err = c.fetch(ctx)
-		jarSID := c.s.jarSessionID()
-		c.mu.Lock()
-		c.fetching = nil
-		if err == nil {
-			c.token, c.sid = tok, jarSID
-		}
-		c.mu.Unlock()
-		if err == nil && connected && jarSID != sid {
-			// The page gave the jar another session than the live connection's: the server forgot
-			// the connection's session. Reconnect, so that the socket carries the token's session.
-			c.s.logf(slog.LevelInfo, "sailsio: CSRF token belongs to a new session; reconnecting")
-			if rerr := c.s.Reconnect(ctx); rerr != nil {
-				err = rerr
-			}
-		}
-		close(done)
+		tok, jarSID, led, err := c.fetchShared(ctx)
 		if err != nil {
 			return "", false, err
 		}
+		if !led {
+			stale = "" // what that fetch got is fresh
+			continue
+		}
+		if connected && jarSID != sid {
+			// The page gave the jar another session than the live connection's: the server forgot
+			// the connection's session. Reconnect, so that the socket carries the token's session;
+			// other requests wait for it (moving) instead of fetching again.
+			c.mu.Lock()
+			moving := make(chan struct{})
+			c.moving = moving
+			c.mu.Unlock()
+			c.s.logf(slog.LevelInfo, "sailsio: CSRF token belongs to a new session; reconnecting")
+			err = c.s.Reconnect(ctx)
+			c.mu.Lock()
+			c.moving = nil
+			c.mu.Unlock()
+			close(moving)
+			if err != nil {
+				return "", false, err
+			}
+		}
 		return tok, true, nil
+	}
+}
+
+// fetchShared fetches a token and keeps it with the jar's session, or, when a fetch already runs,
+// waits for it (led false: the caller looks again at what it got). It never waits for the life
+// owner, so the owner may call it before a handshake.
+func (c *csrf) fetchShared(ctx context.Context) (tok, jarSID string, led bool, err error) {
+	c.mu.Lock()
+	if wait := c.fetching; wait != nil {
+		c.mu.Unlock()
+		return "", "", false, waitCtx(ctx, wait)
+	}
+	done := make(chan struct{})
+	c.fetching = done
+	c.mu.Unlock()
+	tok, err = c.fetch(ctx)
+	jarSID = c.s.jarSessionID()
+	c.mu.Lock()
+	c.fetching = nil
+	if err == nil {
+		c.token, c.sid = tok, jarSID
+	}
+	c.mu.Unlock()
+	close(done)
+	return tok, jarSID, true, err
+}
+
+// waitCtx waits until ch is closed or ctx ends.
+func waitCtx(ctx context.Context, ch <-chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("sailsio: CSRF token: %w", ctx.Err())
+	}
+}
+
+// beforeHandshake runs on the life owner before a handshake: when unsafe resubscriptions will be
+// sent on the connection and no token is held for the session the handshake carries (the jar's),
+// it fetches one, so that they carry it. A failure is logged: the connection still goes on.
+func (c *csrf) beforeHandshake(ctx context.Context) {
+	s := c.s
+	s.mu.Lock()
+	need := false
+	for _, rp := range s.replays {
+		if rs, ok := rp.(*resubscription); ok && isUnsafe(rs.opts.Method) && !hasHeader(rs.opts.Headers, csrfHeader) {
+			need = true
+			break
+		}
+	}
+	s.mu.Unlock()
+	if !need {
+		return
+	}
+	sid := s.jarSessionID()
+	c.mu.Lock()
+	held := c.token != "" && c.sid == sid
+	c.mu.Unlock()
+	if held {
+		return
+	}
+	for {
+		_, _, led, err := c.fetchShared(ctx)
+		if err != nil {
+			s.logf(slog.LevelWarn, "sailsio: no CSRF token for the resubscriptions", "error", err)
+		}
+		if led || err != nil {
+			return
+		}
+		c.mu.Lock() // another fetch ran: is its token the session's?
+		held := c.token != "" && c.sid == sid
+		c.mu.Unlock()
+		if held {
+			return
+		}
 	}
 }
 

@@ -247,3 +247,28 @@ func TestCSRFResubscribe(t *testing.T) {
 		t.Errorf("join after reconnecting: %v %s", r.jwr, r.data)
 	}
 }
+
+// TestCSRFResubscribeFirst: an unsafe resubscription made before any token is held carries one,
+// whether it is made on a connected socket or before Connect.
+func TestCSRFResubscribeFirst(t *testing.T) {
+	for _, before := range []bool{false, true} {
+		t.Run(fmt.Sprint("before Connect ", before), func(t *testing.T) {
+			app := newCSRFApp(t, false, templatePage)
+			s := newSocket(t, app.srv.URL(), sailsio.WithCSRF())
+			cb, replies, _ := callback()
+			if before {
+				s.Resubscribe(sailsio.RequestOptions{Method: "post", URL: "/thing"}, cb)
+			}
+			dial(t, s)
+			if !before {
+				s.Resubscribe(sailsio.RequestOptions{Method: "post", URL: "/thing"}, cb)
+			}
+			if r := await(t, replies, "join"); r.jwr.StatusCode != 200 {
+				t.Errorf("join: %v %s", r.jwr, r.data)
+			}
+			if n := app.pages.Load(); n != 1 {
+				t.Errorf("the page was fetched %d times, want 1", n)
+			}
+		})
+	}
+}

@@ -1,6 +1,10 @@
 package sailsio
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"log/slog"
+	"slices"
+)
 
 // Resubscribe sends a request now (or as soon as the socket connects) and again after every
 // reconnection, before the requests that waited in the queue go out. It is meant for the requests
@@ -12,10 +16,10 @@ import "encoding/json"
 // options, or a closed socket, make cb get an error once (ErrInvalidRequest ..., ErrClosed).
 //
 // The socket sends these requests itself as a connection comes up, so they do not go through the
-// interceptors of WithInterceptors. With WithCSRF, an unsafe one carries the token the socket holds
-// for the connection's session, if it holds one (a POST room join after a reconnection, say); after
-// a restart that lost the session, there is none until the next unsafe request fetches one, and the
-// replay is refused like any request without a token.
+// interceptors of WithInterceptors. With WithCSRF, an unsafe one (a POST room join) carries the
+// session's token: the socket fetches it before a handshake when it holds none for the session the
+// handshake carries, and when Resubscribe is called on a connected socket without one, the first
+// send waits for the fetch. A token that cannot be had is logged, and the replay goes without it.
 func (s *SailsSocket) Resubscribe(opts RequestOptions, cb Callback) (stop func()) {
 	// Encode the body once, so that sending again runs no user code (MarshalJSON) under s.mu.
 	data, err := encodeData(opts.Data)
@@ -36,7 +40,9 @@ func (s *SailsSocket) Resubscribe(opts RequestOptions, cb Callback) (stop func()
 	}
 	s.replays = append(s.replays, rs)
 	if s.state == StateConnected {
-		if r := rs.request(); r != nil {
+		if rs.needsToken() {
+			s.sendWithToken(rs, s.sess)
+		} else if r := rs.request(); r != nil {
 			s.send(s.sess, r)
 		}
 	}
@@ -81,4 +87,29 @@ func (rs *resubscription) request() *request {
 	r.cb = rs.cb
 	r.startTimer()
 	return r
+}
+
+// needsToken reports whether the replay is an unsafe request of a WithCSRF socket that holds no
+// token for the live connection's session. Caller holds s.mu.
+func (rs *resubscription) needsToken() bool {
+	c := rs.s.csrf
+	return c != nil && isUnsafe(rs.opts.Method) && !hasHeader(rs.opts.Headers, csrfHeader) && c.held() == ""
+}
+
+// sendWithToken fetches the CSRF token, then sends the replay on sess if sess is still the live
+// connection (else the connection that replaced it has sent it). Caller holds s.mu.
+func (s *SailsSocket) sendWithToken(rs *resubscription, sess session) {
+	s.track.goroutine(func() {
+		if _, _, err := s.csrf.get(closedContext{s.closed}, ""); err != nil {
+			s.logf(slog.LevelWarn, "sailsio: resubscription sent without a CSRF token", "url", rs.opts.URL, "error", err)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.sess != sess || !slices.Contains(s.replays, replay(rs)) {
+			return
+		}
+		if r := rs.request(); r != nil {
+			s.send(sess, r)
+		}
+	})
 }

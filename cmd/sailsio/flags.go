@@ -85,6 +85,7 @@ type connFlags struct {
 	cacert           string
 	headers          listFlag
 	csrf             bool
+	csrfPage         string
 }
 
 func (c *connFlags) register(fs *flag.FlagSet, withHeaders bool) {
@@ -98,7 +99,8 @@ func (c *connFlags) register(fs *flag.FlagSet, withHeaders bool) {
 	fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "bound on connecting and on each request (`DURATION`; 0: none)")
 	fs.BoolVar(&c.insecure, "insecure", false, "do not verify the server's TLS certificate")
 	fs.StringVar(&c.cacert, "cacert", "", "trust the PEM certificates in `FILE` for TLS")
-	fs.BoolVar(&c.csrf, "csrf", false, "GET /csrfToken over HTTP with the session first and send it as x-csrf-token")
+	fs.BoolVar(&c.csrf, "csrf", false, "send the session's CSRF token as x-csrf-token on post, put, patch and delete: from GET /csrfToken over HTTP, else from the window.SAILS_LOCALS._csrf of the page GET / (what `sails new` apps expose)")
+	fs.StringVar(&c.csrfPage, "csrf-page", "", "with --csrf, read the token from the page at `PATH` instead of / (implies --csrf)")
 }
 
 // parseHeader splits "name: value".
@@ -257,6 +259,15 @@ func (c *connFlags) setup(rawURL string) (*clientSetup, error) {
 		cs.httpJar = newNetscapeJar("")
 	}
 	cs.opts = append(cs.opts, sailsio.WithCookieJar(cs.httpJar))
+	switch {
+	case c.csrfPage != "":
+		if !strings.HasPrefix(c.csrfPage, "/") {
+			return nil, usageErrorf("--csrf-page %q must start with /", c.csrfPage)
+		}
+		cs.opts = append(cs.opts, sailsio.WithCSRFPage(c.csrfPage))
+	case c.csrf:
+		cs.opts = append(cs.opts, sailsio.WithCSRF())
+	}
 	return cs, nil
 }
 

@@ -74,7 +74,7 @@ func runListen(ctx context.Context, e *env, args []string) error {
 	if cf.timeout > 0 {
 		opts = append(opts, sailsio.WithRequestTimeout(cf.timeout))
 	}
-	if err := cs.prepare(ctx, cf.csrf, headers); err != nil {
+	if err := cs.prepare(ctx); err != nil {
 		return err
 	}
 	if len(headers) > 0 {

@@ -125,7 +125,7 @@ func runLoad(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := cs.prepare(ctx, cf.csrf, headers); err != nil {
+		if err := cs.prepare(ctx); err != nil {
 			return err
 		}
 		setups = append(setups, cs)

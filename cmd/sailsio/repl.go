@@ -66,7 +66,7 @@ func runRepl(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cs.prepare(ctx, cf.csrf, headers); err != nil {
+	if err := cs.prepare(ctx); err != nil {
 		return err
 	}
 	opts := cs.opts

@@ -41,7 +41,7 @@ func TestReplScript(t *testing.T) {
 	if !strings.HasPrefix(event, `event chat {`) || !strings.Contains(event, `"text":"hi"`) {
 		t.Errorf("event line %q in %q", event, r.stdout)
 	}
-	want := []string{`201 {"status":201}`, `200 {"id":`, `200 {"sent":true}`, `x-a: b`, `x-csrf-token: `, `200 {"body":{}`, `404 {"status":404}`}
+	want := []string{`201 {"status":201}`, `200 {"id":`, `200 {"sent":true}`, `x-a: b`, `200 {"body":{}`, `404 {"status":404}`}
 	if len(got) < len(want) {
 		t.Fatalf("stdout %q", r.stdout)
 	}
@@ -50,8 +50,8 @@ func TestReplScript(t *testing.T) {
 			t.Errorf("line %d = %q, want prefix %q", i, got[i], w)
 		}
 	}
-	if !strings.Contains(got[5], `"x-a":"b"`) {
-		t.Errorf("global header not sent: %q", got[5])
+	if !strings.Contains(got[4], `"x-a":"b"`) {
+		t.Errorf("global header not sent: %q", got[4])
 	}
 	if len(got) != len(want) {
 		t.Errorf("extra output after exit: %q", got[len(want):])

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -81,7 +80,7 @@ func runRequest(ctx context.Context, e *env, verb string, args []string) error {
 		ctx, cancel = context.WithTimeout(ctx, cf.timeout)
 		defer cancel()
 	}
-	if err := cs.prepare(ctx, cf.csrf, headers); err != nil {
+	if err := cs.prepare(ctx); err != nil {
 		return err
 	}
 	sock, err := sailsio.Connect(ctx, cs.url, append(cs.opts, sailsio.WithReconnection(false))...)
@@ -147,6 +146,8 @@ func requestError(ctx context.Context, err error) error {
 		return exitWith(exitNoConn, err)
 	case errors.Is(err, sailsio.ErrInvalidRequest), errors.Is(err, sailsio.ErrInvalidHeader):
 		return exitWith(exitUsage, err)
+	case errors.Is(err, sailsio.ErrCSRF):
+		return exitWith(exitOther, fmt.Errorf("--csrf: %w", err))
 	case ctx.Err() != nil:
 		return exitWith(exitOther, err)
 	}
@@ -193,52 +194,8 @@ func ensureSessionCookie(ctx context.Context, cs *clientSetup) error {
 	return nil
 }
 
-// prepare runs the HTTP steps before a handshake: a session cookie for a --cookie-jar, then with
-// --csrf the session's token, added to headers as x-csrf-token.
-func (cs *clientSetup) prepare(ctx context.Context, csrf bool, headers map[string]string) error {
-	if err := ensureSessionCookie(ctx, cs); err != nil {
-		return err
-	}
-	if !csrf {
-		return nil
-	}
-	tok, err := fetchCSRFToken(ctx, cs)
-	if err != nil {
-		return err
-	}
-	headers["x-csrf-token"] = tok
-	return nil
-}
-
-// fetchCSRFToken GETs /csrfToken over HTTP with the socket's cookie jar, so the token belongs to the
-// session the socket's handshake then carries (docs/protocol.md#csrf), and returns the token.
-func fetchCSRFToken(ctx context.Context, cs *clientSetup) (string, error) {
-	base, err := httpBase(cs.url)
-	if err != nil {
-		return "", usageErrorf("URL: %v", err)
-	}
-	u := base.JoinPath("/csrfToken")
-	client := cs.httpClient()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return "", exitWith(exitOther, err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return "", exitWith(exitTimeout, fmt.Errorf("--csrf: %w", err))
-		}
-		return "", exitWith(exitNoConn, fmt.Errorf("--csrf: %w", err))
-	}
-	defer resp.Body.Close()
-	var v struct {
-		CSRF string `json:"_csrf"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", exitWith(statusExit(resp.StatusCode), fmt.Errorf("--csrf: GET %s: %s (is CSRF protection on? sails.config.security.csrf)", u, resp.Status))
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v.CSRF == "" {
-		return "", exitWith(exitOther, fmt.Errorf("--csrf: GET %s: no _csrf in the answer", u))
-	}
-	return v.CSRF, nil
+// prepare runs the HTTP steps before a handshake: a session cookie for a --cookie-jar. (With --csrf
+// the SDK's WithCSRF gets the token, over HTTP with the same jar, when an unsafe request needs it.)
+func (cs *clientSetup) prepare(ctx context.Context) error {
+	return ensureSessionCookie(ctx, cs)
 }
