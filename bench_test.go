@@ -209,29 +209,34 @@ func BenchmarkRequestInFlight64(b *testing.B) {
 		})
 	}
 	b.Run("mockserver-callbacks", func(b *testing.B) {
-		s := benchConnect(b, benchMockserver(b), 1)[0]
-		sem := make(chan struct{}, 64)
-		var wg sync.WaitGroup
-		var bad atomic.Int64
-		cb := func(_ json.RawMessage, jwr *sailsio.JWRes) {
-			if jwr.StatusCode != 200 {
-				bad.Add(1)
-			}
-			<-sem
-			wg.Done()
-		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		for range b.N {
-			sem <- struct{}{}
-			wg.Add(1)
-			s.Get(benchPath, nil, cb)
-		}
-		wg.Wait()
-		if n := bad.Load(); n > 0 {
-			b.Fatalf("%d requests did not answer 200", n)
-		}
+		benchCallbacks(b, benchConnect(b, benchMockserver(b), 1)[0], 64)
 	})
+}
+
+// benchCallbacks makes b.N callback-form requests on s, at most inFlight at a time, and returns
+// once every callback has run.
+func benchCallbacks(b *testing.B, s *sailsio.SailsSocket, inFlight int) {
+	sem := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	cb := func(_ json.RawMessage, jwr *sailsio.JWRes) {
+		if jwr.StatusCode != 200 {
+			bad.Add(1)
+		}
+		<-sem
+		wg.Done()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		sem <- struct{}{}
+		wg.Add(1)
+		s.Get(benchPath, nil, cb)
+	}
+	wg.Wait()
+	if n := bad.Load(); n > 0 {
+		b.Fatalf("%d requests did not answer 200", n)
+	}
 }
 
 // BenchmarkRequest1000Sockets: 1,000 sockets, one goroutine each doing Do in a loop (up to 1,000
@@ -291,28 +296,7 @@ func BenchmarkInterceptors(b *testing.B) {
 			}
 		})
 		b.Run(fmt.Sprintf("callbacks64/%d", n), func(b *testing.B) {
-			s := benchConnect(b, benchMinimalServer(b), 1, opts...)[0]
-			sem := make(chan struct{}, 64)
-			var wg sync.WaitGroup
-			var bad atomic.Int64
-			cb := func(_ json.RawMessage, jwr *sailsio.JWRes) {
-				if jwr.StatusCode != 200 {
-					bad.Add(1)
-				}
-				<-sem
-				wg.Done()
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				sem <- struct{}{}
-				wg.Add(1)
-				s.Get(benchPath, nil, cb)
-			}
-			wg.Wait()
-			if n := bad.Load(); n > 0 {
-				b.Fatalf("%d requests did not answer 200", n)
-			}
+			benchCallbacks(b, benchConnect(b, benchMinimalServer(b), 1, opts...)[0], 64)
 		})
 	}
 }
