@@ -1,0 +1,9 @@
+// As the Web App template: everything needs a logged-in user, except the entrance actions, logout
+// and the homepage (and /version, the harness's own route).
+module.exports.policies = {
+  '*': 'is-logged-in',
+  'entrance/*': true,
+  'account/logout': true,
+  'view-homepage': true,
+  'version': true
+};
