@@ -1,5 +1,5 @@
 // The routes of the Web App template that matter to a socket client: a page, the entrance API,
-// logout; plus a protected model (Thing) through two blueprint actions, and /version.
+// logout; plus a protected model (Thing) through two blueprint actions, /version and /session.
 module.exports.routes = {
   'GET /': {action: 'view-homepage'},
 
@@ -11,5 +11,7 @@ module.exports.routes = {
   'GET /thing': {action: 'thing/find'},
   'POST /thing': {action: 'thing/create'},
 
-  'GET /version': {action: 'version'}
+  // The harness's own routes.
+  'GET /version': {action: 'version'},
+  'GET /session': {action: 'session'}
 };
