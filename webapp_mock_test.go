@@ -91,7 +91,8 @@ func webappMirror(srv *mockserver.Server) {
 		mu.Lock()
 		if byEmail[email] != nil {
 			mu.Unlock()
-			res.Status(409).End()
+			exit(res, "emailAlreadyInUse", "The email address is already in use.")
+			res.Status(409).Send("Conflict")
 			return
 		}
 		u := &webappUser{id: len(byID) + 1, emailAddress: email, password: in[1], name: in[2]}

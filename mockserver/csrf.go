@@ -178,7 +178,8 @@ func (r *Request) CSRFToken() string {
 // first, when CSRFToken is not "") and to locals (in the order of their names; a local named
 // _csrf replaces the token). Strings are written as Sails writes them, HTML entities escaped
 // and unescaped again by a small function in the script, so the token reads
-// `window.SAILS_LOCALS = { _csrf: unescape('<token>'),`; other values as JSON. The unescaping
+// `window.SAILS_LOCALS = { _csrf: unescape('<token>'),`; other values as JSON (where Sails writes
+// JavaScript literals, `{ id: 1, name: 'x' }`: the same values once evaluated). The unescaping
 // function is the mock's own, not Sails' minified one.
 func (r *Request) ExposeLocalsToBrowser(locals map[string]any) string {
 	names := make([]string, 0, len(locals)+1)

@@ -61,9 +61,10 @@
 //   - WithResponseTimeout answers a request nobody answers with 500; real Sails never does.
 //   - WithCSRF: the check runs before every route, as in Sails, but there is no per-route
 //     exemption (a route's `csrf: false`); the default page at "/" is the mock's own (Sails
-//     renders the app's view), and the unescaping function in ExposeLocalsToBrowser's script is
-//     not Sails' (the window.SAILS_LOCALS line reads the same). GET /csrfToken refuses a socket
-//     with the error's message where Sails in development sends its stack too.
+//     renders the app's view), and in ExposeLocalsToBrowser's script the unescaping function is
+//     not Sails' and values other than strings are JSON where Sails writes JavaScript literals
+//     (the _csrf entry reads the same). GET /csrfToken refuses a socket with the error's message
+//     where Sails in development sends its stack too.
 //
 // Faults for resilience tests (dropped connections, a paused server, slow responses, refused
 // handshakes, raw frames, missing heartbeats, kicks) are methods of Server; WithFrameLog and
