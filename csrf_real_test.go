@@ -1,13 +1,14 @@
 package sailsio_test
 
-// The flow of an app made by `sails new` with the Web App template (CSRF on, over sockets too), run by
-// hand against testdata/sails/webapp on real Sails (both hook generations) and against its Go mirror on
-// the mockserver (webapp_mock_test.go): an http.Client and the socket share one cookie jar
-// (WithCookieJar + WithSessionCookie), the token is scraped from window.SAILS_LOCALS in GET / (the
-// template has no /csrfToken route) and sent as the x-csrf-token virtual header. The steps are a
-// table (webappManualFlow), so the same flow can be run with another way of getting the token.
+// The flow of an app made by `sails new` with the Web App template (CSRF on, over sockets too), run
+// against testdata/sails/webapp on real Sails (both hook generations) and against its Go mirror on the
+// mockserver (webapp_mock_test.go), twice: by hand (webappManualFlow: an http.Client and the socket
+// share one cookie jar through WithCookieJar + WithSessionCookie, the token is scraped from
+// window.SAILS_LOCALS in GET / (the template has no /csrfToken route) and sent as the x-csrf-token
+// virtual header), then with WithCSRF doing all that (webappSDKFlow). The steps are tables of
+// webappStep, run by runWebappFlow.
 //
-// Every step's status is logged: go test -run TestWebAppCSRFByHand -v .
+// Every step's status is logged: go test -run TestWebAppCSRF -v .
 
 import (
 	"context"
@@ -115,11 +116,37 @@ var webappManualFlow = []webappStep{
 	{name: "list", do: stepRequest, method: "get", url: "/thing", want: 200},
 }
 
+// webappSDKFlow is the flow with the token handled by the SDK (WithCSRF): no page steps, no token
+// by hand. After the restart the first unsafe request is refused with the cached token; WithCSRF then
+// fetches a new one (the page gives the jar a new session), reconnects so that the socket carries
+// that session, and sends the request again: the create is answered by the policy (401, the login
+// is gone with the old session), and a new login works without a Reconnect by hand.
+var webappSDKFlow = []webappStep{
+	{name: "connect", do: stepConnect},
+	{name: "signup", do: stepRequest, method: "post", url: "/api/v1/entrance/signup", data: signupData, want: 200, exit: "success"},
+	{name: "session", do: stepRequest, method: "get", url: "/session", want: 200, exit: "success", session: &webappSession{Same: true, LoggedIn: true}},
+	{name: "logout (GET)", do: stepRequest, method: "get", url: "/api/v1/account/logout", want: 200, exit: "success"},
+	{name: "create while logged out", do: stepRequest, method: "post", url: "/thing", data: thingData, want: 401},
+	{name: "login, wrong password", do: stepRequest, method: "put", url: "/api/v1/entrance/login", data: wrongLoginData, want: 401, exit: "badCombo"},
+	{name: "login", do: stepRequest, method: "put", url: "/api/v1/entrance/login", data: loginData, want: 200, exit: "success"},
+	{name: "create", do: stepRequest, method: "post", url: "/thing", data: thingData, want: 200},
+	{name: "Reconnect", do: stepReconnect},
+	{name: "create after Reconnect", do: stepRequest, method: "post", url: "/thing", data: thingData, want: 200},
+	{name: "restart the server", do: stepRestart},
+	{name: "session after the restart", do: stepRequest, method: "get", url: "/session", want: 200, exit: "success", session: &webappSession{Same: false, LoggedIn: false}},
+	{name: "create after the restart", do: stepRequest, method: "post", url: "/thing", data: thingData, want: 401},
+	{name: "session after that", do: stepRequest, method: "get", url: "/session", want: 200, exit: "success", session: &webappSession{Same: true, LoggedIn: false}},
+	{name: "login", do: stepRequest, method: "put", url: "/api/v1/entrance/login", data: loginData, want: 200, exit: "success"},
+	{name: "create", do: stepRequest, method: "post", url: "/thing", data: thingData, want: 200},
+	{name: "list", do: stepRequest, method: "get", url: "/thing", want: 200},
+}
+
 // webappFlow is the state of one run of the flow.
 type webappFlow struct {
 	t      *testing.T
 	ctx    context.Context
 	b      webappBackend
+	label  string // which flow, for the log
 	jar    *cookiejar.Jar
 	client *http.Client
 	s      *sailsio.SailsSocket
@@ -133,15 +160,17 @@ type webappFlow struct {
 // window.SAILS_LOCALS = { _csrf: unescape('...'), ... }.
 var exposedCSRF = regexp.MustCompile(`window\.SAILS_LOCALS = \{ _csrf: unescape\('([^']+)'\)`)
 
-// runWebappFlow runs steps against b, with opts added to the socket's options, logging every step
-// and failing the test on a status other than the one wanted. It returns the statuses, in order
-// (0 for the steps that have none).
-func runWebappFlow(t *testing.T, b webappBackend, steps []webappStep, opts ...sailsio.Option) []int {
+// runWebappFlow runs steps against b with a new socket, cookie jar and user (named after b and
+// label), with opts added to the socket's options, logging every step and failing the test on a
+// status other than the one wanted. It returns the statuses, in order (0 for the steps that have
+// none).
+func runWebappFlow(t *testing.T, b webappBackend, label string, steps []webappStep, opts ...sailsio.Option) []int {
 	t.Helper()
 	slow := testkit.D(90 * time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*slow)
 	defer cancel()
-	f := &webappFlow{t: t, ctx: ctx, b: b, jar: newJar(t), email: "ada-" + strings.ReplaceAll(b.name, "/", "-") + "@example.com"}
+	f := &webappFlow{t: t, ctx: ctx, b: b, label: label, jar: newJar(t),
+		email: "ada-" + strings.ReplaceAll(b.name, "/", "-") + "-" + label + "@example.com"}
 	f.client = &http.Client{Jar: f.jar, Timeout: testkit.Wait}
 	s, err := sailsio.New(b.url, append([]sailsio.Option{sailsio.WithProtocol(b.proto), sailsio.WithCookieJar(f.jar),
 		sailsio.WithSessionCookie(), sailsio.WithReconnectionDelay(50*time.Millisecond, 300*time.Millisecond)}, opts...)...)
@@ -159,7 +188,7 @@ func runWebappFlow(t *testing.T, b webappBackend, steps []webappStep, opts ...sa
 		if st.do == stepPage || st.do == stepRequest {
 			shown = fmt.Sprintf("%3d", status)
 		}
-		t.Logf("%s %2d %-38s %s  %s", b.name, i+1, st.name, shown, note)
+		t.Logf("%s %s %2d %-38s %s  %s", b.name, label, i+1, st.name, shown, note)
 		if (st.do == stepPage || st.do == stepRequest) && status != st.want {
 			t.Errorf("%s: step %d %q: status %d, want %d (%s)", b.name, i+1, st.name, status, st.want, note)
 		}
@@ -300,10 +329,10 @@ func webappReal(t *testing.T, name, hook string, client sailsio.Protocol) webapp
 	}}
 }
 
-// TestWebAppCSRFByHand runs webappManualFlow against the webapp on real Sails with both hook
-// generations and against its mirror on the mock in both modes; the statuses must be the same
-// everywhere.
-func TestWebAppCSRFByHand(t *testing.T) {
+// TestWebAppCSRF runs webappManualFlow, then webappSDKFlow (WithCSRF), against the webapp on
+// real Sails with both hook generations and against its mirror on the mock in both modes; the
+// statuses must be the same everywhere.
+func TestWebAppCSRF(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		mock           bool
@@ -323,8 +352,8 @@ func TestWebAppCSRFByHand(t *testing.T) {
 			} else {
 				b = webappReal(t, tc.name, tc.hook, tc.client)
 			}
-			statuses := runWebappFlow(t, b, webappManualFlow)
-			t.Logf("%s statuses: %v", tc.name, statuses)
+			t.Logf("%s by hand: statuses %v", tc.name, runWebappFlow(t, b, "by-hand", webappManualFlow))
+			t.Logf("%s WithCSRF: statuses %v", tc.name, runWebappFlow(t, b, "WithCSRF", webappSDKFlow, sailsio.WithCSRF()))
 		})
 	}
 }
