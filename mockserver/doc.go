@@ -31,6 +31,14 @@
 // findOne, create, update, destroy) with the blueprints' pub/sub, so a test does not fake
 // blueprints by hand with Watch, Subscribe and Publish.
 //
+// WithCSRF turns on CSRF protection as sails.config.security.csrf does (the `sails new` Web App
+// template's setting): a secret per session, and every POST, PUT, PATCH and DELETE, over HTTP and
+// over sockets, refused with 403 "Forbidden" unless it carries a token of its session (the
+// x-csrf-token header, or _csrf). Tokens reach clients the ways Sails gives them: in a page, as
+// window.SAILS_LOCALS._csrf (Request.ExposeLocalsToBrowser, or the default page WithCSRF serves
+// at "/" when no route does), from Request.CSRFToken, and from GET /csrfToken with
+// WithCSRFTokenRoute; never over a socket.
+//
 // # Differences from real Sails that remain
 //
 // The conformance suite checks the mock against real Sails (sails 1.5 with sails-hook-sockets 2.x
@@ -51,6 +59,12 @@
 //     choose a session id); real Sails gives such a socket a fresh session per request, which the
 //     mock does for sessions a restart lost.
 //   - WithResponseTimeout answers a request nobody answers with 500; real Sails never does.
+//   - WithCSRF: the check runs before every route, as in Sails, but there is no per-route
+//     exemption (a route's `csrf: false`); the default page at "/" is the mock's own (Sails
+//     renders the app's view), and in ExposeLocalsToBrowser's script the unescaping function is
+//     not Sails' and values other than strings are JSON where Sails writes JavaScript literals
+//     (the _csrf entry reads the same). GET /csrfToken refuses a socket with the error's message
+//     where Sails in development sends its stack too.
 //
 // Faults for resilience tests (dropped connections, a paused server, slow responses, refused
 // handshakes, raw frames, missing heartbeats, kicks) are methods of Server; WithFrameLog and

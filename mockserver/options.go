@@ -38,6 +38,8 @@ type config struct {
 	transports      []sailsio.Transport // nil: websocket only
 	addr            string
 	persistSessions bool
+	csrf            bool // WithCSRF (csrf.go)
+	csrfTokenRoute  bool // WithCSRFTokenRoute
 }
 
 func defaultConfig() config {

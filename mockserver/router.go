@@ -311,8 +311,15 @@ func (rt *router) lookup(method, path string) (HandlerFunc, map[string]string, [
 
 // route runs the policies and the handler of a request (on the handler goroutine).
 func (s *Server) route(req *Request, res *Response) {
+	// Sails binds its CSRF check before every route (csrf.go).
+	if s.cfg.csrf && !s.checkCSRF(req, res) {
+		return
+	}
 	h, params, ps, address := s.router.lookup(req.Method, req.Path)
 	if h == nil {
+		if s.builtinCSRFRoute(req, res) {
+			return
+		}
 		if s.cfg.getCookie && (req.Method == "GET" || req.Method == "HEAD") && strings.EqualFold(strings.TrimSuffix(req.Path, "/"), "/__getcookie") {
 			res.Set("content-type", "application/javascript")
 			res.Send("_sailsIoJSConnect();")

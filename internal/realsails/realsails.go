@@ -1,10 +1,11 @@
 // Package realsails runs the real Sails.js test servers of testdata/sails, for integration tests and
 // for programs such as the benchmark (go run ./bench).
 //
-// The testdata holds one small Sails 1.5 app (testdata/sails/app) and one directory per
-// sails-hook-sockets major version (testdata/sails/hook2, testdata/sails/hook3), each with its own
-// package.json and lockfile. A server is the shared app lifted with the node_modules of one hook
-// directory, on a free 127.0.0.1 port.
+// The testdata holds two small Sails 1.5 apps (testdata/sails/app, the shared test app, and
+// testdata/sails/webapp, a look-alike of the `sails new` Web App template: see [WithApp]) and one
+// directory per sails-hook-sockets major version (testdata/sails/hook2, testdata/sails/hook3), each
+// with its own package.json and lockfile. A server is one app lifted with the node_modules of one
+// hook directory, on a free 127.0.0.1 port.
 //
 // The package has two entry points over one launcher. [Launch] is for any program (the package does
 // not import testing): it returns the running server or an error, and the caller stops the server
@@ -41,6 +42,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +87,24 @@ type Option func(*config)
 
 type config struct {
 	env []string // KEY=VALUE
+	app string   // WithApp; "" is "app"
+}
+
+// apps lists the test apps under testdata/sails that the launcher lifts (SAILSIO_APP).
+var apps = []string{"app", "webapp"}
+
+// Apps lists the test apps a server can lift ([WithApp]): "app", the shared test app the
+// conformance suite mirrors (the default), and "webapp", a small look-alike of what `sails new`
+// generates with the Web App template (CSRF on, a homepage exposing the token, signup and login,
+// a model behind the is-logged-in policy). The returned slice is a copy.
+func Apps() []string {
+	return append([]string(nil), apps...)
+}
+
+// WithApp selects the test app the server lifts: "app" (the default) or "webapp" (see [Apps] and
+// testdata/sails/README.md). An unknown name is an error of Launch, and fails the test of Start.
+func WithApp(name string) Option {
+	return func(c *config) { c.app = name }
 }
 
 // WithEnv sets an environment variable for the server process, typically one of the SAILSIO_*
@@ -96,8 +116,10 @@ type config struct {
 //	SAILSIO_MAX_BUFFER                            sockets.maxHttpBufferSize in bytes
 //	SAILSIO_LOG_LEVEL                             Sails log level (default "warn")
 //	SAILSIO_SESSION_FILE                          keep sessions in this JSON file, so they survive a restart
+//	SAILSIO_DATA_DIR                              webapp: keep the records in files there, so they survive a restart
 //
-// SAILSIO_PORT is chosen by the launcher and cannot be set. Later calls for the same key win.
+// SAILSIO_PORT is chosen by the launcher and SAILSIO_APP by WithApp; neither can be set. Later
+// calls for the same key win.
 func WithEnv(key, value string) Option {
 	return func(c *config) { c.env = append(c.env, key+"="+value) }
 }
@@ -108,6 +130,8 @@ type Server struct {
 	URL string
 	// Hook is the hook directory name, "hook2" or "hook3".
 	Hook string
+	// App is the test app the server lifts, "app" or "webapp" (WithApp).
+	App string
 	// Port is the TCP port on 127.0.0.1. It stays the same across Relaunch and Restart.
 	Port int
 
@@ -126,10 +150,11 @@ type Server struct {
 // hook's node_modules is missing; the error's text names the command that installs them.
 var ErrNotInstalled = errors.New("realsails: Node.js or the test servers' node_modules is not installed")
 
-// Launch lifts the shared Sails app with the given hook's node_modules on a free 127.0.0.1 port and
-// waits for it to print its ready line (at most 60 s, or until ctx ends); if the port was taken in
-// between, it retries on another port. Lifting is CPU-bound, so at most max(2, NumCPU) servers of one
-// process lift at a time; the wait for a turn is bounded by another 60 s.
+// Launch lifts the test app (the shared one unless [WithApp] names another) with the given hook's
+// node_modules on a free 127.0.0.1 port and waits for it to print its ready line (at most 60 s, or
+// until ctx ends); if the port was taken in between, it retries on another port. Lifting is
+// CPU-bound, so at most max(2, NumCPU) servers of one process lift at a time; the wait for a turn
+// is bounded by another 60 s.
 //
 // The caller stops the server with [Server.Stop]. If the calling process dies first, the server exits
 // by itself (its stdin pipe closes). When lifting fails, the error includes the tail of the server's
@@ -165,6 +190,16 @@ func newServer(root, hook string, opts ...Option) (*Server, error) {
 		if key == "SAILSIO_PORT" {
 			return nil, errors.New("realsails: WithEnv: SAILSIO_PORT is chosen by the launcher")
 		}
+		if key == "SAILSIO_APP" {
+			return nil, errors.New("realsails: WithEnv: SAILSIO_APP is set by WithApp")
+		}
+	}
+	app := cfg.app
+	if app == "" {
+		app = "app"
+	}
+	if !slices.Contains(apps, app) {
+		return nil, fmt.Errorf("realsails: WithApp: unknown app %q (known: %s)", app, strings.Join(apps, ", "))
 	}
 	dir, node, err := checkPrereqs(root, hook)
 	if err != nil {
@@ -172,9 +207,10 @@ func newServer(root, hook string, opts ...Option) (*Server, error) {
 	}
 	return &Server{
 		Hook: hook,
+		App:  app,
 		dir:  dir,
 		node: node,
-		env:  buildEnv(os.Environ(), cfg.env),
+		env:  buildEnv(os.Environ(), append(cfg.env, "SAILSIO_APP="+app)),
 		out:  newTailBuffer(outputLimit),
 	}, nil
 }

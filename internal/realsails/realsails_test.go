@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -177,6 +178,12 @@ func TestLaunchErrors(t *testing.T) {
 	}
 	if _, err := newServer(root, "hook3", WithEnv("SAILSIO_PORT", "1")); err == nil || !strings.Contains(err.Error(), "SAILSIO_PORT") {
 		t.Errorf("SAILSIO_PORT: %v", err)
+	}
+	if _, err := newServer(root, "hook3", WithEnv("SAILSIO_APP", "webapp")); err == nil || !strings.Contains(err.Error(), "WithApp") {
+		t.Errorf("SAILSIO_APP: %v", err)
+	}
+	if _, err := newServer(root, "hook3", WithApp("shop")); err == nil || errors.Is(err, ErrNotInstalled) || !strings.Contains(err.Error(), `unknown app "shop"`) {
+		t.Errorf("WithApp(shop): %v", err)
 	}
 }
 
@@ -486,3 +493,77 @@ func TestReadyWriter(t *testing.T) {
 	default:
 	}
 }
+
+// TestWebApp lifts the webapp (the Web App template's look-alike) with each hook: GET / renders
+// the homepage with window.SAILS_LOCALS holding a CSRF token, and an unsafe request without the
+// token is refused 403, with it let through (to the is-logged-in policy: 401).
+func TestWebApp(t *testing.T) {
+	for _, hook := range Hooks() {
+		t.Run(hook, func(t *testing.T) {
+			t.Parallel()
+			s := Start(t, hook, WithApp("webapp"))
+			if s.App != "webapp" {
+				t.Fatalf("App = %q, want webapp", s.App)
+			}
+			checkVersions(t, s)
+
+			resp, err := httpClient.Get(s.URL + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				t.Fatalf("GET /: status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			m := sailsLocalsCSRF.FindSubmatch(page)
+			if m == nil {
+				t.Fatalf("GET /: no window.SAILS_LOCALS with a _csrf in\n%s", page)
+			}
+			token := string(m[1])
+			var cookie *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == "sails.sid" {
+					cookie = c
+				}
+			}
+			if cookie == nil {
+				t.Fatalf("GET /: no sails.sid cookie in %v", resp.Header["Set-Cookie"])
+			}
+			t.Logf("%s: GET / exposes _csrf %q", hook, token)
+
+			put := func(tok string) int {
+				t.Helper()
+				req, err := http.NewRequest(http.MethodPut, s.URL+"/api/v1/entrance/login", strings.NewReader(`{"emailAddress":"nobody@example.com","password":"x"}`))
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Accept", "application/json")
+				req.AddCookie(cookie)
+				if tok != "" {
+					req.Header.Set("X-Csrf-Token", tok)
+				}
+				resp, err := httpClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if got := put(""); got != http.StatusForbidden {
+				t.Errorf("PUT login without a token: status %d, want 403", got)
+			}
+			if got := put(token); got != http.StatusUnauthorized {
+				t.Errorf("PUT login with the token, unknown user: status %d, want 401", got)
+			}
+		})
+	}
+}
+
+// sailsLocalsCSRF finds the token in what exposeLocalsToBrowser renders:
+// window.SAILS_LOCALS = { _csrf: unescape('...'), ... }.
+var sailsLocalsCSRF = regexp.MustCompile(`window\.SAILS_LOCALS = \{ _csrf: unescape\('([^']+)'\)`)

@@ -23,8 +23,8 @@ type TB interface {
 	Skipf(format string, args ...any)
 }
 
-// Start is [Launch] for a test: it lifts the shared Sails app with the given hook's node_modules on
-// a free 127.0.0.1 port, and fails t if it cannot.
+// Start is [Launch] for a test: it lifts the test app (the shared one unless [WithApp] names another)
+// with the given hook's node_modules on a free 127.0.0.1 port, and fails t if it cannot.
 //
 // Start registers a t.Cleanup that stops the server (SIGTERM to its process group, SIGKILL after a
 // few seconds, then waits for the process) and, if the test failed, logs the tail of the server's
@@ -109,7 +109,11 @@ func Shared(t TB, hook string, opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	key := hook + "\x00" + strings.Join(cfg.env, "\x00")
+	app := cfg.app
+	if app == "" {
+		app = "app"
+	}
+	key := hook + "\x00" + app + "\x00" + strings.Join(cfg.env, "\x00")
 	shared.mu.Lock()
 	if shared.servers == nil {
 		shared.servers = map[string]*sharedServer{}

@@ -1,9 +1,10 @@
 /**
  * lift.js
  *
- * Lifts the shared test app in this directory using the Sails, sails-hook-sockets,
- * sails-hook-orm and sails-disk installed in a *hook directory* (../hook2 or ../hook3).
- * Every module is resolved from that directory, never from here, so the socket.io
+ * Lifts a test app using the Sails, sails-hook-sockets, sails-hook-orm and sails-disk
+ * installed in a *hook directory* (../hook2 or ../hook3): the shared test app in this
+ * directory, or with SAILSIO_APP=webapp the Web App template's look-alike in ../webapp.
+ * Every module is resolved from the hook directory, never from an app, so the socket.io
  * version under test is decided by the hook directory alone.
  *
  * Usage (from a hook directory's server.js):
@@ -12,6 +13,10 @@
  *
  * Environment:
  *   SAILSIO_PORT                 (required) TCP port; the server listens on 127.0.0.1 only.
+ *   SAILSIO_APP                  which app: "app" (default, this directory) or "webapp" (../webapp:
+ *                                CSRF on, views, login; see ../README.md).
+ *   SAILSIO_DATA_DIR             webapp only: keep the records in files in this directory (sails-disk),
+ *                                so that they survive a restart; default in memory.
  *   SAILSIO_PING_INTERVAL        sockets.pingInterval in ms (Sails default 25000).
  *   SAILSIO_PING_TIMEOUT         sockets.pingTimeout in ms (Sails default 60000).
  *   SAILSIO_ONLY_ALLOW_ORIGINS   comma-separated list -> sockets.onlyAllowOrigins.
@@ -46,6 +51,9 @@ var path = require('path');
 var fs = require('fs');
 var Module = require('module');
 
+// The apps this launcher lifts, as directories next to this one.
+var APPS = ['app', 'webapp'];
+
 // How long lowering may take after SIGTERM/SIGINT before the process is forced out.
 var FORCED_EXIT_MS = 3000;
 
@@ -79,7 +87,13 @@ function fail(msg) {
 
 module.exports = function lift(hookDir) {
   hookDir = path.resolve(hookDir);
-  var appDir = __dirname;
+  var appName = process.env.SAILSIO_APP || 'app';
+  if (APPS.indexOf(appName) < 0) {
+    fail('SAILSIO_APP must be one of ' + APPS.join(', ') + ' (got ' + JSON.stringify(appName) + ')');
+  }
+  var appDir = path.join(__dirname, '..', appName);
+  // The shared app renders no views; the webapp does (its homepage exposes the CSRF token).
+  var views = appName === 'webapp';
 
   // Always development: production refuses to lift without onlyAllowOrigins/beforeConnect.
   process.env.NODE_ENV = 'development';
@@ -138,7 +152,11 @@ module.exports = function lift(hookDir) {
       fail('SAILSIO_REDIS_URL needs SAILSIO_APP_DIR, an existing directory (got ' + JSON.stringify(liftPath) + ')');
     }
     liftPath = path.resolve(liftPath);
-    [['api', path.join(appDir, 'api')], ['config', path.join(appDir, 'config')], ['node_modules', path.join(hookDir, 'node_modules')]].forEach(function (l) {
+    var links = [['api', path.join(appDir, 'api')], ['config', path.join(appDir, 'config')], ['node_modules', path.join(hookDir, 'node_modules')]];
+    if (views) {
+      links.push(['views', path.join(appDir, 'views')]);
+    }
+    links.forEach(function (l) {
       var p = path.join(liftPath, l[0]);
       if (!fs.existsSync(p)) { fs.symlinkSync(l[1], p, 'dir'); }
     });
@@ -179,13 +197,12 @@ module.exports = function lift(hookDir) {
     port: port,
     explicitHost: '127.0.0.1',
     log: {level: process.env.SAILSIO_LOG_LEVEL || 'warn', noShip: true},
-    hooks: {
+    hooks: Object.assign({
       sockets: hookRequire('sails-hook-sockets'),
       orm: hookRequire('sails-hook-orm'),
       grunt: false,
-      views: false,
       i18n: false
-    },
+    }, views ? {} : {views: false}),
     orm: {
       // Hand the hook directory's sails-disk to the ORM (the app dir has no node_modules).
       moduleDefinitions: {adapters: {'sails-disk': hookRequire('sails-disk')}}
