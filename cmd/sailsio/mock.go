@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -60,7 +59,7 @@ func runMock(ctx context.Context, e *env, args []string) error {
 	ping := fs.Duration("ping-interval", mockserver.DefaultPingInterval, "Engine.IO pingInterval")
 	pingTimeout := fs.Duration("ping-timeout", mockserver.DefaultPingTimeout, "Engine.IO pingTimeout")
 	shards := fs.Int("shards", 1, "`N` independent servers in this process, each on its own port (load targets beyond one port's ephemeral range)")
-	csrf := fs.Bool("csrf", false, "imitate sails.config.security.csrf: GET /csrfToken, and x-csrf-token required on POST/PUT/PATCH/DELETE")
+	csrf := fs.Bool("csrf", false, "imitate sails.config.security.csrf (mockserver.WithCSRF): x-csrf-token required on POST/PUT/PATCH/DELETE; the token from GET /csrfToken or the SAILS_LOCALS of the page at /")
 	quiet := fs.Bool("quiet", false, "no log on stderr")
 	pos, err := parseFlags(e, fs, args)
 	if err != nil {
@@ -114,6 +113,9 @@ func runMock(ctx context.Context, e *env, args []string) error {
 		mockserver.WithPingTimeout(*pingTimeout),
 		mockserver.WithTransports(ts...),
 	}
+	if *csrf {
+		opts = append(opts, mockserver.WithCSRF(), mockserver.WithCSRFTokenRoute())
+	}
 	var servers []*mockserver.Server
 	defer func() {
 		for _, s := range servers {
@@ -130,7 +132,7 @@ func runMock(ctx context.Context, e *env, args []string) error {
 			return exitWith(exitOther, err)
 		}
 		servers = append(servers, srv)
-		if err := spec.install(ctx, srv, *csrf, *ping); err != nil {
+		if err := spec.install(ctx, srv, *ping); err != nil {
 			return usageErrorf("--routes: %v", err)
 		}
 	}
@@ -185,38 +187,6 @@ func statsRoute(srv *mockserver.Server, pingInterval time.Duration) {
 		st.Sockets = len(srv.SocketIDs())
 		st.PingIntervalMS = pingInterval.Milliseconds()
 		res.JSON(st)
-	})
-}
-
-// csrfPolicy imitates Sails' CSRF protection: GET /csrfToken grants the session's token; POST, PUT,
-// PATCH and DELETE must carry it in x-csrf-token (or _csrf), else 403 "Forbidden".
-func csrfPolicy(srv *mockserver.Server) {
-	srv.Handle("GET /csrfToken", func(req *mockserver.Request, res *mockserver.Response) {
-		if req.IsSocket {
-			res.BadRequest("CSRF tokens cannot be granted over sockets")
-			return
-		}
-		tok, _ := req.Session.Get("_csrf").(string)
-		if tok == "" {
-			tok = fmt.Sprintf("t%x", time.Now().UnixNano())
-			req.Session.Set("_csrf", tok)
-		}
-		res.JSON(map[string]string{"_csrf": tok})
-	})
-	srv.Use(func(req *mockserver.Request, res *mockserver.Response, next func()) {
-		switch req.Method {
-		case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-			tok, _ := req.Session.Get("_csrf").(string)
-			got := req.Get("x-csrf-token")
-			if got == "" {
-				got = req.Param("_csrf")
-			}
-			if tok == "" || got != tok {
-				res.Forbidden("Forbidden")
-				return
-			}
-		}
-		next()
 	})
 }
 

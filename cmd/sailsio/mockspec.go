@@ -84,16 +84,13 @@ func loadMockSpec(path string) (*mockSpec, error) {
 }
 
 // install registers the spec on srv (it panics on an invalid address; turned into an error).
-func (spec *mockSpec) install(ctx context.Context, srv *mockserver.Server, csrf bool, ping time.Duration) (err error) {
+func (spec *mockSpec) install(ctx context.Context, srv *mockserver.Server, ping time.Duration) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
 	statsRoute(srv, ping)
-	if csrf {
-		csrfPolicy(srv)
-	}
 	for _, r := range spec.Routes {
 		srv.Handle(r.Route, r.handler(srv))
 	}
