@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"log"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/sailsio-go/sailsio/internal/testkit"
+)
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// TestWebappEmbedded runs the program against its embedded mock twice over one server: a signup,
+// then (the email taken) a login; each time the create needs the CSRF token and the login.
+func TestWebappEmbedded(t *testing.T) {
+	srv := startMock("thing")
+	defer srv.Close()
+	for i, want := range []string{"POST /api/v1/entrance/signup 200", "PUT /api/v1/entrance/login 200"} {
+		var out bytes.Buffer
+		if err := run(srv.URL(), "ada@example.com", "pw", "thing", log.New(&out, "", 0)); err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, out.String())
+		}
+		var lines []string // "METHOD URL STATUS" of each logged request
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if f := strings.Fields(l); len(f) >= 3 {
+				lines = append(lines, strings.Join(f[:3], " "))
+			}
+		}
+		if !slices.Contains(lines, want) || !slices.Contains(lines, "POST /thing 200") {
+			t.Errorf("run %d logged %q, want %q and the create", i, lines, want)
+		}
+	}
+}
