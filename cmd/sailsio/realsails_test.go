@@ -110,3 +110,26 @@ func realSailsScenarios(t *testing.T, u, eio string) {
 		}
 	})
 }
+
+// TestRealSailsWebAppCSRF: --csrf on an app as `sails new` makes it (testdata/sails/webapp: CSRF
+// on, the token only in its pages, everything behind a login): a signup, then with the session kept
+// in the cookie jar, a protected create in a second process, and a logged-out create refused 401.
+func TestRealSailsWebAppCSRF(t *testing.T) {
+	for _, hook := range realsails.Hooks() {
+		t.Run(hook, func(t *testing.T) {
+			t.Parallel()
+			u := realsails.Start(t, hook, realsails.WithApp("webapp")).URL
+			jar := filepath.Join(t.TempDir(), "jar.txt")
+			account := `{"emailAddress":"ada@example.com","password":"lovelace-1815","fullName":"Ada"}`
+			if r := runCLI(t, nil, "post", u, "/api/v1/entrance/signup", "-d", account, "--csrf", "--cookie-jar", jar); r.code != 0 {
+				t.Fatalf("signup: exit %d: %q %q", r.code, r.stdout, r.stderr)
+			}
+			if r := runCLI(t, nil, "post", u, "/thing", "-d", `{"name":"first"}`, "--csrf", "--cookie-jar", jar); r.code != 0 || !strings.Contains(r.stdout, `"name": "first"`) && !strings.Contains(r.stdout, `"name":"first"`) {
+				t.Fatalf("create with the jar's session: exit %d: %q %q", r.code, r.stdout, r.stderr)
+			}
+			if r := runCLI(t, nil, "post", u, "/thing", "-d", `{"name":"second"}`, "--csrf"); r.code != 4 {
+				t.Errorf("create without a login: exit %d, want 4 (401): %q %q", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
