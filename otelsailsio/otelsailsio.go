@@ -123,12 +123,15 @@ type socketState struct {
 	in *instruments
 	s  *sailsio.SailsSocket // set by OnNew, before any request
 
-	server   []attribute.KeyValue        // server.address, server.port
-	eio      attribute.KeyValue          // sailsio.engineio.version
-	perVerb  map[string]verbAttrs        // by upper-case method
-	events   map[string]metric.AddOption // sailsio.event.received's options by event name; callback goroutine only
-	gauge    *gaugeEntry
-	lostOpts map[string]metric.AddOption // by reason; callback goroutine only
+	server  []attribute.KeyValue        // server.address, server.port
+	eio     attribute.KeyValue          // sailsio.engineio.version
+	perVerb map[string]verbAttrs        // by upper-case method
+	events  map[string]metric.AddOption // sailsio.event.received's options by event name; callback goroutine only
+	gauge   *gaugeEntry
+
+	mu        sync.Mutex
+	durations map[durationKey]metric.RecordOption
+	lostOpts  map[string]metric.AddOption // by reason; callback goroutine only
 }
 
 // verbAttrs are the precomputed attributes of one method.
@@ -177,6 +180,7 @@ func (st *socketState) onNew(s *sailsio.SailsSocket) {
 		st.perVerb[v] = verbAttrs{method: m, active: metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{m}, st.server...)...))}
 	}
 	st.events = map[string]metric.AddOption{}
+	st.durations = map[durationKey]metric.RecordOption{}
 	st.lostOpts = map[string]metric.AddOption{}
 	st.gauge = st.in.gauges.add(s, attribute.NewSet(st.server...))
 }
@@ -299,42 +303,69 @@ func (st *socketState) intercept(ctx context.Context, req *sailsio.RequestOption
 		errType = strconv.Itoa(status)
 		span.SetStatus(codes.Error, "") // the status code says why
 	}
-	mattrs := make([]attribute.KeyValue, 0, 7)
-	mattrs = append(mattrs, va.method)
-	mattrs = append(mattrs, st.server...)
-	var end []attribute.KeyValue
+	class := ""
 	if status > 0 {
-		end = append(end, keyStatus.Int(status))
-		mattrs = append(mattrs, keyStatusClass.String(statusClass(status)))
-	}
-	if errType != "" {
-		e := keyErrorType.String(errType)
-		end = append(end, e)
-		mattrs = append(mattrs, e)
-	}
-	if route != "" {
-		mattrs = append(mattrs, keyURLTemplate.String(route))
+		class = statusClass(status)
 	}
 	if span.IsRecording() {
+		end := make([]attribute.KeyValue, 0, 3)
+		if status > 0 {
+			end = append(end, keyStatus.Int(status))
+		}
+		if errType != "" {
+			end = append(end, keyErrorType.String(errType))
+		}
 		if t := st.s.Transport(); t != 0 {
 			end = append(end, keyTransport.String(t.String()))
 		}
 		span.SetAttributes(end...)
 	}
 	span.End()
-	in.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(mattrs...))
+	in.duration.Record(ctx, time.Since(start).Seconds(), st.durationAttrs(durationKey{va.method.Value.AsString(), class, errType, route}))
 	return jwr, err
+}
+
+// durationKey is what tells the duration histogram's series of one socket apart.
+type durationKey struct{ method, class, errType, route string }
+
+// maxDurationSets bounds the attribute sets a socket keeps for its duration histogram: the key's
+// parts are bounded (a route template is low-cardinality by definition), this bounds a misuse.
+const maxDurationSets = 1024
+
+// durationAttrs returns the histogram's attributes for k, made once per socket and key.
+func (st *socketState) durationAttrs(k durationKey) metric.RecordOption {
+	st.mu.Lock()
+	o, ok := st.durations[k]
+	st.mu.Unlock()
+	if ok {
+		return o
+	}
+	a := make([]attribute.KeyValue, 0, 7)
+	a = append(a, keyMethod.String(k.method))
+	a = append(a, st.server...)
+	if k.class != "" {
+		a = append(a, keyStatusClass.String(k.class))
+	}
+	if k.errType != "" {
+		a = append(a, keyErrorType.String(k.errType))
+	}
+	if k.route != "" {
+		a = append(a, keyURLTemplate.String(k.route))
+	}
+	o = metric.WithAttributeSet(attribute.NewSet(a...))
+	st.mu.Lock()
+	if len(st.durations) < maxDurationSets {
+		st.durations[k] = o
+	}
+	st.mu.Unlock()
+	return o
 }
 
 // inject writes the propagator's fields into the request's virtual headers, lower-case, except
 // those the caller set: in the request's Headers or the socket's global headers (any case), or
 // left out with OmitHeaders.
 func (st *socketState) inject(ctx context.Context, req *sailsio.RequestOptions) {
-	fields := st.in.cfg.prop.Fields()
-	if len(fields) == 0 {
-		return
-	}
-	c := headerCarrier{req: req, global: st.s.Headers()}
+	c := headerCarrier{req: req, s: st.s}
 	st.in.cfg.prop.Inject(ctx, &c)
 }
 
@@ -342,7 +373,8 @@ func (st *socketState) inject(ctx context.Context, req *sailsio.RequestOptions) 
 // replaces a header the caller set.
 type headerCarrier struct {
 	req    *sailsio.RequestOptions
-	global map[string]string
+	s      *sailsio.SailsSocket
+	global map[string]string // s.Headers(), fetched by the first Set
 }
 
 func (c *headerCarrier) taken(key string) bool {
@@ -350,6 +382,9 @@ func (c *headerCarrier) taken(key string) bool {
 		if strings.EqualFold(k, key) {
 			return true
 		}
+	}
+	if c.global == nil {
+		c.global = c.s.Headers()
 	}
 	for k := range c.global {
 		if strings.EqualFold(k, key) {
@@ -403,10 +438,11 @@ func urlPath(u string) string {
 	return u
 }
 
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
 func statusClass(code int) string {
-	switch {
-	case code >= 100 && code < 600:
-		return strconv.Itoa(code/100) + "xx"
+	if code >= 100 && code < 600 {
+		return statusClasses[code/100-1]
 	}
 	return "_OTHER"
 }
