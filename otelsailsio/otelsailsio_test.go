@@ -125,7 +125,7 @@ func attrKey(s attribute.Set) string {
 		if kv.Key == "server.address" || kv.Key == "server.port" {
 			continue
 		}
-		parts = append(parts, string(kv.Key)+"="+kv.Value.Emit())
+		parts = append(parts, string(kv.Key)+"="+kv.Value.String())
 	}
 	return strings.Join(parts, ",")
 }
@@ -134,7 +134,7 @@ func attrKey(s attribute.Set) string {
 func attrs(s sdktrace.ReadOnlySpan) map[string]string {
 	m := map[string]string{}
 	for _, kv := range s.Attributes() {
-		m[string(kv.Key)] = kv.Value.Emit()
+		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
