@@ -109,6 +109,7 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.hookNew()
 	return s, nil
 }
 

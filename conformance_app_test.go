@@ -270,6 +270,17 @@ func installApp(s *mockserver.Server, hook int, fl appFlavor) {
 		res.Set("X-Mixed-Case", "M").Set("x-lower", "l").Set("X-Lower", "L").Set("Set-Cookie", "a=b").JSON(map[string]bool{"ok": true})
 	})
 
+	// GET /trace: the W3C trace context headers the request carried (null when absent).
+	s.Handle("GET /trace", func(req *mockserver.Request, res *mockserver.Response) {
+		field := func(name string) any {
+			if v := req.Get(name); v != "" {
+				return v
+			}
+			return nil
+		}
+		res.JSON(orderedObject{{"traceparent", field("traceparent")}, {"tracestate", field("tracestate")}, {"baggage", field("baggage")}})
+	})
+
 	// r|^/re/(\\d+)/(\\w+)$|num,word: a regular-expression route.
 	s.Handle(`r|^/re/(\d+)/(\w+)$|num,word`, func(req *mockserver.Request, res *mockserver.Response) {
 		res.JSON(orderedObject{{"num", req.Param("num")}, {"word", req.Param("word")}, {"zero", req.Params["0"]}, {"one", req.Params["1"]}})

@@ -179,6 +179,16 @@ func scenarioHeaders(t *testing.T, b *backend) {
 	if !errors.Is(err, sailsio.ErrInvalidHeader) {
 		t.Errorf("CRLF header: %v, want ErrInvalidHeader", err)
 	}
+	// W3C trace context as virtual headers reaches the action's req.headers (GET /trace), as it
+	// would over HTTP: what otelsailsio relies on.
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	jwr, err = s.Do(testCtx(t), sailsio.RequestOptions{URL: "/trace", Headers: map[string]string{"traceparent": tp, "baggage": "k=v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(jwr.Body), `{"traceparent":"`+tp+`","tracestate":null,"baggage":"k=v"}`; got != want {
+		t.Errorf("GET /trace answered %s, want %s", got, want)
+	}
 }
 
 // scenarioCookieIgnored: the session is the handshake's. A per-request cookie header, even one of

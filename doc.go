@@ -87,9 +87,10 @@
 // # Never waiting on user code
 //
 // State is changed under one mutex; no user code — callbacks, handlers, logger handlers, BackOff
-// policies, cookie jars, interceptors, WithConnectParams functions — ever runs under it, so all of
-// them may call any method of the socket. Log
-// records are handed to the logger on the callback goroutine, in order with the callbacks.
+// policies, cookie jars, interceptors, WithConnectParams functions, lifecycle hooks — ever runs
+// under it, so all of them may call any method of the socket. Log records and lifecycle hooks
+// (WithLifecycleHooks) are handed to the logger and the hooks on the callback goroutine, in order
+// with the callbacks.
 //
 // The SDK never waits on user code without a bound. Disconnect (and Close) return within about one
 // second whatever the server and the user's code do: the goodbye (41) gets that long to be

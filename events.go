@@ -187,10 +187,17 @@ func (s *SailsSocket) serverEvent(name string, data json.RawMessage) {
 	s.lmu.Lock()
 	anys, ls := s.anyListeners, s.listeners[name] // never mutated in place
 	s.lmu.Unlock()
+	hooks := s.hookServerEvent(name, data) // LifecycleHooks.OnServerEvent (hooks.go)
 	if len(anys) == 0 && len(ls) == 0 {
+		if hooks != nil {
+			s.disp.post(hooks)
+		}
 		return
 	}
 	s.disp.post(func() { // one post: the OnAny handlers and the event's run back to back
+		if hooks != nil {
+			hooks()
+		}
 		for _, l := range anys {
 			if !l.removed.Load() {
 				s.call(func() { l.h(name, data) })

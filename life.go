@@ -269,7 +269,7 @@ func (s *SailsSocket) handleReconnect(parent context.Context) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	old := s.detach(ReasonClientDisconnect, ErrDisconnected)
+	old := s.detach(ReasonClientDisconnect, nil, ErrDisconnected)
 	s.state = StateConnecting
 	s.mu.Unlock()
 	if old != nil {
@@ -352,6 +352,7 @@ func (s *SailsSocket) install(sess session, n int) {
 	if n > 0 {
 		s.emitJSON(EventReconnect, map[string]int{"attempt": n})
 	}
+	s.hookConnect(sess.transport(), n)
 	sess.start(link{s: s, sess: sess})
 	for _, rp := range s.replays {
 		if r := rp.request(); r != nil {
@@ -377,6 +378,8 @@ func (s *SailsSocket) submit(r *request) {
 		if err := s.queue.push(r); err != nil {
 			r.release()
 			r.Fail(err)
+		} else {
+			r.noteQueued()
 		}
 	case StateClosed:
 		r.Fail(ErrClosed)
@@ -393,6 +396,7 @@ func (s *SailsSocket) send(sess session, r *request) {
 	switch {
 	case err == nil:
 		r.slot.sess, r.slot.id = sess, id
+		r.noteSent()
 	case errors.Is(err, engine.ErrClosed):
 		// The connection is ending; Life learns it at once (lost) and fails what was in flight.
 		// A request that was not sent yet is failed the same way.
@@ -417,15 +421,17 @@ func (s *SailsSocket) withdraw(r *request) {
 	s.mu.Unlock()
 }
 
-// detach removes the live connection (if any): disconnect fires with reason and its in-flight
-// requests fail with err, before anything of a later connection. Caller holds s.mu.
-func (s *SailsSocket) detach(reason string, err error) session {
+// detach removes the live connection (if any): disconnect fires with reason (and cause, for the
+// hooks) and its in-flight requests fail with err, before anything of a later connection. Caller
+// holds s.mu.
+func (s *SailsSocket) detach(reason string, cause, err error) session {
 	sess := s.sess
 	if sess == nil {
 		return nil
 	}
 	s.sess = nil
 	s.emitJSON(EventDisconnect, map[string]string{"reason": reason})
+	s.hookDisconnect(reason, cause)
 	sess.failPending(err)
 	return sess
 }
@@ -437,7 +443,7 @@ func (s *SailsSocket) lost(sess session, reason string, cause error) {
 		s.mu.Unlock()
 		return
 	}
-	s.detach(reason, disconnectedError(cause))
+	s.detach(reason, cause, disconnectedError(cause))
 	s.keepBackOff = errors.Is(cause, ErrSessionUnknown)
 	if s.opts.reconnection && reason != ReasonServerDisconnect {
 		s.state = StateReconnecting
@@ -528,8 +534,9 @@ func (s *SailsSocket) Disconnect() error {
 	if !s.life.running {
 		owner = nil
 	}
-	sess := s.detach(ReasonClientDisconnect, ErrClosed)
+	sess := s.detach(ReasonClientDisconnect, nil, ErrClosed)
 	s.failQueue(ErrClosed)
+	s.hookClose()
 	s.mu.Unlock()
 	for _, cmd := range cmds {
 		if cmd.reply != nil {

@@ -69,6 +69,8 @@ type options struct {
 	connectParams     func(context.Context) (http.Header, url.Values, error)
 	csrf              bool   // WithCSRF
 	csrfPage          string // WithCSRFPage
+
+	hooks []LifecycleHooks // WithLifecycleHooks (hooks.go)
 }
 
 func defaultOptions() options {

@@ -41,6 +41,7 @@ func (s *SailsSocket) reconnectLoop() {
 			return
 		}
 		s.emitJSON(EventReconnecting, map[string]int64{"attempt": int64(n), "delay_ms": delay.Milliseconds()})
+		s.hookReconnecting(n, delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:

@@ -95,6 +95,7 @@ func (s *SailsSocket) Do(ctx context.Context, opts RequestOptions) (*JWRes, erro
 // await submits r and waits for its outcome; sent (may be nil) is called once r is submitted.
 func (s *SailsSocket) await(ctx context.Context, r *request, sent func()) (*JWRes, error) {
 	r.ch = resultChans.Get().(chan result)
+	r.trace = sendTraceOf(ctx)
 	r.startTimer()
 	s.submit(r)
 	if sent != nil {
@@ -159,7 +160,8 @@ type request struct {
 	// payload is frameHeadroom free bytes, then the Socket.IO EVENT data: ["verb",{...}]; nil once
 	// sent or ended. Guarded by s.mu once the request is submitted.
 	payload []byte
-	slot    slot // Life's bookkeeping
+	slot    slot       // Life's bookkeeping
+	trace   *SendTrace // WithSendTrace (hooks.go); nil without
 }
 
 // slot is what Life (life.go, queue.go) keeps of a request, guarded by the socket's mu.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs the real Sails test servers when Node is present (they are required when
-# CI=true), runs the quickstart example, then every Go test with the race detector (the root module, then
-# the sailsio command's module).
+# CI=true), runs the quickstart and OpenTelemetry examples, then every Go test with the race detector
+# (the root module, then the sailsio command's module, then the otelsailsio module).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -28,6 +28,10 @@ fi
 echo "== quickstart example"
 go run ./examples/quickstart
 
+# otelsailsio is a module of its own (otelsailsio/go.mod, Go 1.26 for OpenTelemetry); go.work includes it.
+echo "== otelsailsio example (spans to stdout)"
+go run ./otelsailsio/example >/dev/null
+
 # Every package with the race detector, summarised as it goes (internal/testsum): one line per
 # package with its time, one per top-level test of 10 s or more, and the output of failing tests.
 # -parallel 4: the parallel tests mostly wait on servers (loopback, Node), not on the CPU.
@@ -41,4 +45,6 @@ go test -race -count=1 -parallel 4 -timeout 15m -json ./... | summarise
 # this checkout of the SDK. Its tests build the command and drive it as a process.
 echo "== cmd/sailsio: go vet, go test -race"
 (cd cmd/sailsio && go vet ./... && go test -race -count=1 -parallel 4 -timeout 15m -json ./... | summarise)
+echo "== otelsailsio: go vet, go test -race"
+(cd otelsailsio && go vet ./... && go test -race -count=1 -parallel 4 -timeout 15m -json ./... | summarise)
 echo "== all tests passed in $((SECONDS - begin)) s"

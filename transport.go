@@ -178,4 +178,5 @@ func (s *SailsSocket) upgradeDone(transport Transport, err error) {
 	s.upgraded.Store(true)
 	s.logf(slog.LevelDebug, "sailsio: upgraded", "transport", transport.String())
 	s.emitJSON(EventUpgrade, map[string]string{"transport": transport.String()})
+	s.hookUpgrade(transport)
 }

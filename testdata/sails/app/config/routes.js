@@ -20,5 +20,6 @@ module.exports.routes = {
   'GET /seq': 'HarnessController.seqList',
   'GET /jsonstring': 'HarnessController.jsonString',
   'GET /headercase': 'HarnessController.headerCase',
+  'GET /trace': 'HarnessController.trace',
   'r|^/re/(\\d+)/(\\w+)$|num,word': 'HarnessController.regexp'
 };

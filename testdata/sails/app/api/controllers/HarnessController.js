@@ -197,6 +197,18 @@ module.exports = {
     return res.json({ok: true});
   },
 
+  // GET /trace: the W3C trace context the request carried (virtual headers over sockets), as an
+  // instrumented action would continue it; logged at level info (SAILSIO_LOG_LEVEL=info).
+  trace: function (req, res) {
+    var got = {
+      traceparent: req.headers.traceparent || null,
+      tracestate: req.headers.tracestate || null,
+      baggage: req.headers.baggage || null
+    };
+    req._sails.log.info('GET /trace traceparent=' + got.traceparent + ' tracestate=' + got.tracestate + ' baggage=' + got.baggage);
+    return res.json(got);
+  },
+
   // GET /version: versions actually loaded (see lift.js).
   version: function (req, res) {
     return res.json(req._sails.config.custom.versions);
