@@ -54,6 +54,12 @@ type SailsSocket struct {
 	chain Invoker // the interceptor chain (interceptor.go); nil without interceptors
 	turns turns   // keeps requests through the chain in call order
 
+	// Steps of every connection attempt, registered at New (dial runs them without knowing them):
+	// before the handshake (may fail the attempt), and as it is made (the returned function runs
+	// once it succeeded).
+	beforeHandshake []func(ctx context.Context, a *attempt) error
+	handshaking     func(a *attempt) (succeeded func())
+
 	csrf    *csrf                  // WithCSRF (csrf.go)
 	connSID atomic.Pointer[string] // WithCSRF: the session cookie the last handshake carried
 }
@@ -93,10 +99,15 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 	s.disp.track = &s.track
 	s.queue.maxN, s.queue.maxBytes = o.queueLimit, o.queueBytes
 	s.headers.Store(newGlobalHeaders(o.headers))
+	if o.sessionCookie {
+		s.beforeHandshake = append(s.beforeHandshake, s.getSessionCookie)
+	}
 	var sdk []Interceptor
 	if o.csrf {
 		s.csrf = &csrf{s: s}
 		sdk = append(sdk, s.csrf.intercept)
+		s.beforeHandshake = append(s.beforeHandshake, s.csrf.beforeHandshake)
+		s.handshaking = s.csrf.handshaking
 	}
 	s.chain = buildChain(o.interceptors, sdk, s.transmit)
 	if err := s.setURL(rawURL); err != nil {

@@ -58,7 +58,9 @@ func (h engineEvents) Upgraded(transport string, err error) {
 
 // dial opens a connection and completes the handshake, within ctx and the connect timeout. parent
 // is the caller's context, which tells whose deadline ended an attempt. It is Life's dialSession
-// (tests give Life a fake instead).
+// (tests give Life a fake instead). The features that need a step before the handshake (a session
+// cookie, a CSRF token) or to know what it carried register them at New (s.beforeHandshake,
+// s.handshaking): dial does not know them.
 func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.connectTimeout)
 	defer cancel()
@@ -69,14 +71,13 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 		}
 		return nil, err
 	}
-	if err := s.getSessionCookie(ctx, a); err != nil {
-		if ctx.Err() != nil || parent.Err() != nil {
-			return nil, s.dialError(ctx, parent, err)
+	for _, step := range s.beforeHandshake {
+		if err := step(ctx, a); err != nil {
+			if ctx.Err() != nil || parent.Err() != nil {
+				return nil, s.dialError(ctx, parent, err)
+			}
+			return nil, err
 		}
-		return nil, err
-	}
-	if s.csrf != nil {
-		s.csrf.beforeHandshake(ctx)
 	}
 	var t engine.Transport
 	polling := s.firstTransport() == TransportPolling
@@ -87,13 +88,13 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 	}
 	if err == nil {
 		var sess *engine.Session
-		var sid string
-		if s.csrf != nil {
-			sid = cookieValue(a.handshakeHeader(), s.sessionCookieName())
+		var done func()
+		if s.handshaking != nil {
+			done = s.handshaking(a)
 		}
 		if sess, err = engine.Handshake(ctx, t, int(s.opts.protocol)); err == nil {
-			if s.csrf != nil {
-				s.connSID.Store(&sid)
+			if done != nil {
+				done()
 			}
 			es := &engineSession{sess: sess}
 			if polling && s.canUpgrade() {

@@ -235,8 +235,9 @@ func waitCtx(ctx context.Context, ch <-chan struct{}) error {
 
 // beforeHandshake runs on the life owner before a handshake: when unsafe resubscriptions will be
 // sent on the connection and no token is held for the session the handshake carries (the jar's),
-// it fetches one, so that they carry it. A failure is logged: the connection still goes on.
-func (c *csrf) beforeHandshake(ctx context.Context) {
+// it fetches one, so that they carry it. A failure is logged, not returned: the connection still
+// goes on.
+func (c *csrf) beforeHandshake(ctx context.Context, _ *attempt) error {
 	s := c.s
 	s.mu.Lock()
 	need := false
@@ -248,14 +249,14 @@ func (c *csrf) beforeHandshake(ctx context.Context) {
 	}
 	s.mu.Unlock()
 	if !need {
-		return
+		return nil
 	}
 	sid := s.jarSessionID()
 	c.mu.Lock()
 	held := c.token != "" && c.sid == sid
 	c.mu.Unlock()
 	if held {
-		return
+		return nil
 	}
 	for {
 		_, _, led, err := c.fetchShared(ctx)
@@ -263,15 +264,22 @@ func (c *csrf) beforeHandshake(ctx context.Context) {
 			s.logf(slog.LevelWarn, "sailsio: no CSRF token for the resubscriptions", "error", err)
 		}
 		if led || err != nil {
-			return
+			return nil
 		}
 		c.mu.Lock() // another fetch ran: is its token the session's?
 		held := c.token != "" && c.sid == sid
 		c.mu.Unlock()
 		if held {
-			return
+			return nil
 		}
 	}
+}
+
+// handshaking runs as dial makes a handshake: it notes the session cookie the handshake carries,
+// and keeps it as the live connection's once the handshake succeeded.
+func (c *csrf) handshaking(a *attempt) func() {
+	sid := cookieValue(a.handshakeHeader(), c.s.sessionCookieName())
+	return func() { c.s.connSID.Store(&sid) }
 }
 
 // held returns the token held for the session the live connection's handshake carried, or "". It

@@ -93,7 +93,7 @@ func (s *SailsSocket) sessionCookieName() string {
 // getSessionCookie runs before a handshake on the life owner goroutine (never under s.mu): with
 // WithSessionCookie and no session cookie yet, it GETs /__getcookie so that the jar gets one.
 func (s *SailsSocket) getSessionCookie(ctx context.Context, a *attempt) error {
-	if !s.opts.sessionCookie || s.hasSessionCookie(a) {
+	if s.hasSessionCookie(a) {
 		return nil
 	}
 	u := &url.URL{Scheme: s.httpURL.Scheme, Host: s.httpURL.Host, Path: "/__getcookie"}
