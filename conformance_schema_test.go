@@ -121,3 +121,24 @@ func scenarioBlueprintSchema(t *testing.T, b *backend) {
 	jwr = bpDo(t, r, "delete", "/tag/"+id2, nil, 200, "")
 	expect(`{"verb":"destroyed","id":` + id2 + `,"previous":` + string(jwr.Body) + `}`)
 }
+
+// scenarioPopulatedUndeclared: a record in a populated collection has only its declared
+// attributes, though the record itself (Pet is schema: false) keeps the undeclared ones.
+func scenarioPopulatedUndeclared(t *testing.T, b *backend) {
+	p := uniq(b, "populated")
+	s := connect(t, b)
+	jwr := bpDo(t, s, "post", "/pet", orderedObject{{"name", p + "-pet"}, {"color", "red"}}, 200, "")
+	pet := decodePet(t, jwr.Body)
+	petID := strconv.FormatInt(pet.ID, 10)
+	bare := fmt.Sprintf(`{"createdAt":%d,"updatedAt":%d,"id":%s,"name":"%s-pet"}`, pet.CreatedAt, pet.UpdatedAt, petID, p)
+	if d := cmp.Diff([]string{"color", "createdAt", "updatedAt", "id", "name"}, keysOf(t, jwr.Body)); d != "" {
+		t.Errorf("pet %s keys (-want +got):\n%s", jwr.Body, d)
+	}
+	jwr = bpDo(t, s, "post", "/owner", map[string]any{"name": p + "-owner", "pets": []int64{pet.ID}}, 200, "")
+	owner := decodePet(t, jwr.Body)
+	ownerID := strconv.FormatInt(owner.ID, 10)
+	bpDo(t, s, "get", "/owner/"+ownerID, nil, 200, fmt.Sprintf(`{"pets":[%s],"createdAt":0,"updatedAt":0,"id":%s,"name":"%s-owner"}`, bare, ownerID, p))
+	bpDo(t, s, "get", "/owner/"+ownerID+"/pets", nil, 200, "["+bare+"]")
+	bpDo(t, s, "delete", "/owner/"+ownerID, nil, 200, "")
+	bpDo(t, s, "delete", "/pet/"+petID, nil, 200, "")
+}

@@ -240,15 +240,17 @@ func (m *Model) declared(name string) bool {
 // collections populated (model_assoc.go), then the declared ones in order.
 func (m *Model) output(rec *jsObject) *jsObject { return m.render(rec, true) }
 
-// render is output, with the collections or without them (a record in a populated collection).
+// render is output, with the collections or without them. A record in a populated collection
+// (populated false) has only the declared attributes: Waterline leaves the others out of
+// populated records, as Sails 1.5 answers them.
 func (m *Model) render(rec *jsObject, populated bool) *jsObject {
 	out := newJSObject()
-	for _, k := range rec.order() {
-		if !m.declared(k) {
-			out.set(k, rec.vals[k])
-		}
-	}
 	if populated {
+		for _, k := range rec.order() {
+			if !m.declared(k) {
+				out.set(k, rec.vals[k])
+			}
+		}
 		m.populate(rec, out)
 	}
 	for _, k := range m.attrOrder() {
