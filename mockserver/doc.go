@@ -29,7 +29,8 @@
 //
 // Server.Model registers an in-memory model served by Sails 1.5's blueprint REST routes (find,
 // findOne, create, update, destroy) with the blueprints' pub/sub, so a test does not fake
-// blueprints by hand with Watch, Subscribe and Publish.
+// blueprints by hand with Watch, Subscribe and Publish. Schema(true) makes it a `schema: true`
+// model, as the models of an app made by `sails new` (Web App template) are.
 //
 // WithCSRF turns on CSRF protection as sails.config.security.csrf does (the `sails new` Web App
 // template's setting): a secret per session, and every POST, PUT, PATCH and DELETE, over HTTP and
