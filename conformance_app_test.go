@@ -16,8 +16,8 @@ import (
 
 // The Go mirror of the Sails app in testdata/sails/app, on the mockserver: the routes of
 // config/routes.js with the actions of api/controllers/HarnessController.js, the policy of
-// api/policies/hasApiKey.js, and the REST blueprints with pub/sub of the Pet model
-// (api/models/Pet.js, config/blueprints.js). Keep both apps in sync: the conformance suite runs
+// api/policies/hasApiKey.js, and the REST blueprints with pub/sub of the Pet, Owner and Tag
+// models (api/models/, config/blueprints.js). Keep both apps in sync: the conformance suite runs
 // the same scenarios against this app and the real one, and real Sails is the reference.
 
 // appFlavor selects small differences between this app and the one of the reference transcripts
@@ -291,6 +291,8 @@ func installApp(s *mockserver.Server, hook int, fl appFlavor) {
 	s.Model("pet", mockserver.Required("name"))
 	// The Owner model (api/models/Owner.js): pets is a one-way collection of Pet.
 	s.Model("owner", mockserver.Required("name"), mockserver.Collection("pets", "pet"))
+	// The Tag model (api/models/Tag.js): schema: true, as the `sails new` Web App sets it.
+	s.Model("tag", mockserver.Schema(true), mockserver.Required("name"), mockserver.Attribute("rank", "number"))
 }
 
 // paramAny is req.param(name) of Sails: route params, then the body (any JSON value but null),

@@ -238,6 +238,8 @@ func TestConformance(t *testing.T) {
 		{name: "blueprint pubsub", run: scenarioPubSub},
 		{name: "blueprint CRUD", run: scenarioBlueprintCRUD},
 		{name: "blueprint pubsub per verb", run: scenarioBlueprintPubSub},
+		{name: "blueprint schema true", run: scenarioBlueprintSchema},
+		{name: "populated records", run: scenarioPopulatedUndeclared},
 		{name: "model events", run: scenarioModelEvents},
 		{name: "order of one socket", run: scenarioOrder},
 		{name: "regular-expression route", run: scenarioRegexpRoute},

@@ -251,7 +251,11 @@ func (c *conn) closeGraceful() {
 func (c *conn) isClosing() bool { return c.w.Closed() }
 
 // shutdown cuts the connection at once (no close frame) and forgets it.
-func (c *conn) shutdown() {
+func (c *conn) shutdown() { c.end(true) }
+
+// end forgets the connection at once: its WebSocket, if any, is cut (no close frame); a pending
+// polling GET is cut too when cut is set (else it answers by itself, see pollEnd).
+func (c *conn) end(cut bool) {
 	c.shutOnce.Do(func() {
 		c.w.Stop()
 		c.wsMu.Lock()
@@ -261,7 +265,7 @@ func (c *conn) shutdown() {
 		if ws != nil {
 			_ = ws.NetConn().Close()
 		}
-		if c.poll != nil {
+		if c.poll != nil && cut {
 			c.pollCut()
 		}
 		c.srv.removeConn(c)
@@ -488,7 +492,7 @@ func (c *conn) heartbeatLoop() {
 					t.Reset(wait)
 					continue
 				}
-				c.closeGraceful() // ping timeout
+				c.pingTimedOut()
 				return
 			}
 		}
@@ -524,7 +528,7 @@ func (c *conn) heartbeatLoop() {
 				waiting = false
 				t.Reset(s.cfg.pingInterval)
 			case waiting:
-				c.closeGraceful() // ping timeout
+				c.pingTimedOut()
 				return
 			default:
 				c.send(textFrame("2"))
@@ -533,6 +537,16 @@ func (c *conn) heartbeatLoop() {
 			}
 		}
 	}
+}
+
+// pingTimedOut closes the connection on a ping timeout: as engine.io's Socket.onClose does, a
+// WebSocket gets a close frame, and a polling session is forgotten at once (pollEnd).
+func (c *conn) pingTimedOut() {
+	if c.poll != nil && !c.poll.isUpgraded() {
+		c.pollEnd(false)
+		return
+	}
+	c.closeGraceful()
 }
 
 // Handshake describes the WebSocket handshake of a connection, for tests that check what a

@@ -29,7 +29,8 @@
 //
 // Server.Model registers an in-memory model served by Sails 1.5's blueprint REST routes (find,
 // findOne, create, update, destroy) with the blueprints' pub/sub, so a test does not fake
-// blueprints by hand with Watch, Subscribe and Publish.
+// blueprints by hand with Watch, Subscribe and Publish. Schema(true) makes it a `schema: true`
+// model, as the models of an app made by `sails new` (Web App template) are.
 //
 // WithCSRF turns on CSRF protection as sails.config.security.csrf does (the `sails new` Web App
 // template's setting): a secret per session, and every POST, PUT, PATCH and DELETE, over HTTP and
@@ -47,14 +48,21 @@
 //   - Handlers run until they return: a Go handler that blocks without calling Request.Context
 //     holds up its socket's next request (Node cannot block like that at all).
 //   - Model: records keep the declared types string, number, boolean, json and ref, without
-//     Waterline's other validations (isEmail, maxLength...), associations, unique constraints or
-//     custom primary keys; where clauses compare strings case-sensitively; the text of a few
-//     error details (invalid where JSON, invalid sort) is shorter than Waterline's, and a sort on
-//     an undeclared attribute answers 500 without Node's stack. Records survive Stop and Start,
-//     like a database, and timestamps are strictly increasing per model.
+//     Waterline's other validations (isEmail, maxLength...), associations other than one-way
+//     collections (Collection), unique constraints or custom primary keys; where clauses compare
+//     strings case-sensitively; find ignores the populate parameter (collections are always
+//     populated, where Sails takes populate=false or a list of attributes); the details of a few
+//     malformed sort clauses are shorter than Waterline's. Records survive Stop and Start, like a
+//     database, and timestamps are strictly increasing per model.
 //   - Errors answered by Sails in development with a stack (res.serverError of an Error) carry
-//     the message only; HTTP JSON bodies are compact where Sails pretty-prints them in
-//     development.
+//     the message only; the blueprints' own 500s (a `where` that is not JSON, which they throw,
+//     and Waterline's TypeError on a sort by an undeclared attribute of a schema: false model)
+//     carry the stack's first line ("Name: message") only. HTTP JSON bodies are compact where
+//     Sails pretty-prints them in development.
+//   - Over HTTP long-polling under EIO3, the namespace CONNECT (40) comes in the handshake's
+//     answer, after the open packet; real Sails sends it in the answer of the next GET (clients
+//     take either). A WebSocket naming a session that was opened over WebSocket is refused with
+//     400 "Session ID unknown", where engine.io accepts it and waits for a probe.
 //   - A sails.sid cookie the server never issued gets a session under that value (so tests can
 //     choose a session id); real Sails gives such a socket a fresh session per request, which the
 //     mock does for sessions a restart lost.

@@ -30,9 +30,11 @@ import (
 // (createdAt and updatedAt as millisecond timestamps, an auto-incremented numeric id): the
 // attributes the model does not declare first, in the order they were first set, then
 // createdAt, updatedAt, id and the declared attributes in declaration order. Like a default
-// Sails 1.x model (schema: false), a record keeps attributes the model does not declare.
+// Sails 1.x model (schema: false), a record keeps attributes the model does not declare, and
+// find refuses select and omit; with Schema(true) the model is `schema: true` instead.
 // Invalid criteria and values get Sails' 400 answers: {"code":"E_INVALID_CRITERIA" or
-// "E_INVALID_NEW_RECORD","details":...,"message":...}.
+// "E_INVALID_NEW_RECORD","details":...,"message":...}. A `where` parameter that is text but not
+// JSON gets 500, as in Sails, whose blueprints throw it (see Model.find).
 //
 // Pub/sub, exactly as the blueprints do it over sockets: find subscribes the socket to every
 // record it returns and, with auto-watch (the default), watches the model; findOne subscribes to
@@ -65,6 +67,7 @@ type modelConfig struct {
 	colls     []collection
 	autoWatch bool
 	mirror    bool
+	schema    bool
 }
 
 type attribute struct {
@@ -123,6 +126,21 @@ func AutoWatch(on bool) ModelOption {
 // socket that made a change is told of it too.
 func Mirror(on bool) ModelOption {
 	return func(c *modelConfig) { c.mirror = on }
+}
+
+// Schema makes a Model behave as a Sails model with `schema: true` (the `sails new` Web App
+// default, set in its config/models.js): attributes not declared with Attribute, Required or
+// Collection are dropped on create and update (so they are in no record and no event), and the
+// blueprints' select and omit work as in Sails 1.5. GET /identity?select=a,b answers the records
+// with id and the selected attributes only (select=* selects all); omit=a,b answers them without
+// the omitted ones (select wins when both are given; omitting id, or selecting or omitting an
+// attribute the model does not declare, is a 400). find and findOne take both. A where, sort,
+// select or omit naming an undeclared attribute is refused with Waterline's 400
+// E_INVALID_CRITERIA. Without Schema (or with Schema(false), Sails' default) records keep
+// undeclared attributes, select and omit are refused with 400, and a sort on an undeclared
+// attribute fails with 500, as Waterline fails with a TypeError.
+func Schema(on bool) ModelOption {
+	return func(c *modelConfig) { c.schema = on }
 }
 
 var baseValues = map[string]json.RawMessage{
@@ -222,15 +240,17 @@ func (m *Model) declared(name string) bool {
 // collections populated (model_assoc.go), then the declared ones in order.
 func (m *Model) output(rec *jsObject) *jsObject { return m.render(rec, true) }
 
-// render is output, with the collections or without them (a record in a populated collection).
+// render is output, with the collections or without them. A record in a populated collection
+// (populated false) has only the declared attributes: Waterline leaves the others out of
+// populated records, as Sails 1.5 answers them.
 func (m *Model) render(rec *jsObject, populated bool) *jsObject {
 	out := newJSObject()
-	for _, k := range rec.order() {
-		if !m.declared(k) {
-			out.set(k, rec.vals[k])
-		}
-	}
 	if populated {
+		for _, k := range rec.order() {
+			if !m.declared(k) {
+				out.set(k, rec.vals[k])
+			}
+		}
 		m.populate(rec, out)
 	}
 	for _, k := range m.attrOrder() {
@@ -299,11 +319,19 @@ func (m *Model) sorted() []*jsObject {
 type usageError struct {
 	Code    string
 	Details string
+	// thrown: the blueprint's parseBlueprintOptions throws it (a `where` that is not JSON), so
+	// it never reaches the action's res.badRequest: Sails answers 500 with the error's stack.
+	thrown bool
 }
 
 // badRequest answers 400 with the usage error's JSON, as res.badRequest(formatUsageError(err))
-// does in development.
+// does in development; a thrown error gets 500 with its first line, "UsageError: " and the
+// message (Sails in development sends the stack, whose first line that is).
 func (m *Model) badRequest(req *Request, res *Response, e *usageError) {
+	if e.thrown {
+		res.ServerError("UsageError: " + e.Details)
+		return
+	}
 	body := newJSObject()
 	body.set("code", mustJSON(e.Code))
 	body.set("details", mustJSON(e.Details))
@@ -414,32 +442,35 @@ func (m *Model) newRecord(vals *jsObject) (*jsObject, *usageError) {
 			members[k] = ids
 			continue
 		}
+		if m.cfg.schema && !m.declared(k) {
+			continue // schema: true: Waterline drops what the model does not declare
+		}
 		switch k {
 		case "id":
 			if wire.FirstByte(v) == 'n' {
-				return nil, &usageError{"E_INVALID_NEW_RECORD", "Could not use specified value (`null`) as the primary key value (`id`) for a new record.  (Try omitting it instead.)"}
+				return nil, &usageError{Code: "E_INVALID_NEW_RECORD", Details: "Could not use specified value (`null`) as the primary key value (`id`) for a new record.  (Try omitting it instead.)"}
 			}
 			if _, ok := parseID(v); !ok {
-				return nil, &usageError{"E_INVALID_NEW_RECORD", "Could not use specified value (" + formatS(v) + ") as the primary key value (`id`) for a new record."}
+				return nil, &usageError{Code: "E_INVALID_NEW_RECORD", Details: "Could not use specified value (" + formatS(v) + ") as the primary key value (`id`) for a new record."}
 			}
 		case "createdAt", "updatedAt":
 			if _, ok := coerce(&attribute{typ: "number"}, v); !ok {
-				return nil, &usageError{"E_INVALID_NEW_RECORD", "Invalid value for `" + k + "`: expected a number."}
+				return nil, &usageError{Code: "E_INVALID_NEW_RECORD", Details: "Invalid value for `" + k + "`: expected a number."}
 			}
 		}
 		a := m.cfg.attr(k)
 		if a != nil && a.required && wire.FirstByte(v) == 'n' {
-			return nil, &usageError{"E_INVALID_NEW_RECORD", "Missing value for required attribute `" + k + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: null"}
+			return nil, &usageError{Code: "E_INVALID_NEW_RECORD", Details: "Missing value for required attribute `" + k + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: null"}
 		}
 		cv, ok := coerce(a, v)
 		if !ok {
-			return nil, &usageError{"E_INVALID_NEW_RECORD", "Could not use specified `" + k + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: " + formatS(v)}
+			return nil, &usageError{Code: "E_INVALID_NEW_RECORD", Details: "Could not use specified `" + k + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: " + formatS(v)}
 		}
 		rec.set(k, cv)
 	}
 	for _, a := range m.cfg.attrs {
 		if a.required && !rec.has(a.name) {
-			return nil, &usageError{"E_INVALID_NEW_RECORD", "Missing value for required attribute `" + a.name + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: undefined"}
+			return nil, &usageError{Code: "E_INVALID_NEW_RECORD", Details: "Missing value for required attribute `" + a.name + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: undefined"}
 		}
 	}
 	ts := json.RawMessage(strconv.FormatInt(m.now(), 10))
@@ -552,7 +583,7 @@ func (m *Model) find(req *Request, res *Response) {
 	list := make([]json.RawMessage, 0, len(matched))
 	ids := make([]any, 0, len(matched))
 	for _, rec := range matched {
-		b, _ := m.output(rec).MarshalJSON()
+		b, _ := q.project(m.output(rec)).MarshalJSON()
 		list = append(list, b)
 		id, _ := parseID(rec.vals["id"])
 		ids = append(ids, id)
@@ -572,7 +603,7 @@ func (m *Model) idParam(req *Request) (int64, *usageError) {
 	raw := req.Params["id"]
 	id, ok := parseID(mustJSON(raw))
 	if !ok {
-		return 0, &usageError{"E_INVALID_CRITERIA", "Could not use the provided `where` clause.  Could not filter by `id`: " +
+		return 0, &usageError{Code: "E_INVALID_CRITERIA", Details: "Could not use the provided `where` clause.  Could not filter by `id`: " +
 			"Does not match the declared data type of the corresponding attribute.  1 error validating value: \n" +
 			" • Specified value (a string: " + jsQuote(raw) + ") doesn't match the expected type: 'number'"}
 	}
@@ -582,6 +613,11 @@ func (m *Model) idParam(req *Request) (int64, *usageError) {
 func (m *Model) findOne(req *Request, res *Response) {
 	id, uerr := m.idParam(req)
 	if uerr != nil {
+		m.badRequest(req, res, uerr)
+		return
+	}
+	q := &criteria{}
+	if uerr := m.parseProjection(allParams(req), q); uerr != nil {
 		m.badRequest(req, res, uerr)
 		return
 	}
@@ -595,7 +631,7 @@ func (m *Model) findOne(req *Request, res *Response) {
 	if req.IsSocket {
 		m.srv.Subscribe(req.SocketID, m.identity, id)
 	}
-	res.OK(m.output(rec))
+	res.OK(q.project(m.output(rec)))
 }
 
 // omitFor returns the socket a publication leaves out: the requesting socket, unless mirror is on.
@@ -654,17 +690,20 @@ func (m *Model) update(req *Request, res *Response) {
 			changes.set(k, v)
 			continue
 		}
+		if m.cfg.schema && !m.declared(k) {
+			continue // dropped, from the record and from the event's data alike
+		}
 		a := m.cfg.attr(k)
 		if k == "createdAt" || k == "updatedAt" {
 			a = &attribute{name: k, typ: "number"}
 		}
 		if a != nil && a.required && wire.FirstByte(v) == 'n' {
-			m.badRequest(req, res, &usageError{"E_INVALID_VALUES_TO_SET", "Cannot set `null` for required attribute `" + k + "`."})
+			m.badRequest(req, res, &usageError{Code: "E_INVALID_VALUES_TO_SET", Details: "Cannot set `null` for required attribute `" + k + "`."})
 			return
 		}
 		cv, ok := coerce(a, v)
 		if !ok {
-			m.badRequest(req, res, &usageError{"E_INVALID_VALUES_TO_SET", "Could not use specified `" + k + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: " + formatS(v)})
+			m.badRequest(req, res, &usageError{Code: "E_INVALID_VALUES_TO_SET", Details: "Could not use specified `" + k + "`.  Expected " + nounPhrases[a.typ] + ", but instead, got: " + formatS(v)})
 			return
 		}
 		changes.set(k, cv)

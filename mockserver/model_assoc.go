@@ -106,13 +106,13 @@ func memberIDs(attr string, v json.RawMessage) ([]int64, *usageError) {
 	}
 	var raw []json.RawMessage
 	if json.Unmarshal(v, &raw) != nil {
-		return nil, &usageError{"E_INVALID_VALUES_TO_SET", "Could not use specified `" + attr + "`.  Expected an array of ids, but instead, got: " + formatS(v)}
+		return nil, &usageError{Code: "E_INVALID_VALUES_TO_SET", Details: "Could not use specified `" + attr + "`.  Expected an array of ids, but instead, got: " + formatS(v)}
 	}
 	ids := make([]int64, 0, len(raw))
 	for _, r := range raw {
 		id, ok := parseID(r)
 		if !ok {
-			return nil, &usageError{"E_INVALID_VALUES_TO_SET", "Could not use specified `" + attr + "`.  Expected an array of ids, but instead, got: " + formatS(v)}
+			return nil, &usageError{Code: "E_INVALID_VALUES_TO_SET", Details: "Could not use specified `" + attr + "`.  Expected an array of ids, but instead, got: " + formatS(v)}
 		}
 		ids = append(ids, id)
 	}

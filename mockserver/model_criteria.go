@@ -17,6 +17,8 @@ type criteria struct {
 	limit int
 	skip  int
 	sort  []sortKey
+	sel   map[string]bool // select (with the primary key); nil: every attribute
+	omit  map[string]bool
 }
 
 type sortKey struct {
@@ -44,44 +46,22 @@ type modifier struct {
 const defaultLimit = 30
 
 func invalidCriteria(details string) *usageError {
-	return &usageError{"E_INVALID_CRITERIA", details}
+	return &usageError{Code: "E_INVALID_CRITERIA", Details: details}
 }
 
-// parseCriteria builds the criteria of a find request from its parameters.
+// parseCriteria builds the criteria of a find request from its parameters, checking them in
+// Waterline's order: where, limit, skip, sort, select, omit.
 func (m *Model) parseCriteria(params *jsObject) (*criteria, *usageError) {
 	q := &criteria{limit: defaultLimit}
-	var whereObj *jsObject
-	if raw, ok := params.get("where"); ok && wire.FirstByte(raw) != 'n' {
-		if wire.FirstByte(raw) == '"' {
-			whereObj = parseJSObject([]byte(decodeString(raw)))
-			if whereObj == nil {
-				return nil, invalidCriteria("Could not JSON.parse() the provided `where` clause.")
-			}
-		} else if whereObj = parseJSObject(raw); whereObj == nil {
-			return nil, invalidCriteria("The provided `where` clause must be a dictionary.")
-		}
-	} else {
-		whereObj = params.clone()
-		for _, k := range []string{"limit", "skip", "sort", "populate", "select", "omit", "where"} {
-			whereObj.del(k)
-		}
+	whereObj, err := m.whereParam(params)
+	if err != nil {
+		return nil, err
 	}
 	w, err := m.parseWhere(whereObj)
 	if err != nil {
 		return nil, err
 	}
 	q.where = w
-	// The model is schema: false, so Waterline refuses select and omit.
-	if _, ok := params.get("select"); ok {
-		return nil, invalidCriteria("The provided criteria contains a custom `select` clause, but since this model (`" + m.identity + "`) " +
-			"is `schema: false`, this cannot be relied upon... yet.  In the mean time, if you'd like to use a " +
-			"custom `select`, configure this model to `schema: true`. Or, better yet, since this is usually an app-wide setting," +
-			"configure all of your models to have `schema: true` -- e.g. in `config/models.js`.  (Note that this WILL be supported in a " +
-			"future, minor version release of Sails/Waterline.  Want to lend a hand?  http://sailsjs.com/contribute)")
-	}
-	if _, ok := params.get("omit"); ok {
-		return nil, invalidCriteria("Cannot use `omit`, because the referenced model (`" + m.identity + "`) does not declare itself `schema: true`.")
-	}
 	if s, ok := paramString(params, "limit"); ok {
 		n, valid := naturalNumber(s)
 		if !valid {
@@ -101,9 +81,140 @@ func (m *Model) parseCriteria(params *jsObject) (*criteria, *usageError) {
 		if err != nil {
 			return nil, err
 		}
+		for _, k := range keys {
+			if m.cfg.schema && !m.declared(k.attr) {
+				return nil, invalidCriteria("Could not use the provided `sort` clause: The `sort` clause in the provided criteria is invalid, " +
+					"because, although it is an array, one of its items (aka comparator directives) is problematic.  It indicates that we should sort by `" +
+					k.attr + "`-- but that is not a recognized attribute for this model (`" + m.identity + "`).  Since the model declares `schema: true`, this is not allowed.")
+			}
+		}
 		q.sort = keys
 	}
+	if err := m.parseProjection(params, q); err != nil {
+		return nil, err
+	}
 	return q, nil
+}
+
+// whereParam returns the where object of a find request as the blueprints build it
+// (parseBlueprintOptions): the `where` parameter (text is parsed as JSON; text that is not JSON
+// makes the blueprint throw, see usageError.thrown), or, when it is missing or falsy, every other
+// parameter but limit, skip, sort, populate, select and omit. A number, a string or an array is
+// Waterline's shorthand for the primary key.
+func (m *Model) whereParam(params *jsObject) (*jsObject, *usageError) {
+	raw, ok := params.get("where")
+	if ok && wire.FirstByte(raw) == '"' {
+		text := decodeString(raw)
+		if msg := jsSyntaxError(text); msg != "" {
+			return nil, &usageError{Code: "E_INVALID_CRITERIA", Details: "Could not JSON.parse() the provided `where` clause. Here is the raw error: SyntaxError: " + msg, thrown: true}
+		}
+		raw = json.RawMessage(text)
+	}
+	if !ok || jsFalsy(raw) {
+		o := params.clone()
+		for _, k := range []string{"limit", "skip", "sort", "populate", "select", "omit"} {
+			o.del(k)
+		}
+		return o, nil
+	}
+	switch c := wire.FirstByte(raw); {
+	case c == '{':
+		return parseJSObject(raw), nil
+	case c == '"' || c == '[' || c == '-' || c >= '0' && c <= '9':
+		o := newJSObject()
+		o.set("id", raw)
+		return o, nil
+	}
+	return nil, invalidCriteria("Could not use the provided `where` clause.  If provided, `where` clause should be a dictionary.  But instead, got: " + formatS(raw))
+}
+
+// jsFalsy reports whether a JSON value is falsy in JavaScript: null, false, 0 or "".
+func jsFalsy(v json.RawMessage) bool {
+	switch c := wire.FirstByte(v); {
+	case c == 'n' || c == 'f' || c == 0:
+		return true
+	case c == '"':
+		return decodeString(v) == ""
+	case c == '-' || c >= '0' && c <= '9':
+		f, err := strconv.ParseFloat(strings.TrimSpace(string(v)), 64)
+		return err == nil && f == 0
+	}
+	return false
+}
+
+// parseProjection reads the select and omit parameters (find and findOne) into q, as
+// parseBlueprintOptions splits them on commas and Waterline checks them: a schema: false model
+// refuses both; select (which always keeps the primary key) wins over omit.
+func (m *Model) parseProjection(params *jsObject, q *criteria) *usageError {
+	list := func(k string) ([]string, bool) {
+		s, ok := paramString(params, k)
+		if !ok {
+			return nil, false
+		}
+		var out []string
+		for _, a := range strings.Split(s, ",") {
+			out = append(out, strings.TrimSpace(a))
+		}
+		return out, true
+	}
+	if sel, ok := list("select"); ok {
+		if len(sel) == 1 && sel[0] == "*" {
+			return nil
+		}
+		if !m.cfg.schema {
+			return invalidCriteria("The provided criteria contains a custom `select` clause, but since this model (`" + m.identity + "`) " +
+				"is `schema: false`, this cannot be relied upon... yet.  In the mean time, if you'd like to use a " +
+				"custom `select`, configure this model to `schema: true`. Or, better yet, since this is usually an app-wide setting," +
+				"configure all of your models to have `schema: true` -- e.g. in `config/models.js`.  (Note that this WILL be supported in a " +
+				"future, minor version release of Sails/Waterline.  Want to lend a hand?  http://sailsjs.com/contribute)")
+		}
+		q.sel = map[string]bool{"id": true}
+		for _, a := range sel {
+			if !m.declared(a) {
+				return invalidCriteria("The `select` clause in the provided criteria contains an item (`" + a + "`) which is not a recognized attribute in this model (`" + m.identity + "`).")
+			}
+			if m.cfg.coll(a) != nil {
+				return invalidCriteria("The `select` clause in the provided criteria contains an item (`" + a + "`) which is actually " +
+					"the name of a plural (\"collection\") association for this model (`" + m.identity + "`).  But you cannot " +
+					"explicitly select plural association because they're virtual attributes (use `.populate()` instead.)")
+			}
+			q.sel[a] = true
+		}
+		return nil
+	}
+	if omit, ok := list("omit"); ok {
+		for _, a := range omit {
+			if a == "id" {
+				return invalidCriteria("The `omit` clause in the provided criteria explicitly attempts to omit the primary key (`id`).  But in the current version of Waterline, this is not possible.")
+			}
+			if !m.cfg.schema {
+				return invalidCriteria("Cannot use `omit`, because the referenced model (`" + m.identity + "`) does not declare itself `schema: true`.")
+			}
+			if !m.declared(a) {
+				return invalidCriteria("The `omit` clause in the provided criteria contains an item (`" + a + "`) which is not a recognized attribute in this model (`" + m.identity + "`).")
+			}
+			if m.cfg.coll(a) == nil { // Waterline forgets a collection given to omit
+				if q.omit == nil {
+					q.omit = map[string]bool{}
+				}
+				q.omit[a] = true
+			}
+		}
+	}
+	return nil
+}
+
+// project applies the select or omit of q to a record being output.
+func (q *criteria) project(out *jsObject) *jsObject {
+	if q == nil || q.sel == nil && q.omit == nil {
+		return out
+	}
+	for _, k := range out.order() {
+		if q.sel != nil && !q.sel[k] || q.omit[k] {
+			out.del(k)
+		}
+	}
+	return out
 }
 
 // naturalNumber parses s as Number(s) and reports whether it is a safe natural number (0 is
@@ -257,6 +368,10 @@ func (m *Model) parseWhere(o *jsObject) (whereClause, *usageError) {
 				w.or = []whereClause{{on: []constraint{{attr: "id", mods: []modifier{{op: "in", val: json.RawMessage("[]")}}}}}}
 			}
 			continue
+		}
+		if m.cfg.schema && !m.declared(k) {
+			return w, invalidCriteria("Could not use the provided `where` clause.  Could not filter by `" + k + "`: `" + k + "` is not a recognized attribute for this model (`" +
+				m.identity + "`).  And since the model declares `schema: true`, this is not allowed.")
 		}
 		c := constraint{attr: k}
 		switch wire.FirstByte(v) {

@@ -18,10 +18,14 @@ import (
 // websocket only, as Sails). With sailsio.TransportPolling, a handshake may come over HTTP
 // long-polling; with both, the open packet of a polling handshake offers the upgrade to websocket
 // (2probe, 3probe, 5), and engine.io's rules hold: a pending GET is released with a noop during the
-// upgrade, frames queued meanwhile go out on the WebSocket once the client sent 5. A transport the
-// server does not accept gets HTTP 400 {"code":0,"message":"Transport unknown"}, as real Sails
-// answers. Every fault works on polling sessions too: DropConnections cuts the pending GET's TCP
-// connection, and later requests of the session get 400 "Session ID unknown".
+// upgrade, frames queued meanwhile go out on the WebSocket once the client sent 5, and a WebSocket
+// naming a session that is upgrading or upgraded is accepted and closed at once. A session ends as
+// engine.io ends one: a client's close packet releases the pending GET with a noop; a GET
+// overlapping the pending one, and a ping timeout, end the session at once, the pending GET
+// getting the close packet. A transport the server does not accept gets HTTP 400
+// {"code":0,"message":"Transport unknown"}, as real Sails answers. Every fault works on polling
+// sessions too: DropConnections cuts the pending GET's TCP connection, and later requests of the
+// session get 400 "Session ID unknown".
 func WithTransports(t ...sailsio.Transport) Option {
 	return func(c *config) { c.transports = slices.Clone(t) }
 }
@@ -40,9 +44,12 @@ func (c *config) accepts(name string) bool {
 // pollState is the polling side of a connection that started over HTTP long-polling.
 type pollState struct {
 	mu        sync.Mutex
-	getting   bool          // a GET is pending
-	upgrading bool          // a WebSocket probe succeeded: release GETs with a noop
-	upgraded  bool          // the client sent 5: the WebSocket carries the session
+	getting   bool // a GET is pending
+	probing   bool // a WebSocket of the session is being probed, or carries it
+	upgrading bool // a WebSocket probe succeeded: release GETs with a noop
+	upgraded  bool // the client sent 5: the WebSocket carries the session
+	ended     bool // the session ended at once (pollEnd): a pending GET gets endNoop or the close packet
+	endNoop   bool
 	cut       chan struct{} // closed when the connection is cut
 	release   chan struct{} // wakes the pending GET (upgrade)
 	postMu    sync.Mutex    // one POST at a time: it owns the reader's state
@@ -98,10 +105,16 @@ func (s *Server) pollConn(sid string) *conn {
 }
 
 // serveSession serves a request that names a session (sid): a polling GET or POST, or the
-// WebSocket of an upgrade.
+// WebSocket of an upgrade. As in engine.io, a WebSocket for a session that is upgrading or
+// upgraded is accepted and closed at once (the session carries on), and a polling request for an
+// upgraded session gets 400 "Bad request" (its transport is websocket now).
 func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, upgrade bool, sid string) {
 	c := s.pollConn(sid)
-	if c == nil || c.poll == nil || c.poll.isUpgraded() {
+	if c != nil && c.poll == nil && !upgrade {
+		engineError(w, false, 3, "Bad request") // a WebSocket session: the transports differ
+		return
+	}
+	if c == nil || c.poll == nil {
 		engineError(w, upgrade, 1, "Session ID unknown")
 		return
 	}
@@ -110,10 +123,14 @@ func (s *Server) serveSession(w http.ResponseWriter, r *http.Request, upgrade bo
 			engineError(w, true, 3, "Bad request")
 			return
 		}
+		if !c.poll.startProbe() {
+			s.closeUpgrade(w, r)
+			return
+		}
 		c.serveUpgrade(w, r)
 		return
 	}
-	if r.URL.Query().Get("transport") != "polling" {
+	if r.URL.Query().Get("transport") != "polling" || c.poll.isUpgraded() {
 		engineError(w, false, 3, "Bad request")
 		return
 	}
@@ -133,15 +150,75 @@ func (p *pollState) isUpgraded() bool {
 	return p.upgraded
 }
 
+// startProbe reports whether a WebSocket may probe the session: none is being probed or
+// carries it already (engine.io's upgrading and upgraded).
+func (p *pollState) startProbe() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.probing || p.ended {
+		return false
+	}
+	p.probing = true
+	return true
+}
+
+// closeUpgrade accepts a WebSocket and closes it at once, as engine.io does with a WebSocket for
+// a session that is upgrading or upgraded: a close frame without a status, then the TCP
+// connection once the client answers it (or after closeGrace).
+func (s *Server) closeUpgrade(w http.ResponseWriter, r *http.Request) {
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer ws.Close()
+		_ = ws.WriteControl(websocket.CloseMessage, []byte{}, time.Now().Add(writeWait))
+		_ = ws.SetReadDeadline(time.Now().Add(closeGrace))
+		for {
+			if _, _, err := ws.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// pollEnd ends a polling session at once, as engine.io's Socket.onClose does on a ping timeout,
+// a transport error or the client's close packet: the session is forgotten (later requests naming
+// it get 400 "Session ID unknown"), and a pending GET is answered, with a noop when the client
+// closed (engine.io's polling onClose), else with the close packet (the transport's close).
+func (c *conn) pollEnd(noop bool) {
+	p := c.poll
+	p.mu.Lock()
+	if !p.ended {
+		p.ended, p.endNoop = true, noop
+	}
+	p.mu.Unlock()
+	c.wakeGet()
+	c.end(false)
+}
+
 // serveGet answers a GET with what waits for the client, or waits for something (long polling).
 func (c *conn) serveGet(w http.ResponseWriter, r *http.Request) {
 	p := c.poll
 	p.mu.Lock()
+	if p.ended {
+		p.mu.Unlock()
+		engineError(w, false, 1, "Session ID unknown")
+		return
+	}
 	if p.getting {
 		p.mu.Unlock()
-		// engine.io: "data request overlap from client" closes the session
-		engineError(w, false, 3, "Bad request")
-		c.shutdown()
+		// engine.io: a poll overlapping the pending one is a transport error, which closes the
+		// session (the pending GET gets the close packet); the overlapping one gets 400 with no
+		// body (engine.io 6) or 500 (engine.io 3).
+		c.pollEnd(false)
+		if c.srv.cfg.hook3() {
+			w.WriteHeader(http.StatusBadRequest)
+		} else {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
 		return
 	}
 	p.getting = true
@@ -154,6 +231,17 @@ func (c *conn) serveGet(w http.ResponseWriter, r *http.Request) {
 	timer := time.NewTimer(pollWait)
 	defer timer.Stop()
 	for {
+		p.mu.Lock()
+		ended, noop := p.ended, p.endNoop
+		p.mu.Unlock()
+		if ended {
+			if noop {
+				c.writePayload(w, []outFrame{textFrame("6")}, false)
+			} else {
+				c.writePayload(w, nil, true)
+			}
+			return
+		}
 		frames, last := c.w.Take()
 		if len(frames) > 0 || last {
 			c.writePayload(w, frames, last)
@@ -163,7 +251,7 @@ func (c *conn) serveGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.mu.Lock()
-		noop := p.upgrading || p.upgraded
+		noop = p.upgrading || p.upgraded
 		p.mu.Unlock()
 		if noop {
 			c.writePayload(w, []outFrame{textFrame("6")}, false)
@@ -254,7 +342,7 @@ func (c *conn) servePost(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok"))
 	switch {
 	case !ok && slices.ContainsFunc(packets, func(p wire.PayloadPacket) bool { return !p.Binary && string(p.Data) == "1" }):
-		c.shutdown() // the client closed the transport: nothing more to tell it
+		c.pollEnd(true) // the client closed the transport: a pending GET gets a noop
 	case !ok:
 		c.closeGraceful()
 	}
@@ -290,6 +378,9 @@ func (c *conn) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	bw := &batchingWriter{ResponseWriter: w}
 	ws, err := c.srv.upgrader.Upgrade(bw, r, nil)
 	if err != nil {
+		c.poll.mu.Lock()
+		c.poll.probing = false
+		c.poll.mu.Unlock()
 		return
 	}
 	c.srv.wg.Add(1)
@@ -306,7 +397,7 @@ func (c *conn) probe(ws *websocket.Conn, bc *engine.BatchConn) {
 		if !ok {
 			_ = ws.Close()
 			p.mu.Lock()
-			p.upgrading = false
+			p.upgrading, p.probing = false, false
 			p.mu.Unlock()
 			c.srv.wg.Done()
 		}
@@ -314,9 +405,11 @@ func (c *conn) probe(ws *websocket.Conn, bc *engine.BatchConn) {
 	_ = ws.SetReadDeadline(time.Now().Add(upgradeTimeout))
 	stop := make(chan struct{})
 	defer close(stop)
-	go func() { // a cut connection ends the probe too
+	go func() { // a cut or ended connection ends the probe too
 		select {
 		case <-p.cut:
+			_ = ws.Close()
+		case <-c.ctx.Done():
 			_ = ws.Close()
 		case <-stop:
 		}
