@@ -51,10 +51,13 @@ func WithLifecycleHooks(h LifecycleHooks) Option {
 	}
 }
 
-// fire runs f for each LifecycleHooks of the socket, on the callback goroutine. It may be called
-// under s.mu: it only queues the work.
+// fire runs f for each LifecycleHooks of the socket, on the callback goroutine (nothing without
+// hooks). It may be called under s.mu: it only queues the work.
 func (s *SailsSocket) fire(f func(h *LifecycleHooks)) {
 	hooks := s.opts.hooks
+	if len(hooks) == 0 {
+		return
+	}
 	s.disp.post(func() {
 		for i := range hooks {
 			s.call(func() { f(&hooks[i]) })
@@ -71,9 +74,6 @@ func (s *SailsSocket) hookNew() {
 }
 
 func (s *SailsSocket) hookConnect(t Transport, attempt int) {
-	if len(s.opts.hooks) == 0 {
-		return
-	}
 	s.fire(func(h *LifecycleHooks) {
 		if h.OnConnect != nil {
 			h.OnConnect(s, t)
@@ -89,9 +89,6 @@ func (s *SailsSocket) hookConnect(t Transport, attempt int) {
 }
 
 func (s *SailsSocket) hookDisconnect(reason string, cause error) {
-	if len(s.opts.hooks) == 0 {
-		return
-	}
 	s.fire(func(h *LifecycleHooks) {
 		if h.OnDisconnect != nil {
 			h.OnDisconnect(s, reason, cause)
@@ -100,9 +97,6 @@ func (s *SailsSocket) hookDisconnect(reason string, cause error) {
 }
 
 func (s *SailsSocket) hookReconnecting(attempt int, delay time.Duration) {
-	if len(s.opts.hooks) == 0 {
-		return
-	}
 	s.fire(func(h *LifecycleHooks) {
 		if h.OnReconnecting != nil {
 			h.OnReconnecting(s, attempt, delay)
@@ -111,9 +105,6 @@ func (s *SailsSocket) hookReconnecting(attempt int, delay time.Duration) {
 }
 
 func (s *SailsSocket) hookUpgrade(t Transport) {
-	if len(s.opts.hooks) == 0 {
-		return
-	}
 	s.fire(func(h *LifecycleHooks) {
 		if h.OnUpgrade != nil {
 			h.OnUpgrade(s, t)
@@ -137,9 +128,6 @@ func (s *SailsSocket) hookServerEvent(name string, data json.RawMessage) func() 
 }
 
 func (s *SailsSocket) hookClose() {
-	if len(s.opts.hooks) == 0 {
-		return
-	}
 	s.fire(func(h *LifecycleHooks) {
 		if h.OnClose != nil {
 			h.OnClose(s)
