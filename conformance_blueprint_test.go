@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testapp"
 )
 
 // Scenarios for the request order of one socket and for the blueprint model (mockserver.Model
@@ -88,7 +89,7 @@ func usageMessage(method, path string) string {
 }
 
 func usageBody(code, details, method, path string) string {
-	b, _ := marshalNoEscape(orderedObject{{"code", code}, {"details", details}, {"message", usageMessage(method, path)}})
+	b, _ := testapp.Marshal(testapp.Object{{"code", code}, {"details", details}, {"message", usageMessage(method, path)}})
 	return string(b)
 }
 
@@ -148,7 +149,7 @@ func scenarioBlueprintCRUD(t *testing.T, b *backend) {
 		name string
 		rank int
 	}{{"b", 2}, {"a", 3}, {"c", 1}} {
-		jwr := bpDo(t, s, "post", "/pet", orderedObject{{"rank", c.rank}, {"name", p + "-" + c.name}}, 200, "")
+		jwr := bpDo(t, s, "post", "/pet", testapp.Object{{"rank", c.rank}, {"name", p + "-" + c.name}}, 200, "")
 		if d := cmp.Diff([]string{"rank", "createdAt", "updatedAt", "id", "name"}, keysOf(t, jwr.Body)); d != "" {
 			t.Errorf("created record %s keys (-want +got):\n%s", jwr.Body, d)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testapp"
 	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
@@ -47,7 +48,7 @@ func scenarioFrames(t *testing.T, b *backend) {
 	var rec mockserver.FrameRecorder
 	srv := mockserver.NewT(t, mockserver.WithProtocol(mode), mockserver.WithTransports(sailsio.TransportPolling, sailsio.TransportWebSocket), mockserver.WithPingInterval(time.Second),
 		mockserver.WithPingTimeout(5*time.Second), mockserver.WithFrameLog(rec.Log))
-	installApp(srv, b.hook, appFlavor{echoHeader: "x-harness-echo"})
+	testapp.Install(srv, testapp.Options{Hook: b.hook, EchoHeader: "x-harness-echo", NoEchoIP: true})
 	fb := *b
 	fb.url, fb.mock, fb.origin = srv.URL(), srv, ""
 

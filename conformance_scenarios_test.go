@@ -246,6 +246,10 @@ func scenarioStatus(t *testing.T, b *backend) {
 			t.Errorf("%s: %v %v, want 400 %s", c.url, jwr, err, c.body)
 		}
 	}
+	// The code is read as JavaScript's Number reads it.
+	if jwr, err := s.GetContext(testCtx(t), "/status/2e2", nil); err != nil || jwr.StatusCode != 200 || string(jwr.Body) != `{"status":200}` {
+		t.Errorf("/status/2e2: %v %v, want 200 {\"status\":200}", jwr, err)
+	}
 	// No route: 404 with the body "Not Found" (res.notFound), whatever the verb.
 	for _, m := range []string{"get", "post", "delete"} {
 		jwr, err := s.Do(testCtx(t), sailsio.RequestOptions{Method: m, URL: "/no/such/route"})
@@ -401,6 +405,13 @@ func scenarioSession(t *testing.T, b *backend) {
 	if err != nil || string(jwr.Body) != `{"user":null}` {
 		t.Errorf("/me without cookie: %v %v", jwr, err)
 	}
+	// An empty name is stored, and /me answers null for it: (req.session.user || null).
+	if jwr, err := s2.PostContext(testCtx(t), "/login", map[string]string{"name": ""}); err != nil || string(jwr.Body) != `{"user":""}` {
+		t.Errorf("socket login with an empty name: %v %v", jwr, err)
+	}
+	if jwr, err := s2.GetContext(testCtx(t), "/me", nil); err != nil || string(jwr.Body) != `{"user":null}` {
+		t.Errorf("/me after a login with an empty name: %v %v", jwr, err)
+	}
 	// A socket login lasts as long as the socket's session.
 	if jwr, err := s2.PostContext(testCtx(t), "/login", map[string]string{"name": "bob"}); err != nil || string(jwr.Body) != `{"user":"bob"}` {
 		t.Errorf("socket login: %v %v", jwr, err)
@@ -489,6 +500,18 @@ func scenarioRooms(t *testing.T, b *backend) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 {
 		t.Errorf("HTTP join: %s, want 400", resp.Status)
+	}
+	// say over HTTP: from is null, and text comes from the query as well (req.param).
+	resp, err = http.Post(b.url+"/rooms/"+room+"/say?text=over+http", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("HTTP say: %s, want 200", resp.Status)
+	}
+	if got, want := await(t, chatsA, "chat said over HTTP"), `{"room":"`+room+`","text":"over http","from":null}`; got != want {
+		t.Errorf("chat said over HTTP %s, want %s", got, want)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/sailsio-go/sailsio/internal/testapp"
 )
 
 // The schema scenario: the blueprints of a `schema: true` model (the Tag model of the app,
@@ -54,7 +55,7 @@ func scenarioBlueprintSchema(t *testing.T, b *backend) {
 	bpDo(t, w, "get", "/tag", map[string]any{"name": p + "-none"}, 200, "[]")
 
 	// create: the undeclared color is dropped from the record and from the event.
-	jwr := bpDo(t, r, "post", "/tag", orderedObject{{"name", p + "-1"}, {"rank", 2}, {"color", "red"}}, 200, "")
+	jwr := bpDo(t, r, "post", "/tag", testapp.Object{{"name", p + "-1"}, {"rank", 2}, {"color", "red"}}, 200, "")
 	if d := cmp.Diff([]string{"createdAt", "updatedAt", "id", "name", "rank"}, keysOf(t, jwr.Body)); d != "" {
 		t.Errorf("created record %s keys (-want +got):\n%s", jwr.Body, d)
 	}
@@ -109,7 +110,7 @@ func scenarioBlueprintSchema(t *testing.T, b *backend) {
 
 	// update: color is dropped from the record and from the event.
 	prev := bpDo(t, r, "get", "/tag/"+id1, nil, 200, "").Body
-	jwr = bpDo(t, r, "patch", "/tag/"+id1, orderedObject{{"rank", 5}, {"color", "green"}}, 200,
+	jwr = bpDo(t, r, "patch", "/tag/"+id1, testapp.Object{{"rank", 5}, {"color", "green"}}, 200,
 		fmt.Sprintf(`{"createdAt":0,"updatedAt":0,"id":%s,"name":"%s-1","rank":5}`, id1, p))
 	up := decodePet(t, jwr.Body)
 	expect(fmt.Sprintf(`{"verb":"updated","data":{"rank":5,"id":%s,"updatedAt":%d},"id":%s,"previous":%s}`, id1, up.UpdatedAt, id1, prev))
@@ -127,7 +128,7 @@ func scenarioBlueprintSchema(t *testing.T, b *backend) {
 func scenarioPopulatedUndeclared(t *testing.T, b *backend) {
 	p := uniq(b, "populated")
 	s := connect(t, b)
-	jwr := bpDo(t, s, "post", "/pet", orderedObject{{"name", p + "-pet"}, {"color", "red"}}, 200, "")
+	jwr := bpDo(t, s, "post", "/pet", testapp.Object{{"name", p + "-pet"}, {"color", "red"}}, 200, "")
 	pet := decodePet(t, jwr.Body)
 	petID := strconv.FormatInt(pet.ID, 10)
 	bare := fmt.Sprintf(`{"createdAt":%d,"updatedAt":%d,"id":%s,"name":"%s-pet"}`, pet.CreatedAt, pet.UpdatedAt, petID, p)

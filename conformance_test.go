@@ -17,12 +17,13 @@ import (
 
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/internal/testapp"
 	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
 // The conformance suite runs one set of scenarios against every backend: the mockserver with the
-// Go mirror of the test app (conformance_app_test.go) and the real Sails app of testdata/sails
+// Go copy of the test app (internal/testapp) and the real Sails app of testdata/sails
 // lifted with each sails-hook-sockets generation (internal/realsails). Real Sails is the
 // reference: where the mock behaves differently, the mock is wrong.
 //
@@ -156,7 +157,7 @@ func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 					mode = sailsio.EIO3
 				}
 				b0.mock = mockserver.NewT(t, append([]mockserver.Option{mockserver.WithProtocol(mode), mockserver.WithTransports(sailsio.TransportPolling, sailsio.TransportWebSocket)}, setup.mockOpts...)...)
-				installApp(b0.mock, sv.hook, testdataFlavor)
+				testapp.Install(b0.mock, testapp.Options{Hook: sv.hook})
 				b0.url = b0.mock.URL()
 			} else {
 				env := append([]realsails.Option{realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket")}, setup.env...)

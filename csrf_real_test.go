@@ -2,7 +2,7 @@ package sailsio_test
 
 // The flow of an app made by `sails new` with the Web App template (CSRF on, over sockets too), run
 // against testdata/sails/webapp on real Sails (both hook generations) and against its Go mirror on the
-// mockserver (webapp_mock_test.go), twice: by hand (webappManualFlow: an http.Client and the socket
+// mockserver (internal/testapp), twice: by hand (webappManualFlow: an http.Client and the socket
 // share one cookie jar through WithCookieJar + WithSessionCookie, the token is scraped from
 // window.SAILS_LOCALS in GET / (the template has no /csrfToken route) and sent as the x-csrf-token
 // virtual header), then with WithCSRF doing all that (webappSDKFlow). The steps are tables of
@@ -24,6 +24,7 @@ import (
 
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/internal/testapp"
 	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
@@ -311,7 +312,7 @@ func short(v string) string {
 // webappMock returns the webapp's mirror on a mock behaving as the given hook generation.
 func webappMock(t *testing.T, name string, server, client sailsio.Protocol) webappBackend {
 	srv := mockserver.NewT(t, mockserver.WithProtocol(server), mockserver.WithCSRF())
-	webappMirror(srv)
+	testapp.InstallWebApp(srv)
 	return webappBackend{name: name, url: srv.URL(), proto: client, restart: func(t *testing.T) {
 		srv.Stop()
 		if err := srv.Start(); err != nil {

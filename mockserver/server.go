@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -91,9 +90,17 @@ func New(opts ...Option) *Server {
 	return s
 }
 
+// TB is the part of testing.TB that [NewT] uses; *testing.T, *testing.B and *testing.F satisfy it.
+// It keeps the package from importing testing, so that programs using the server outside tests
+// (sailsio mock, the examples) do not link it.
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
+
 // NewT is New for tests: it registers t.Cleanup(s.Close) so the server is closed when the test
 // (and its subtests) end.
-func NewT(t testing.TB, opts ...Option) *Server {
+func NewT(t TB, opts ...Option) *Server {
 	t.Helper()
 	s := New(opts...)
 	t.Cleanup(s.Close)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -132,7 +131,7 @@ func runMock(ctx context.Context, e *env, args []string) error {
 			return exitWith(exitOther, err)
 		}
 		servers = append(servers, srv)
-		if err := spec.install(ctx, srv, *ping); err != nil {
+		if err := spec.install(ctx, srv, *eio-1, *ping); err != nil {
 			return usageErrorf("--routes: %v", err)
 		}
 	}
@@ -188,11 +187,4 @@ func statsRoute(srv *mockserver.Server, pingInterval time.Duration) {
 		st.PingIntervalMS = pingInterval.Milliseconds()
 		res.JSON(st)
 	})
-}
-
-// jsonOf decodes a JSON body into a map (empty when it is not an object).
-func jsonOf(b json.RawMessage) map[string]any {
-	m := map[string]any{}
-	_ = json.Unmarshal(b, &m)
-	return m
 }

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sailsio-go/sailsio/internal/testapp"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
@@ -83,8 +83,9 @@ func loadMockSpec(path string) (*mockSpec, error) {
 	return spec, nil
 }
 
-// install registers the spec on srv (it panics on an invalid address; turned into an error).
-func (spec *mockSpec) install(ctx context.Context, srv *mockserver.Server, ping time.Duration) (err error) {
+// install registers the spec on srv, whose server imitates sails-hook-sockets hook.x (it panics on an
+// invalid address; turned into an error).
+func (spec *mockSpec) install(ctx context.Context, srv *mockserver.Server, hook int, ping time.Duration) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
@@ -105,7 +106,13 @@ func (spec *mockSpec) install(ctx context.Context, srv *mockserver.Server, ping 
 		}
 	}
 	if spec.Builtins {
-		builtinRoutes(srv)
+		// The project's test app (testdata/sails/app), the copy the conformance suite checks against
+		// real Sails; the routes and models of the file come first, so they override the app's.
+		var models []string
+		for _, m := range spec.Models {
+			models = append(models, strings.ToLower(m.Identity))
+		}
+		testapp.Install(srv, testapp.Options{Hook: hook, SkipModels: models})
 	}
 	for _, b := range spec.Blasts {
 		go func(b mockBlast) {
@@ -170,7 +177,7 @@ func (r mockRoute) handler(srv *mockserver.Server) mockserver.HandlerFunc {
 			}
 			switch {
 			case r.Echo:
-				res.JSON(echoOf(req))
+				res.JSON(testapp.Echo(req))
 			case body != nil:
 				res.Send(body)
 			default:
@@ -183,89 +190,6 @@ func (r mockRoute) handler(srv *mockserver.Server) mockserver.HandlerFunc {
 		}
 		answer()
 	}
-}
-
-// echoOf is what /echo answers: the request as the handler saw it (as the test app's /echo does).
-func echoOf(req *mockserver.Request) map[string]any {
-	h := map[string]string{}
-	for k := range req.Headers {
-		h[strings.ToLower(k)] = req.Headers.Get(k)
-	}
-	return map[string]any{
-		"method": req.Method, "url": req.URL, "path": req.Path, "params": req.AllParams(),
-		"body": req.Body, "query": req.Query, "headers": h, "isSocket": req.IsSocket, "ip": req.IP,
-	}
-}
-
-// builtinRoutes mirrors the project's test app (testdata/sails/README.md), so the same commands and
-// load scenarios run against sailsio mock and the real Sails app.
-func builtinRoutes(srv *mockserver.Server) {
-	srv.Handle("/echo", func(req *mockserver.Request, res *mockserver.Response) {
-		res.Set("x-echo", "1").JSON(echoOf(req))
-	})
-	srv.Handle("GET /status/:code", func(req *mockserver.Request, res *mockserver.Response) {
-		code, err := strconv.Atoi(req.Params["code"])
-		if err != nil || code < 100 || code > 599 {
-			code = 400
-		}
-		res.Status(code).JSON(map[string]int{"status": code})
-	})
-	srv.Handle("GET /slow", func(req *mockserver.Request, res *mockserver.Response) {
-		ms, err := strconv.Atoi(req.Query.Get("ms"))
-		if err != nil {
-			ms = 500
-		}
-		ms = min(max(ms, 0), 10000)
-		time.AfterFunc(time.Duration(ms)*time.Millisecond, func() { res.JSON(map[string]bool{"slow": true}) })
-	})
-	srv.Handle("POST /login", func(req *mockserver.Request, res *mockserver.Response) {
-		name := req.Param("name")
-		req.Session.Set("user", name)
-		res.JSON(map[string]string{"user": name})
-	})
-	srv.Handle("GET /me", func(req *mockserver.Request, res *mockserver.Response) {
-		res.JSON(map[string]any{"user": req.Session.Get("user")})
-	})
-	srv.Handle("GET /count", func(req *mockserver.Request, res *mockserver.Response) {
-		n, _ := req.Session.Get("count").(int)
-		n++
-		req.Session.Set("count", n)
-		res.JSON(map[string]int{"count": n})
-	})
-	srv.Handle("POST /rooms/:room/join", func(req *mockserver.Request, res *mockserver.Response) {
-		if !req.IsSocket {
-			res.BadRequest("socket only")
-			return
-		}
-		srv.Join(req.SocketID, req.Params["room"])
-		res.JSON(map[string]string{"joined": req.Params["room"], "id": req.SocketID})
-	})
-	srv.Handle("POST /rooms/:room/leave", func(req *mockserver.Request, res *mockserver.Response) {
-		if !req.IsSocket {
-			res.BadRequest("socket only")
-			return
-		}
-		srv.Leave(req.SocketID, req.Params["room"])
-		res.JSON(map[string]string{"left": req.Params["room"], "id": req.SocketID})
-	})
-	srv.Handle("POST /rooms/:room/say", func(req *mockserver.Request, res *mockserver.Response) {
-		room := req.Params["room"]
-		srv.Broadcast(room, "chat", map[string]any{"room": room, "text": jsonOf(req.Body)["text"], "from": req.SocketID})
-		res.JSON(map[string]bool{"sent": true})
-	})
-	srv.Handle("POST /blast", func(req *mockserver.Request, res *mockserver.Response) {
-		b := jsonOf(req.Body)
-		ev, _ := b["event"].(string)
-		if ev == "" {
-			ev = "news"
-		}
-		srv.Blast(ev, b["data"])
-		res.JSON(map[string]bool{"blasted": true})
-	})
-	func() {
-		defer func() { _ = recover() }() // a routes file may have declared pet already
-		srv.Model("pet", mockserver.Required("name"))
-	}()
 }
 
 // normalizeYAML turns yaml.v3's map[string]any trees (and any map[any]any) into JSON-encodable values.

@@ -28,6 +28,20 @@ func TestRealSails(t *testing.T) {
 	}
 }
 
+// TestMockAsRealSails drives the command against `sailsio mock` (its built-in routes: the Go copy of
+// the test app, internal/testapp) with the scenarios of TestRealSails, so that what the mock serves
+// is what they check on real Sails, in both of its modes (the conformance suite covers the EIO3
+// client of the hook 3.x mode).
+func TestMockAsRealSails(t *testing.T) {
+	for _, eio := range []string{"3", "4"} {
+		t.Run("eio"+eio, func(t *testing.T) {
+			t.Parallel()
+			u := startProc(t, "mock", "--eio", eio, "--ping-interval", "1s", "--quiet").line(t, 15*time.Second)
+			realSailsScenarios(t, u, eio)
+		})
+	}
+}
+
 func realSailsScenarios(t *testing.T, u, eio string) {
 	t.Run("requests", func(t *testing.T) {
 		r := runCLI(t, nil, "put", u, "/echo?q=1", "-d", `{"a":1}`, "-H", "x-custom: yes", "-i", "--eio", eio)

@@ -41,7 +41,7 @@ func TestReplScript(t *testing.T) {
 	if !strings.HasPrefix(event, `event chat {`) || !strings.Contains(event, `"text":"hi"`) {
 		t.Errorf("event line %q in %q", event, r.stdout)
 	}
-	want := []string{`201 {"status":201}`, `200 {"id":`, `200 {"sent":true}`, `x-a: b`, `200 {"body":{}`, `404 {"status":404}`}
+	want := []string{`201 {"status":201}`, `200 {"joined":"r1","id":`, `200 {"sent":true}`, `x-a: b`, `200 {"method":"GET","url":"/echo"`, `404 {"status":404}`}
 	if len(got) < len(want) {
 		t.Fatalf("stdout %q", r.stdout)
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/sailsio-go/sailsio"
 	"github.com/sailsio-go/sailsio/internal/realsails"
+	"github.com/sailsio-go/sailsio/internal/testapp"
+	"github.com/sailsio-go/sailsio/mockserver"
 )
 
 // transcript is what run prints after connecting, whatever the server.
@@ -53,6 +55,24 @@ func TestRunEmbedded(t *testing.T) {
 				t.Fatalf("first line: %q", got)
 			}
 			checkLines(t, got[1:], transcript(proto))
+		})
+	}
+}
+
+// The same program against the Go copy of the test app (internal/testapp), in the mock's hook 2.x and
+// 3.x modes: the copy the conformance suite checks against the real app of TestRunRealSails.
+func TestRunTestApp(t *testing.T) {
+	for _, tc := range []struct {
+		hook  int
+		proto sailsio.Protocol
+	}{
+		{2, sailsio.EIO3},
+		{3, sailsio.EIO4},
+	} {
+		t.Run(fmt.Sprintf("hook%d/EIO%d", tc.hook, tc.proto), func(t *testing.T) {
+			srv := mockserver.NewT(t, mockserver.WithProtocol(tc.proto))
+			testapp.Install(srv, testapp.Options{Hook: tc.hook})
+			checkLines(t, runChat(t, srv.URL(), tc.proto), transcript(tc.proto))
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testapp"
 	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
@@ -17,6 +18,17 @@ func TestQuickstartEmbedded(t *testing.T) {
 	srv := startMock("user")
 	defer srv.Close()
 	if err := run(srv.URL(), sailsio.EIO3, "user", []sailsio.Transport{sailsio.TransportWebSocket}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQuickstartTestApp runs the quickstart with -model pet, as its doc shows for the app under
+// testdata/sails, against that app's Go copy (internal/testapp), which the conformance suite checks
+// against the real app.
+func TestQuickstartTestApp(t *testing.T) {
+	srv := mockserver.NewT(t)
+	testapp.Install(srv, testapp.Options{})
+	if err := run(srv.URL(), sailsio.EIO3, "pet", []sailsio.Transport{sailsio.TransportWebSocket}); err != nil {
 		t.Fatal(err)
 	}
 }

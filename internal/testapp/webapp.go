@@ -1,4 +1,4 @@
-package sailsio_test
+package testapp
 
 import (
 	"strings"
@@ -7,19 +7,18 @@ import (
 	"github.com/sailsio-go/sailsio/mockserver"
 )
 
-// The Go mirror, on the mockserver, of the routes of testdata/sails/webapp (the look-alike of the
-// `sails new` Web App template; see testdata/sails/README.md), so that the Web App flow of
-// csrf_real_test.go runs against the mock as against real Sails. A route added or changed in the
-// webapp must be mirrored here. The mock server needs mockserver.WithCSRF (config/security.js).
-
-// webappUser is a user account of the mirror.
+// webappUser is a user account of the Web App.
 type webappUser struct {
 	id                           int
 	emailAddress, password, name string
 }
 
-// webappMirror registers the webapp's routes on srv.
-func webappMirror(srv *mockserver.Server) {
+// InstallWebApp registers on srv the routes of testdata/sails/webapp, the look-alike of the `sails new`
+// Web App template (testdata/sails/README.md): the home page exposing the CSRF token and req.me in
+// window.SAILS_LOCALS, signup, login and logout (keeping the user id in the session), GET /session,
+// and the Thing model's blueprints behind the is-logged-in policy. The server needs
+// mockserver.WithCSRF, as the webapp's config/security.js turns CSRF on.
+func InstallWebApp(srv *mockserver.Server) {
 	var (
 		mu      sync.Mutex
 		byEmail = map[string]*webappUser{}
