@@ -19,7 +19,7 @@ import (
 
 // TestConformanceRestart runs the restart scenario with Sails' default memory session store.
 func TestConformanceRestart(t *testing.T) {
-	runConformance(t, withHeartbeat(serverSetup{exclusive: true}), []scenario{
+	runConformance(t, withHeartbeat(serverSetup{exclusive: true, legacyModes: []string{"websocket"}}), []scenario{
 		{name: "restart", run: func(t *testing.T, b *backend) { scenarioRestart(t, b, false) }},
 	})
 }
@@ -31,6 +31,7 @@ func TestConformanceRestartPersistentSessions(t *testing.T) {
 		exclusive:   true,
 		sessionFile: true,
 		mockOpts:    []mockserver.Option{mockserver.WithPersistentSessions()},
+		legacyModes: []string{"upgrade"},
 	})
 	runConformance(t, setup, []scenario{
 		{name: "restart", run: func(t *testing.T, b *backend) { scenarioRestart(t, b, true) }},

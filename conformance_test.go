@@ -32,6 +32,8 @@ import (
 //	mock-hook2/EIO3   mockserver.WithProtocol(sailsio.EIO3): behaves like hook 2.x
 //	mock-hook3/EIO4   mockserver default mode: behaves like hook 3.x
 //	mock-hook3/EIO3   the same mode with an EIO3 client (hook 3.x accepts EIO3)
+//	hook1/EIO3        sails-hook-sockets 1.5.5 (socket.io 2.0.3, engine.io 3.1): behaves like hook 2.x
+//	                  (hook 2 in the scenarios) except where a scenario checks b.legacy()
 //	hook2/EIO3        sails-hook-sockets 2.0.4 (socket.io 2.5)
 //	hook3/EIO3        sails-hook-sockets 3.0.2 (socket.io 4.8), EIO3 compatibility mode
 //	hook3/EIO4        the same server with an EIO4 client
@@ -43,7 +45,9 @@ import (
 //	polling     WithTransports(TransportPolling): HTTP long-polling only
 //	upgrade     WithTransports(TransportPolling, TransportWebSocket): polling, then the upgrade
 //
-// SAILSIO_CONFORMANCE_TRANSPORTS (a comma list of those names) narrows them for a quick run.
+// SAILSIO_CONFORMANCE_TRANSPORTS (a comma list of those names) narrows them for a quick run. The
+// hook 1.x server runs the scenarios of TestConformance and TestConformanceRestricted over all
+// three, the crash and restart ones over one each (serverSetup.legacyModes).
 //
 // Subtests are named <server>/<EIOn>/<transport>/<scenario>. Each server is started once per
 // top-level test; without Node the real servers skip (or fail when CI=true), the mock backends
@@ -57,8 +61,8 @@ import (
 // A backend is one server and the protocol the client speaks to it.
 type backend struct {
 	name   string              // e.g. "hook3/EIO4"
-	kind   string              // "mock", "hook2" or "hook3"
-	hook   int                 // the sails-hook-sockets generation: 2 or 3 (the one the mock imitates)
+	kind   string              // "mock", "hook1", "hook2" or "hook3"
+	hook   int                 // the generation the scenarios expect: 2 (hooks 1.x and 2.x, the mock in hook 2 mode) or 3
 	proto  sailsio.Protocol    // the client's protocol
 	tmode  string              // "websocket", "polling" or "upgrade"
 	trs    []sailsio.Transport // the client's WithTransports
@@ -70,11 +74,19 @@ type backend struct {
 
 func (b *backend) isMock() bool { return b.kind == "mock" }
 
-// transportModes are the client transports every backend runs the scenarios over.
-var transportModes = []struct {
+// legacy reports whether b is sails-hook-sockets 1.x (socket.io 2.0.3, engine.io 3.1, ws 3.3),
+// which the scenarios treat as hook 2 except for what its older ws does (see docs/protocol.md,
+// "Server generations").
+func (b *backend) legacy() bool { return b.kind == "hook1" }
+
+// A transportMode is a client transport configuration the scenarios run over.
+type transportMode struct {
 	name string
 	trs  []sailsio.Transport
-}{
+}
+
+// transportModes are the client transports every backend runs the scenarios over.
+var transportModes = []transportMode{
 	{"websocket", []sailsio.Transport{sailsio.TransportWebSocket}},
 	{"polling", []sailsio.Transport{sailsio.TransportPolling}},
 	{"upgrade", []sailsio.Transport{sailsio.TransportPolling, sailsio.TransportWebSocket}},
@@ -103,6 +115,25 @@ type serverSetup struct {
 	// sessionFile: each real server keeps its sessions in a file of its own (SAILSIO_SESSION_FILE),
 	// so that they survive a restart.
 	sessionFile bool
+	// legacyModes are the transport modes the hook 1.x server runs the scenarios in (a subset, to
+	// keep the test run short: each restart of a server costs seconds of CPU); none: it is not
+	// started.
+	legacyModes []string
+}
+
+// allModes is serverSetup.legacyModes for every transport mode.
+var allModes = []string{"websocket", "polling", "upgrade"}
+
+// modes returns the transport modes the server of kind runs the scenarios in: those of
+// SAILSIO_CONFORMANCE_TRANSPORTS, and for hook 1.x those of legacyModes.
+func (s serverSetup) modes(kind string) []transportMode {
+	var ms []transportMode
+	for _, tm := range transportModes {
+		if wantMode(tm.name) && (kind != "hook1" || slices.Contains(s.legacyModes, tm.name)) {
+			ms = append(ms, tm)
+		}
+	}
+	return ms
 }
 
 // withHeartbeat gives every server short heartbeats (pingInterval 1000 ms, pingTimeout 2000 ms),
@@ -134,6 +165,7 @@ var servers = []struct {
 }{
 	{"mock-hook2", "mock", 2, []sailsio.Protocol{sailsio.EIO3}},
 	{"mock-hook3", "mock", 3, []sailsio.Protocol{sailsio.EIO4, sailsio.EIO3}},
+	{"hook1", "hook1", 2, []sailsio.Protocol{sailsio.EIO3}},
 	{"hook2", "hook2", 2, []sailsio.Protocol{sailsio.EIO3}},
 	{"hook3", "hook3", 3, []sailsio.Protocol{sailsio.EIO3, sailsio.EIO4}},
 }
@@ -148,6 +180,10 @@ func protoName(p sailsio.Protocol) string {
 // runConformance starts every server (once) and runs the scenarios against each backend.
 func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 	for _, sv := range servers {
+		modes := setup.modes(sv.kind)
+		if len(modes) == 0 {
+			continue
+		}
 		t.Run(sv.name, func(t *testing.T) {
 			t.Parallel()
 			b0 := backend{kind: sv.kind, hook: sv.hook, origin: setup.origin}
@@ -171,10 +207,7 @@ func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 			// windows overlap.
 			ends := map[string][]scenario{}
 			for _, p := range sv.protos {
-				for _, tm := range transportModes {
-					if !wantMode(tm.name) {
-						continue
-					}
+				for _, tm := range modes {
 					b := b0.with(sv.name, p, tm.name, tm.trs)
 					for _, sc := range scenarios {
 						if sc.watch != nil {
@@ -189,10 +222,7 @@ func runConformance(t *testing.T, setup serverSetup, scenarios []scenario) {
 					if !setup.exclusive {
 						t.Parallel()
 					}
-					for _, tm := range transportModes {
-						if !wantMode(tm.name) {
-							continue
-						}
+					for _, tm := range modes {
 						t.Run(tm.name, func(t *testing.T) {
 							if !setup.exclusive {
 								t.Parallel()
@@ -221,7 +251,7 @@ func (b backend) with(server string, p sailsio.Protocol, tmode string, trs []sai
 }
 
 func TestConformance(t *testing.T) {
-	runConformance(t, withHeartbeat(serverSetup{}), []scenario{
+	runConformance(t, withHeartbeat(serverSetup{legacyModes: allModes}), []scenario{
 		{name: "version", run: scenarioVersion},
 		{name: "echo both styles", run: scenarioEcho},
 		{name: "headers", run: scenarioHeaders},
@@ -246,6 +276,7 @@ func TestConformance(t *testing.T) {
 		{name: "regular-expression route", run: scenarioRegexpRoute},
 		{name: "upgrade on another path", run: scenarioWrongPath},
 		{name: "raw EIO4 handshake", run: scenarioRawEIO4},
+		{name: "EIO4 client on an EIO3 server", run: scenarioEIO4OnV3Server},
 		{name: "16,384 fragments", run: scenarioFragments},
 		{name: "response shapes", run: scenarioResponseShapes},
 		{name: "server kick", run: scenarioKick},
@@ -264,8 +295,9 @@ func TestConformanceRestricted(t *testing.T) {
 			realsails.WithEnv("SAILSIO_ONLY_ALLOW_ORIGINS", good),
 			realsails.WithEnv("SAILSIO_MAX_BUFFER", "2000"),
 		},
-		mockOpts: []mockserver.Option{mockserver.WithOnlyAllowOrigins(good), mockserver.WithMaxHTTPBufferSize(2000)},
-		origin:   good,
+		mockOpts:    []mockserver.Option{mockserver.WithOnlyAllowOrigins(good), mockserver.WithMaxHTTPBufferSize(2000)},
+		origin:      good,
+		legacyModes: allModes,
 	})
 	runConformance(t, setup, []scenario{
 		{name: "origins", run: scenarioOrigins},

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 if command -v npm >/dev/null 2>&1; then
-  for hook in hook2 hook3; do
+  for hook in hook1 hook2 hook3; do
     dir=testdata/sails/$hook
     # npm ci from the lockfile when node_modules is missing or older than the lockfile; never
     # through a symbolic link (a checkout sharing another one's install): npm ci would empty it.

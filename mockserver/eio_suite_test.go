@@ -19,9 +19,9 @@ import (
 
 // Engine.IO behaviours of the official protocol test suite (socketio/engine.io-protocol,
 // test-suite/) that concern a session's end, checked with raw HTTP long-polling and WebSocket
-// requests against the mock in both modes and against real Sails with both hook generations
-// (polling allowed, as SAILSIO_TRANSPORTS=polling,websocket does), so that the mock's answers are
-// the real ones:
+// requests against the mock in both modes and against real Sails with hooks 2.x and 3.x, and 1.5.5
+// (answering as 2.x) (polling allowed, as SAILSIO_TRANSPORTS=polling,websocket does), so that the
+// mock's answers are the real ones:
 //
 //   - a client's close packet over polling releases the pending GET with a noop (200 "6") and ends
 //     the session (later requests: 400);
@@ -45,7 +45,7 @@ type eioBackend struct {
 	name string
 	url  string // http://127.0.0.1:PORT
 	eio  int
-	hook int     // the sails-hook-sockets generation (imitated by the mock)
+	hook int     // the sails-hook-sockets generation whose answers are expected: 2 (hooks 1.x and 2.x) or 3
 	mock *Server // nil: real Sails
 }
 
@@ -58,6 +58,7 @@ func TestEngineIOSessionEnd(t *testing.T) {
 	}{
 		{"mock-hook2", 2, false, []int{3}},
 		{"mock-hook3", 3, false, []int{4, 3}},
+		{"hook1", 2, true, []int{3}},
 		{"hook2", 2, true, []int{3}},
 		{"hook3", 3, true, []int{4, 3}},
 	} {
@@ -65,7 +66,7 @@ func TestEngineIOSessionEnd(t *testing.T) {
 			t.Parallel()
 			var b eioBackend
 			if sv.real {
-				srv := realsails.Start(t, "hook"+strconv.Itoa(sv.hook),
+				srv := realsails.Start(t, sv.name,
 					realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket"),
 					realsails.WithEnv("SAILSIO_PING_INTERVAL", strconv.Itoa(int(eioPing.Milliseconds()))),
 					realsails.WithEnv("SAILSIO_PING_TIMEOUT", strconv.Itoa(int(eioTimeout.Milliseconds()))))

@@ -172,12 +172,23 @@ func (p *Polling) poll() error {
 	} else {
 		p.body = nil
 	}
+	if p.cfg.EIO == 4 && p.SID() == "" && isEIO3Open(body) {
+		return protocolError("the server answered with an Engine.IO v3 polling payload (%q), as only Engine.IO v3 servers do (sails-hook-sockets 1.x and 2.x): use EIO3", excerpt(body))
+	}
 	packets, err := wire.DecodePayload(p.cfg.EIO, body, p.packets[:0])
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
 	p.packets = packets
 	return nil
+}
+
+// isEIO3Open reports whether body, the payload of the first GET, is an Engine.IO v3 one starting
+// with the open packet: `<length>:0{...`. An Engine.IO v3 server (sails-hook-sockets 1.x and 2.x)
+// answers EIO=4 so (docs/protocol.md, "Server generations"); an EIO4 payload starts with `0{`.
+func isEIO3Open(body []byte) bool {
+	packets, err := wire.DecodePayload(3, body, nil)
+	return err == nil && len(packets) > 0 && !packets[0].Binary && bytes.HasPrefix(packets[0].Data, []byte("0{"))
 }
 
 func readLimited(r io.Reader, dst []byte, limit int64) ([]byte, error) {

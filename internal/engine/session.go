@@ -175,6 +175,9 @@ func (s *Session) readText(buf *bytes.Buffer) ([]byte, error) {
 	if errors.As(err, &re) && re.Reason == ReasonTransportError {
 		return nil, re.Err // a limit of the client's was exceeded: the connection did not just end
 	}
+	if errors.Is(err, ErrProtocol) {
+		return nil, err // the transport read something it cannot decode: the connection did not just end
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: the connection ended during the Socket.IO handshake: %w", ErrProtocol, err)
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -326,6 +327,40 @@ func TestPollingUpgrade(t *testing.T) {
 			}
 			if !upgraded || next != total {
 				t.Fatalf("upgraded %v, %d requests on the wire, want %d", upgraded, next, total)
+			}
+		})
+	}
+}
+
+// TestPollingEIO4OnEIO3Server: an EIO4 client polling a server that speaks only Engine.IO v3
+// (sails-hook-sockets 1.x and 2.x answer EIO=4 as v3) gets a length-prefixed payload,
+// `97:0{...}2:40`. The handshake fails with a protocol error that names the cause and the fix,
+// whatever the open packet's length: as an EIO4 payload, a length of 100 to 199 would read as a
+// close packet and 200 to 299 as a ping.
+func TestPollingEIO4OnEIO3Server(t *testing.T) {
+	for _, pad := range []int{0, 60, 160} {
+		t.Run(fmt.Sprint("sid+", pad), func(t *testing.T) {
+			open := openFrame("engine-sid"+strings.Repeat("x", pad), long, long, 0)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodGet || r.URL.Query().Get("sid") != "" {
+					http.Error(w, `{"code":1,"message":"Session ID unknown"}`, http.StatusBadRequest)
+					return
+				}
+				w.Write(wire.AppendPayload(nil, 3, []wire.PayloadPacket{{Data: []byte(open)}, {Data: []byte("40")}}))
+			}))
+			defer srv.Close()
+			pt := NewPolling(PollingConfig{URL: srv.URL + "/socket.io/?EIO=4&transport=polling", EIO: 4, Client: srv.Client(), MaxMessage: 1 << 20})
+			ctx, cancel := context.WithTimeout(context.Background(), testkit.Short)
+			defer cancel()
+			s, err := Handshake(ctx, pt, 4)
+			if err == nil {
+				s.Close(testkit.Short, nil)
+				t.Fatal("handshake succeeded")
+			}
+			pt.Close()
+			msg := err.Error()
+			if !errors.Is(err, ErrProtocol) || !strings.Contains(msg, "sails-hook-sockets 1.x and 2.x") || !strings.Contains(msg, "use EIO3") || strings.Contains(msg, "connection ended") {
+				t.Errorf("open packet of %d bytes: %v, want a protocol error naming sails-hook-sockets 1.x and 2.x and EIO3", len(open), err)
 			}
 		})
 	}

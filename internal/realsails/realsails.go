@@ -3,7 +3,7 @@
 //
 // The testdata holds two small Sails 1.5 apps (testdata/sails/app, the shared test app, and
 // testdata/sails/webapp, a look-alike of the `sails new` Web App template: see [WithApp]) and one
-// directory per sails-hook-sockets major version (testdata/sails/hook2, testdata/sails/hook3), each
+// directory per sails-hook-sockets major version (testdata/sails/hook1, hook2 and hook3), each
 // with its own package.json and lockfile. A server is one app lifted with the node_modules of one
 // hook directory, on a free 127.0.0.1 port.
 //
@@ -72,14 +72,26 @@ const (
 // (about 1.5 s of CPU each), so on a busy machine unbounded parallel lifts would all run late.
 var liftSlots = make(chan struct{}, max(2, runtime.NumCPU()))
 
-// hooks lists the hook directories under testdata/sails.
+// hooks lists the hook directories under testdata/sails that the tests cover in full.
 var hooks = []string{"hook2", "hook3"}
 
-// Hooks lists the testdata apps: "hook2" (sails-hook-sockets 2.x, socket.io 2.x, Engine.IO v3 only)
-// and "hook3" (sails-hook-sockets 3.x, socket.io 4.x, Engine.IO v4 and v3).
-// The returned slice is a copy.
+// legacyHooks lists the hook directories under testdata/sails that the tests cover with a subset
+// of the scenarios.
+var legacyHooks = []string{"hook1"}
+
+// Hooks lists the hook directories the tests cover in full: "hook2" (sails-hook-sockets 2.x,
+// socket.io 2.x, Engine.IO v3 only) and "hook3" (sails-hook-sockets 3.x, socket.io 4.x, Engine.IO
+// v4 and v3). The returned slice is a copy.
 func Hooks() []string {
 	return append([]string(nil), hooks...)
+}
+
+// LegacyHooks lists the hook directories of older generations, which [Start] and [Launch] lift
+// like the others but which tests cover with a subset of their scenarios (to keep the test run
+// short): "hook1" (sails-hook-sockets 1.5.5, socket.io 2.0.3, Engine.IO v3 only), the generation
+// many existing apps still pin. The returned slice is a copy.
+func LegacyHooks() []string {
+	return append([]string(nil), legacyHooks...)
 }
 
 // An Option configures a server started by [Launch] or [Start].
@@ -128,7 +140,7 @@ func WithEnv(key, value string) Option {
 type Server struct {
 	// URL is the server's base URL, "http://127.0.0.1:PORT".
 	URL string
-	// Hook is the hook directory name, "hook2" or "hook3".
+	// Hook is the hook directory name: "hook1", "hook2" or "hook3".
 	Hook string
 	// App is the test app the server lifts, "app" or "webapp" (WithApp).
 	App string
@@ -449,19 +461,17 @@ func (e *missingError) Is(target error) bool { return target == ErrNotInstalled 
 // checkPrereqs returns the hook directory and the node binary, or an error; a *missingError when
 // node or the hook's node_modules is missing.
 func checkPrereqs(root, hook string) (dir, node string, err error) {
-	known := false
-	for _, h := range hooks {
-		known = known || h == hook
-	}
+	all := append(Hooks(), legacyHooks...)
+	known := slices.Contains(all, hook)
 	rel := filepath.Join("testdata", "sails", hook)
 	dir = filepath.Join(root, rel)
 	if !known {
-		return "", "", fmt.Errorf("unknown hook %q (known: %s)", hook, strings.Join(hooks, ", "))
+		return "", "", fmt.Errorf("unknown hook %q (known: %s)", hook, strings.Join(all, ", "))
 	}
 	if _, err := os.Stat(filepath.Join(dir, "package.json")); err != nil {
 		return "", "", fmt.Errorf("hook %q: %v", hook, err)
 	}
-	install := fmt.Sprintf("run: npm ci --prefix %s (./test.sh does this for both hooks)", filepath.ToSlash(rel))
+	install := fmt.Sprintf("run: npm ci --prefix %s (./test.sh does this for every hook directory)", filepath.ToSlash(rel))
 	node, err = exec.LookPath("node")
 	if err != nil {
 		return "", "", &missingError{"node is not on PATH; install Node.js, then " + install}

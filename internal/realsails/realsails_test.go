@@ -26,6 +26,7 @@ var httpClient = &http.Client{Timeout: testkit.D(15 * time.Second)}
 
 // wantVersions gives, per hook directory, the version prefixes it must load.
 var wantVersions = map[string]Versions{
+	"hook1": {Sails: "1.5.", Hook: "1.5.5", SocketIO: "2.0.", EngineIO: "3.1."},
 	"hook2": {Sails: "1.5.", Hook: "2.", SocketIO: "2.", EngineIO: "3."},
 	"hook3": {Sails: "1.5.", Hook: "3.", SocketIO: "4.", EngineIO: "6."},
 }
@@ -81,7 +82,7 @@ func checkVersions(t *testing.T, s *Server) {
 }
 
 func TestStartEachHook(t *testing.T) {
-	for _, hook := range Hooks() {
+	for _, hook := range append(Hooks(), LegacyHooks()...) {
 		t.Run(hook, func(t *testing.T) {
 			t.Parallel()
 			s := Start(t, hook)
@@ -298,7 +299,7 @@ func handshake(t *testing.T, s *Server, header map[string]string) (int, string) 
 }
 
 func TestWithEnv(t *testing.T) {
-	for _, hook := range Hooks() {
+	for _, hook := range append(Hooks(), LegacyHooks()...) {
 		t.Run(hook, func(t *testing.T) {
 			t.Parallel()
 			s := Start(t, hook,

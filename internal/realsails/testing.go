@@ -73,7 +73,7 @@ func skipNotInstalled(t TB, err error) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%v (CI=true: the real Sails servers must be installed)", err)
 	}
-	skipnote.Note("the tests against real Sails servers", "run ./test.sh, which installs them (npm ci in testdata/sails/hook2 and hook3; it needs Node.js and npm)")
+	skipnote.Note("the tests against real Sails servers", "run ./test.sh, which installs them (npm ci in testdata/sails/hook1, hook2 and hook3; it needs Node.js and npm)")
 	t.Skipf("%v; skipping", err)
 }
 

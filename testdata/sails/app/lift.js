@@ -2,7 +2,7 @@
  * lift.js
  *
  * Lifts a test app using the Sails, sails-hook-sockets, sails-hook-orm and sails-disk
- * installed in a *hook directory* (../hook2 or ../hook3): the shared test app in this
+ * installed in a *hook directory* (../hook1, ../hook2 or ../hook3): the shared test app in this
  * directory, or with SAILSIO_APP=webapp the Web App template's look-alike in ../webapp.
  * Every module is resolved from the hook directory, never from an app, so the socket.io
  * version under test is decided by the hook directory alone.
