@@ -274,6 +274,14 @@ func eioAfterUpgrade(t *testing.T, b *eioBackend) {
 	if err := ws.WriteMessage(websocket.TextMessage, []byte("5")); err != nil {
 		t.Fatal(err)
 	}
+	// The server has taken the upgrade once it answers what was sent after the 5 (the same
+	// WebSocket, read in order): a namespace CONNECT (EIO4) or a ping (EIO3). Without this wait a
+	// GET can overtake the upgrade and get the noop that ends the polling side.
+	probe, want := "40", "40{"
+	if b.eio == 3 {
+		probe, want = "2", "3"
+	}
+	wsAnswer(t, ws, probe, want, "the upgraded WebSocket")
 
 	// A second WebSocket for the session: accepted, then closed at once.
 	ws2, resp, err := d.Dial(wsURL, nil)
@@ -296,21 +304,28 @@ func eioAfterUpgrade(t *testing.T, b *eioBackend) {
 		t.Errorf("GET after the upgrade: %d %q %v", r.status, r.body, r.err)
 	}
 
-	// The upgraded WebSocket still works: a namespace CONNECT (EIO4) or a ping (EIO3) is answered.
-	probe, want := "40", "40{"
-	if b.eio == 3 {
-		probe, want = "2", "3"
+	// The upgraded WebSocket still works: a ping (EIO3) or a virtual request (EIO4, whose
+	// namespace is connected already) is answered.
+	if b.eio != 3 {
+		probe, want = `421["get",{"method":"get","url":"/__nothing","headers":{},"data":{}}]`, "431"
 	}
+	wsAnswer(t, ws, probe, want, "the upgraded WebSocket after the second one")
+}
+
+// wsAnswer sends probe on ws and reads until a message starting with want (answering the
+// server's EIO4 pings meanwhile).
+func wsAnswer(t *testing.T, ws *websocket.Conn, probe, want, what string) {
+	t.Helper()
 	if err := ws.WriteMessage(websocket.TextMessage, []byte(probe)); err != nil {
 		t.Fatal(err)
 	}
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
-			t.Fatalf("upgraded WebSocket after the second one: %v", err)
+			t.Fatalf("%s: %v", what, err)
 		}
 		if strings.HasPrefix(string(data), want) {
-			break
+			return
 		}
 		if string(data) == "2" { // a server ping (EIO4)
 			_ = ws.WriteMessage(websocket.TextMessage, []byte("3"))
