@@ -24,6 +24,13 @@ func (s *SailsSocket) reconnectLoop() {
 		if ctx == nil {
 			return
 		}
+		if ctx.Err() != nil {
+			// A Reconnect waits (begin gave way to it): no reconnecting event for an attempt that
+			// will not be made. (This happens when a stale loop command follows a loop that a
+			// Reconnect interrupted.)
+			s.end(cancel)
+			return
+		}
 		var delay time.Duration
 		if !s.policyCall(ctx, func() { delay = b.NextBackOff() }) {
 			s.end(cancel)
