@@ -58,7 +58,9 @@ func TestDisconnectDoesNotWaitForUserCode(t *testing.T) {
 	}{
 		{name: "event handler hands events to a reader that stopped reading", block: func(t *testing.T, srv *mockserver.Server, s *sailsio.SailsSocket, release <-chan struct{}) {
 			ch := make(chan string) // unbuffered, as in the program
+			entered := make(chan string, 2)
 			s.On("tick", func(d json.RawMessage) {
+				entered <- string(d)
 				select {
 				case ch <- string(d):
 				case <-release:
@@ -67,6 +69,10 @@ func TestDisconnectDoesNotWaitForUserCode(t *testing.T) {
 			srv.Blast("tick", 1)
 			srv.Blast("tick", 2)
 			await(t, ch, "tick 1") // main reads one, then stops reading: the handler is stuck on tick 2
+			// Wait until tick 2 has arrived and its handler blocks: else Disconnect could come first.
+			for tick := ""; tick != "2"; {
+				tick = await(t, entered, "the handler")
+			}
 		}},
 		{name: "request callback blocks", block: func(t *testing.T, srv *mockserver.Server, s *sailsio.SailsSocket, release <-chan struct{}) {
 			in := make(chan struct{})
