@@ -107,6 +107,8 @@ func (c *csrf) intercept(ctx context.Context, req *RequestOptions, next Invoker)
 	if err != nil {
 		return nil, err
 	}
+	// A map of its own: an outer interceptor that calls next again with the same req must not
+	// find this token there (it would be taken for the caller's and never refreshed).
 	h := req.Headers
 	req.Headers = make(map[string]string, len(h)+1)
 	for k, v := range h {

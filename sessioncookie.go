@@ -67,20 +67,7 @@ func (o *options) ownJar() error {
 
 // hasSessionCookie reports whether the next handshake carries the session cookie.
 func (s *SailsSocket) hasSessionCookie(a *attempt) bool {
-	name := s.sessionCookieName()
-	for _, ck := range s.opts.jar.Cookies(s.httpURL) {
-		if ck.Name == name {
-			return true
-		}
-	}
-	for _, line := range a.header.Values("Cookie") {
-		for _, part := range strings.Split(line, ";") {
-			if n, _, ok := strings.Cut(strings.TrimSpace(part), "="); ok && n == name {
-				return true
-			}
-		}
-	}
-	return false
+	return s.jarSessionID() != "" || cookieValue(a.header, s.sessionCookieName()) != ""
 }
 
 func (s *SailsSocket) sessionCookieName() string {
