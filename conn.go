@@ -32,9 +32,15 @@ func (e *engineSession) transport() Transport { return transportNamed(e.sess.Tra
 func (e *engineSession) forget(id int64)      { e.sess.Forget(id) }
 func (e *engineSession) wait()                { e.sess.Wait() }
 
-func (e *engineSession) send(payload []byte, a engine.Acker) (int64, error) {
-	return e.sess.Request(payload, a)
+func (e *engineSession) send(payload []byte, a engine.Acker, now bool) (int64, bool, error) {
+	if now {
+		return e.sess.RequestNow(payload, a)
+	}
+	id, err := e.sess.Request(payload, a)
+	return id, false, err
 }
+
+func (e *engineSession) writeNow() { e.sess.WriteNow() }
 
 func (e *engineSession) close(grace time.Duration, cut <-chan struct{}) { e.sess.Close(grace, cut) }
 func (e *engineSession) failPending(err error)                          { e.sess.FailPending(err) }

@@ -43,18 +43,20 @@ func (f *fakeSession) start(ev sessionEvents) {
 func (f *fakeSession) id() string           { return f.sid }
 func (f *fakeSession) transport() Transport { return f.tr }
 
-func (f *fakeSession) send(payload []byte, a engine.Acker) (int64, error) {
+func (f *fakeSession) send(payload []byte, a engine.Acker, _ bool) (int64, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed || f.ended {
-		return 0, engine.ErrClosed
+		return 0, false, engine.ErrClosed
 	}
 	id := f.nextID
 	f.nextID++
 	f.pending[id] = a
 	f.sent = append(f.sent, string(payload[engine.Headroom:]))
-	return id, nil
+	return id, false, nil
 }
+
+func (f *fakeSession) writeNow() {}
 
 func (f *fakeSession) forget(id int64) {
 	f.mu.Lock()

@@ -35,8 +35,11 @@ type session interface {
 	transport() Transport
 	// send writes a request: payload holds engine.Headroom free bytes, then the EVENT data. The
 	// session completes a with the server's ack. It fails with engine.ErrClosed once the session
-	// ended or is closing.
-	send(payload []byte, a engine.Acker) (id int64, err error)
+	// ended or is closing. With now set, the caller offers to write the frame itself: when mine
+	// is reported it must call writeNow, holding no lock (engine.Session.RequestNow).
+	send(payload []byte, a engine.Acker, now bool) (id int64, mine bool, err error)
+	// writeNow writes the frame of a send that reported mine, without waiting for the peer.
+	writeNow()
 	// forget drops the ack registration of a request that was abandoned.
 	forget(id int64)
 	// failPending fails the requests in flight with err, in send order (their Fail).
@@ -364,16 +367,25 @@ func (s *SailsSocket) install(sess session, n int) {
 	}
 }
 
-// submit sends r now, queues it, or fails it, according to the socket's state.
+// submit sends r now, queues it, or fails it, according to the socket's state. On a connection
+// that allows it, the caller writes the frame itself, after s.mu is released and without waiting
+// for the peer: one request at a time then costs no writer goroutine.
 func (s *SailsSocket) submit(r *request) {
 	s.mu.Lock()
+	if s.state == StateConnected && !r.done.Load() {
+		sess := s.sess
+		mine := s.sendVia(sess, r, true)
+		s.mu.Unlock()
+		if mine {
+			sess.writeNow()
+		}
+		return
+	}
 	defer s.mu.Unlock()
 	if r.done.Load() {
 		return
 	}
 	switch s.state {
-	case StateConnected:
-		s.send(s.sess, r)
 	case StateIdle, StateConnecting, StateReconnecting:
 		if err := s.queue.push(r); err != nil {
 			r.release()
@@ -390,8 +402,12 @@ func (s *SailsSocket) submit(r *request) {
 
 // send puts r on the wire on sess; the session holds the frame until it is written, so r lets go
 // of its payload. Caller holds s.mu, which keeps frames in call order.
-func (s *SailsSocket) send(sess session, r *request) {
-	id, err := sess.send(r.frame(), r)
+func (s *SailsSocket) send(sess session, r *request) { s.sendVia(sess, r, false) }
+
+// sendVia is send; with now set, the caller offers to write the frame itself, and must call
+// sess.writeNow once s.mu is released when it reports true.
+func (s *SailsSocket) sendVia(sess session, r *request, now bool) (mine bool) {
+	id, mine, err := sess.send(r.frame(), r, now)
 	r.release()
 	switch {
 	case err == nil:
@@ -404,6 +420,7 @@ func (s *SailsSocket) send(sess session, r *request) {
 	default:
 		r.Fail(err)
 	}
+	return mine
 }
 
 // withdraw takes r out of the queue or out of the session it is in flight on (its context or

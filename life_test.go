@@ -715,3 +715,35 @@ func awaitErr(t *testing.T, ch <-chan error) error {
 		return nil
 	}
 }
+
+// TestDoDoesNotWaitForAStuckPeer: a caller writes its own small frame only without waiting (a
+// write the socket cannot take at once goes to the writer goroutine), so however full the
+// connection is, Do returns when its context ends, and the connection stays up.
+func TestDoDoesNotWaitForAStuckPeer(t *testing.T) {
+	f := newFake(t, nil)
+	s, c, connected := startFake(t, f, WithReconnection(false))
+	c.open(EIO3, "sid", 25000, 60000, 0)
+	if err := connected(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Disconnect()
+	body := json.RawMessage(`"` + strings.Repeat("x", 12<<10) + `"`) // under the size a caller writes itself
+	// The peer reads nothing: after a few MB the socket takes no more, and each Do must still
+	// return at its deadline.
+	for i := 0; i < 600; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+		start := time.Now()
+		_, err := s.Do(ctx, RequestOptions{Method: "post", URL: "/x", Data: body})
+		d := time.Since(start)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("request %d: Do = %v, want an error wrapping context.DeadlineExceeded", i, err)
+		}
+		if d > promptly {
+			t.Fatalf("request %d: Do took %v with a 1 ms context (the peer reads nothing)", i, d)
+		}
+	}
+	if st := s.State(); st != StateConnected {
+		t.Fatalf("state %v after cancelled requests, want connected", st)
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -56,6 +57,7 @@ type config struct {
 	roundTimeout time.Duration
 	timeout      time.Duration
 	verbose      bool
+	cpuProfile   string
 }
 
 func main() {
@@ -106,6 +108,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.roundTimeout, "round-timeout", 3*time.Minute, "limit for one run of one client")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for the whole benchmark")
 	fs.BoolVar(&cfg.verbose, "v", false, "also print every round's figures")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file; each side-by-side run is labelled client=KEY transport=T (go tool pprof -tagfocus client=do)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -178,6 +181,17 @@ func run(ctx context.Context, cfg *config) error {
 		fmt.Printf(", load average %s", l)
 	}
 	fmt.Println()
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if cfg.phases["side"] {
 		for _, tr := range cfg.transports {
 			if err := sideBySide(ctx, cfg, tr); err != nil {

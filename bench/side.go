@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -283,7 +284,12 @@ func acceptsPolling(ctx context.Context, baseURL string) error {
 
 // runOne runs one round of c and adds the server's output to the error if the server died.
 func runOne(ctx context.Context, srv *realsails.Server, env *sideEnv, c *client, tr string, w workload) (*roundResult, error) {
-	res, err := c.run(ctx, env, tr, w)
+	var res *roundResult
+	var err error
+	// The profile labels (see -cpuprofile) are inherited by the goroutines the client starts.
+	pprof.Do(ctx, pprof.Labels("client", c.key, "transport", tr), func(ctx context.Context) {
+		res, err = c.run(ctx, env, tr, w)
+	})
 	if err != nil && !srv.Running() {
 		err = fmt.Errorf("%w\nthe Sails server exited:%s", err, indented(srv.Output()))
 	}

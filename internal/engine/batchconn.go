@@ -24,11 +24,18 @@ type BatchConn struct {
 
 	mu sync.Mutex
 	bw *bufio.Writer // non-nil during a batch
+	// rest is what a write without waiting (EndBatchNow) left unwritten: it goes out before any
+	// other byte. Guarded by mu.
+	rest []byte
+
+	now      *nowWriter // how this connection writes without waiting; nil: it cannot
+	nowBatch bool       // the batch in progress ends with EndBatchNow
 }
 
 // NewBatchConn wraps c.
 func NewBatchConn(c net.Conn) *BatchConn {
 	b := &BatchConn{Conn: c}
+	b.now = newNowWriter(c)
 	b.Touch()
 	return b
 }
@@ -102,24 +109,42 @@ func (b *BatchConn) Write(p []byte) (int, error) {
 	if b.bw != nil {
 		return b.bw.Write(p)
 	}
+	return b.writeOut(p)
+}
+
+// writeOut writes p to the connection, after what an earlier EndBatchNow left. b.mu is held.
+func (b *BatchConn) writeOut(p []byte) (int, error) {
+	if len(b.rest) > 0 {
+		if _, err := b.Conn.Write(b.rest); err != nil {
+			return 0, err
+		}
+		b.rest = nil
+	}
 	return b.Conn.Write(p)
 }
+
+// outConn is a BatchConn as the destination of a blocking batch: what an earlier EndBatchNow left
+// goes first.
+type outConn BatchConn
+
+func (o *outConn) Write(p []byte) (int, error) { return (*BatchConn)(o).writeOut(p) }
 
 // BeginBatch starts buffering writes.
 func (b *BatchConn) BeginBatch() {
 	bw := batchBuffers.Get().(*bufio.Writer)
-	bw.Reset(b.Conn)
 	b.mu.Lock()
+	bw.Reset((*outConn)(b))
 	b.bw = bw
+	b.nowBatch = false
 	b.mu.Unlock()
 }
 
 // EndBatch flushes the buffered writes and stops buffering.
 func (b *BatchConn) EndBatch() error {
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	bw := b.bw
 	b.bw = nil
-	b.mu.Unlock()
 	if bw == nil {
 		return nil
 	}
@@ -127,4 +152,59 @@ func (b *BatchConn) EndBatch() error {
 	bw.Reset(nil)
 	batchBuffers.Put(bw)
 	return err
+}
+
+// CanWriteNow reports whether the connection can write without waiting (BeginBatchNow).
+func (b *BatchConn) CanWriteNow() bool { return b.now != nil }
+
+// BeginBatchNow starts a batch that EndBatchNow writes without waiting. The batch must fit the
+// batch buffer (NowLimit bytes): it is written by EndBatchNow only. Only when CanWriteNow.
+func (b *BatchConn) BeginBatchNow() {
+	bw := batchBuffers.Get().(*bufio.Writer)
+	b.mu.Lock()
+	bw.Reset((*nowConn)(b))
+	b.bw = bw
+	b.nowBatch = true
+	b.mu.Unlock()
+}
+
+// NowLimit is the most a batch written without waiting may hold: the batch buffer's size, so that
+// nothing is written before EndBatchNow.
+const NowLimit = 32 << 10
+
+// EndBatchNow writes the batch with one system call that does not wait: what the connection does
+// not take at once stays in the BatchConn and goes out first on the next write, which the caller
+// must then make (EndBatch of an empty batch) from a goroutine that may wait. complete reports
+// that everything was written.
+func (b *BatchConn) EndBatchNow() (complete bool, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	bw := b.bw
+	b.bw = nil
+	if bw == nil {
+		return len(b.rest) == 0, nil
+	}
+	err = bw.Flush()
+	bw.Reset(nil)
+	batchBuffers.Put(bw)
+	return len(b.rest) == 0, err
+}
+
+// nowConn is a BatchConn as the destination of a batch written without waiting.
+type nowConn BatchConn
+
+func (c *nowConn) Write(p []byte) (int, error) {
+	b := (*BatchConn)(c)
+	if len(b.rest) > 0 { // an earlier write did not finish: keep the order
+		b.rest = append(b.rest, p...)
+		return len(p), nil
+	}
+	n, err := b.now.write(p)
+	if err != nil {
+		return n, err
+	}
+	if n < len(p) {
+		b.rest = append([]byte(nil), p[n:]...)
+	}
+	return len(p), nil
 }

@@ -268,27 +268,59 @@ func (s *Session) checkAlive() {
 // and the ack id in place and registers a for the ack. It fails with ErrClosed once the session
 // ended or is closing, and with ErrMessageTooLarge above the server's maxPayload.
 func (s *Session) Request(payload []byte, a Acker) (int64, error) {
+	id, _, err := s.request(payload, a, false)
+	return id, err
+}
+
+// RequestNow is Request for a caller that can write the frame itself. When it can — the transport
+// writes without waiting, the frame is small and no write is in progress — mine is true and the
+// caller must call WriteNow next, holding no lock: the frame is then written on the caller's
+// goroutine without a writer goroutine, and the caller never waits for the peer.
+func (s *Session) RequestNow(payload []byte, a Acker) (id int64, mine bool, err error) {
+	return s.request(payload, a, true)
+}
+
+// WriteNow writes the frame of a RequestNow that reported mine (Writer.WriteNow).
+func (s *Session) WriteNow() { s.w.WriteNow() }
+
+// nowFrameLimit is the largest frame a caller writes itself (RequestNow): well within NowLimit with
+// the WebSocket and TLS framing.
+const nowFrameLimit = NowLimit / 2
+
+func (s *Session) request(payload []byte, a Acker, now bool) (int64, bool, error) {
 	var num [20]byte
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended || s.closing {
-		return 0, ErrClosed
+		return 0, false, ErrClosed
 	}
 	id := s.nextID
 	digits := strconv.AppendInt(num[:0], id, 10)
 	frame := payload[Headroom-2-len(digits):]
 	if max := s.open.MaxPayload; max > 0 && int64(len(frame)) > max {
-		return 0, fmt.Errorf("%w: request of %d bytes exceeds the server's maxPayload of %d", ErrMessageTooLarge, len(frame), max)
+		return 0, false, fmt.Errorf("%w: request of %d bytes exceeds the server's maxPayload of %d", ErrMessageTooLarge, len(frame), max)
 	}
 	frame[0], frame[1] = '4', '2'
 	copy(frame[2:], digits)
 	// Queued under s.mu: the frames go out in the order of their ack ids.
-	if !s.w.Push(frame) {
-		return 0, ErrClosed // a write failed: the session is ending
+	ok, mine := false, false
+	if now && len(frame) <= nowFrameLimit && s.canWriteNow() {
+		ok, mine = s.w.PushNow(frame)
+	} else {
+		ok = s.w.Push(frame)
+	}
+	if !ok {
+		return 0, false, ErrClosed // a write failed: the session is ending
 	}
 	s.nextID++
 	s.pending[id] = a
-	return id, nil
+	return id, mine, nil
+}
+
+// canWriteNow reports whether the transport writes without waiting. s.mu is held.
+func (s *Session) canWriteNow() bool {
+	nw, ok := s.t.(NowWriter)
+	return ok && nw.CanWriteNow()
 }
 
 // Forget removes a request's ack registration (it timed out or was cancelled).
@@ -332,6 +364,21 @@ func (sw *sessionWriter) WriteBatch(batch [][]byte) error {
 	}
 	s.mu.Unlock()
 	return t.WriteFrames(batch, deadline)
+}
+
+// WriteBatchNow writes a batch without waiting (NowSink): the transport was a NowWriter when the
+// batch was queued, and an upgrade only ever moves to a WebSocket.
+func (sw *sessionWriter) WriteBatchNow(batch [][]byte) (bool, error) {
+	s := (*Session)(sw)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.mu.Lock()
+	t, deadline := s.t, time.Now().Add(s.heartbeat)
+	s.mu.Unlock()
+	if nw, ok := t.(NowWriter); ok && nw.CanWriteNow() {
+		return nw.WriteFramesNow(batch)
+	}
+	return true, t.WriteFrames(batch, deadline)
 }
 
 // WriteFailed ends the session.

@@ -24,3 +24,14 @@ type Transport interface {
 	// Close cuts the transport at once.
 	Close() error
 }
+
+// NowWriter is a Transport that can write small frames without waiting (WebSocket over a socket), so
+// that a request's caller writes its own frame instead of starting a writer goroutine.
+type NowWriter interface {
+	// CanWriteNow reports whether WriteFramesNow works on this connection.
+	CanWriteNow() bool
+	// WriteFramesNow writes text frames of at most NowLimit bytes in all with one system call that
+	// does not wait. When the connection does not take them all at once, complete is false and the
+	// next WriteFrames, which the caller must make, writes the rest first.
+	WriteFramesNow(frames [][]byte) (complete bool, err error)
+}

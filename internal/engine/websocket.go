@@ -146,6 +146,24 @@ func (t *WebSocket) WriteFrames(frames [][]byte, deadline time.Time) error {
 	return t.net.EndBatch()
 }
 
+// CanWriteNow reports whether WriteFramesNow can write without waiting: the connection is a socket.
+func (t *WebSocket) CanWriteNow() bool { return t.net.CanWriteNow() }
+
+// WriteFramesNow writes text messages, at most NowLimit bytes in all (with their headers), with one
+// system call that does not wait. What the connection did not take at once (complete is false) goes
+// out first on the next WriteFrames, which must follow.
+func (t *WebSocket) WriteFramesNow(frames [][]byte) (complete bool, err error) {
+	t.ws.SetWriteDeadline(time.Time{}) // the write does not wait, and a past deadline would refuse it
+	t.net.BeginBatchNow()
+	for _, f := range frames {
+		if err := t.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			t.net.EndBatchNow()
+			return false, err
+		}
+	}
+	return t.net.EndBatchNow()
+}
+
 // WriteClose sends a close frame.
 func (t *WebSocket) WriteClose(deadline time.Time) {
 	t.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), deadline)

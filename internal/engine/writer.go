@@ -27,6 +27,8 @@ type Writer[F any] struct {
 	spare   []F // the slice of the last batch written, reused for the next
 	running bool
 	paused  bool
+	backlog bool // a write without waiting left bytes that a writer goroutine must write
+	nowN    int  // the frames queued by the PushNow whose caller is the writer
 	state   writerState
 }
 
@@ -37,6 +39,15 @@ const (
 	writerFinishing             // Finish was called: the frames waiting are the last
 	writerStopped               // Stop was called, a write failed, or the last frames are written
 )
+
+// NowSink is a WriterSink that can also write a batch without waiting (a WebSocket), so that the
+// goroutine that queues a frame can write it itself (PushNow, WriteNow).
+type NowSink[F any] interface {
+	WriterSink[F]
+	// WriteBatchNow writes a batch without waiting. complete false: the connection did not take
+	// everything at once, and the next WriteBatch (of any batch, even empty) writes the rest first.
+	WriteBatchNow(batch []F) (complete bool, err error)
+}
 
 // WriterSink is where a Writer writes. Its methods are called on the writer goroutine, one call at
 // a time, without the Writer's lock held: they may call the Writer's methods.
@@ -68,6 +79,72 @@ func (w *Writer[F]) Push(frames ...F) bool {
 	w.out = append(w.out, frames...)
 	w.startLocked()
 	return true
+}
+
+// PushNow is Push for a caller that can write the frames itself: when no writer goroutine runs,
+// the writer is not paused and nothing else waits, it queues them and reports mine, and the caller
+// becomes the writer: it must call WriteNow next, holding no lock, instead of a goroutine being
+// started. The sink must be a NowSink. ok is false as for Push.
+func (w *Writer[F]) PushNow(frames ...F) (ok, mine bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != writerOpen {
+		return false, false
+	}
+	if w.running || w.paused || w.backlog || len(w.out) > 0 {
+		w.out = append(w.out, frames...)
+		w.startLocked()
+		return true, false
+	}
+	w.out = append(w.out, frames...)
+	w.running, w.nowN = true, len(frames)
+	w.group.Add(1)
+	return true, true
+}
+
+// WriteNow writes, on the caller's goroutine and without waiting for the connection, what PushNow
+// queued. Whatever is left — bytes the connection did not take at once, frames queued meanwhile, a
+// Finish — goes to a writer goroutine, so the caller never waits for the peer.
+func (w *Writer[F]) WriteNow() {
+	defer w.group.Done()
+	w.mu.Lock()
+	if w.state == writerStopped || len(w.out) != w.nowN {
+		// Stopped, or other frames were queued meanwhile (they may be large): the goroutine writes.
+		w.running = false
+		w.startLocked()
+		w.mu.Unlock()
+		return
+	}
+	batch := w.out
+	w.out, w.spare = w.spare[:0], nil
+	w.mu.Unlock()
+	complete, err := w.sink.(NowSink[F]).WriteBatchNow(batch)
+	clear(batch)
+	w.mu.Lock()
+	if err != nil {
+		w.failLocked(err) // unlocks
+		return
+	}
+	if w.spare == nil && w.state != writerStopped {
+		w.spare = batch[:0]
+	}
+	w.backlog = !complete
+	w.running = false
+	w.startLocked()
+	w.mu.Unlock()
+}
+
+// failLocked stops the writer after a failed write and tells the sink, unless Stop came first.
+// w.mu is held; it is released.
+func (w *Writer[F]) failLocked(err error) {
+	failed := w.state != writerStopped
+	w.state = writerStopped
+	w.out, w.spare = nil, nil
+	w.running = false
+	w.mu.Unlock()
+	if failed {
+		w.sink.WriteFailed(err)
+	}
 }
 
 // Finish queues the last frames: nothing is accepted afterwards, and once everything queued is
@@ -139,7 +216,7 @@ func (w *Writer[F]) Closed() bool {
 
 // startLocked starts a writer goroutine if one is needed and none runs. w.mu is held.
 func (w *Writer[F]) startLocked() {
-	if w.running || w.paused || w.state == writerStopped || (len(w.out) == 0 && w.state != writerFinishing) {
+	if w.running || w.paused || w.state == writerStopped || (len(w.out) == 0 && !w.backlog && w.state != writerFinishing) {
 		return
 	}
 	w.running = true
@@ -153,7 +230,7 @@ func (w *Writer[F]) run() {
 	runtime.Gosched() // let the other frames of a burst join this batch
 	for {
 		w.mu.Lock()
-		if w.state == writerStopped || w.paused || len(w.out) == 0 {
+		if w.state == writerStopped || w.paused || (len(w.out) == 0 && !w.backlog) {
 			finished := w.state == writerFinishing && !w.paused && len(w.out) == 0
 			if finished {
 				w.state = writerStopped
@@ -166,20 +243,13 @@ func (w *Writer[F]) run() {
 			return
 		}
 		batch := w.out
-		w.out, w.spare = w.spare[:0], nil
+		w.out, w.spare, w.backlog = w.spare[:0], nil, false // an empty batch writes the backlog
 		w.mu.Unlock()
 		err := w.sink.WriteBatch(batch)
 		clear(batch) // the frames are written: do not keep them alive
 		w.mu.Lock()
 		if err != nil {
-			failed := w.state != writerStopped
-			w.state = writerStopped
-			w.out, w.spare = nil, nil
-			w.running = false
-			w.mu.Unlock()
-			if failed {
-				w.sink.WriteFailed(err)
-			}
+			w.failLocked(err) // unlocks
 			return
 		}
 		if w.spare == nil && w.state != writerStopped {

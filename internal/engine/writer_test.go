@@ -217,3 +217,128 @@ func TestWriterFailed(t *testing.T) {
 		t.Fatalf("written %v: Stop must drop what waits", got)
 	}
 }
+
+// nowSink is a fakeSink that can also write without waiting; complete is what WriteBatchNow reports.
+type nowSink struct {
+	*fakeSink
+	mu       sync.Mutex
+	now      [][]string
+	complete bool
+	err      error
+}
+
+func (n *nowSink) WriteBatchNow(batch []string) (bool, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.now = append(n.now, slices.Clone(batch))
+	return n.complete, n.err
+}
+
+func (n *nowSink) nowBatches() [][]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.now)
+}
+
+func newNowSinkWriter(complete bool) (*nowSink, *Writer[string]) {
+	s := &nowSink{fakeSink: newFakeSink(), complete: complete}
+	w := new(Writer[string])
+	w.Init(s, &s.wg)
+	return s, w
+}
+
+// TestWriterPushNow: an idle writer lets the caller write its frame itself, with no goroutine;
+// while a write is under way the frame is queued for the writer goroutine, in order.
+func TestWriterPushNow(t *testing.T) {
+	s, w := newNowSinkWriter(true)
+	ok, mine := w.PushNow("a")
+	if !ok || !mine {
+		t.Fatalf("PushNow on an idle writer = %v, %v; want true, true", ok, mine)
+	}
+	// While the caller is the writer, others queue; WriteNow then leaves them to a goroutine.
+	s.gate = make(chan struct{})
+	if ok, mine := w.PushNow("b"); !ok || mine {
+		t.Fatalf("PushNow while a write is claimed = %v, %v; want true, false", ok, mine)
+	}
+	w.WriteNow()
+	if got := s.nowBatches(); len(got) != 0 {
+		t.Fatalf("WriteNow wrote %v while another frame was queued behind it; want it left to the goroutine", got)
+	}
+	recv(t, s.entered, "goroutine write")
+	close(s.gate)
+	s.idle(t)
+	if got := s.written(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("written %v, want [a b]", got)
+	}
+	// Idle again: the caller writes.
+	s.gate = nil
+	if _, mine := w.PushNow("c"); !mine {
+		t.Fatal("PushNow on an idle writer did not make the caller the writer")
+	}
+	w.WriteNow()
+	s.idle(t)
+	if got := s.nowBatches(); !slices.Equal(slices.Concat(got...), []string{"c"}) {
+		t.Fatalf("written without waiting %v, want [c]", got)
+	}
+	// Paused: queued, written on Resume.
+	w.Pause()
+	if _, mine := w.PushNow("d"); mine {
+		t.Fatal("PushNow on a paused writer made the caller the writer")
+	}
+	w.Resume()
+	s.idle(t)
+	if got := s.written(); !slices.Equal(got, []string{"a", "b", "d"}) {
+		t.Fatalf("written %v, want [a b d]", got)
+	}
+}
+
+// TestWriterWriteNowBacklog: when the connection does not take a frame at once, a writer goroutine
+// writes the rest (an empty batch) before anything else, and the caller does not wait for it.
+func TestWriterWriteNowBacklog(t *testing.T) {
+	s, w := newNowSinkWriter(false)
+	s.gate = make(chan struct{})
+	w.PushNow("a")
+	w.WriteNow() // returns although the goroutine's write is held by the gate
+	recv(t, s.entered, "backlog write")
+	if ok, mine := w.PushNow("b"); !ok || mine {
+		t.Fatalf("PushNow during the backlog write = %v, %v; want true, false", ok, mine)
+	}
+	s.gate <- struct{}{}
+	s.gate <- struct{}{}
+	s.idle(t)
+	s.mu.Lock()
+	batches := slices.Clone(s.batches)
+	s.mu.Unlock()
+	if len(batches) != 2 || len(batches[0]) != 0 || !slices.Equal(batches[1], []string{"b"}) {
+		t.Fatalf("goroutine batches %q, want an empty one (the backlog) then [b]", batches)
+	}
+}
+
+// TestWriterWriteNowFails: a failed write without waiting stops the writer and tells the sink once.
+func TestWriterWriteNowFails(t *testing.T) {
+	s, w := newNowSinkWriter(true)
+	s.err = errors.New("broken")
+	w.PushNow("a")
+	w.WriteNow()
+	if err := recv(t, s.failed, "WriteFailed"); err != s.err {
+		t.Fatalf("WriteFailed(%v), want %v", err, s.err)
+	}
+	if ok, _ := w.PushNow("b"); ok {
+		t.Fatal("PushNow after a failed write queued a frame")
+	}
+	s.idle(t)
+}
+
+// TestWriterWriteNowFinish: Finish while the caller holds the write: the frames go out, then
+// WriteFinished, from a goroutine.
+func TestWriterWriteNowFinish(t *testing.T) {
+	s, w := newNowSinkWriter(true)
+	w.PushNow("a")
+	w.Finish("bye")
+	w.WriteNow()
+	recv(t, s.finished, "WriteFinished")
+	s.idle(t)
+	if got := s.written(); !slices.Equal(got, []string{"a", "bye"}) {
+		t.Fatalf("written %v, want [a bye]", got)
+	}
+}

@@ -1,0 +1,66 @@
+//go:build unix
+
+package engine
+
+import (
+	"net"
+	"os"
+	"syscall"
+)
+
+// nowWriter writes to a socket with a single write(2) that does not wait: the socket is in
+// non-blocking mode (the Go runtime's poller put it there), so the system call takes what fits in
+// the socket's send buffer and returns.
+type nowWriter struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // do, bound once
+	p   []byte                // the bytes of the write in progress
+	n   int
+	err error
+}
+
+// newNowWriter returns a nowWriter for c, or nil when c is not a plain socket (a test's pipe).
+func newNowWriter(c net.Conn) *nowWriter {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	w := &nowWriter{rc: rc}
+	w.fn = w.do
+	return w
+}
+
+func (w *nowWriter) do(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), w.p)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			w.n, w.err = 0, nil
+		case err != nil:
+			w.n, w.err = 0, err
+		default:
+			w.n, w.err = n, nil
+		}
+		return true // never wait for the socket to become writable
+	}
+}
+
+// write writes what the socket takes of p at once. Calls are serialized by the BatchConn's mutex.
+func (w *nowWriter) write(p []byte) (int, error) {
+	w.p = p
+	err := w.rc.Write(w.fn) // fails only if the socket is closed or its write deadline passed
+	w.p = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case w.err != nil:
+		return 0, os.NewSyscallError("write", w.err)
+	}
+	return w.n, nil
+}
