@@ -102,9 +102,15 @@ func (s *SailsSocket) await(ctx context.Context, r *request, sent func()) (*JWRe
 		sent()
 	}
 	var res result
+	done := ctx.Done()
+	if done == nil { // a context that never ends (Background): no select
+		res = <-r.ch
+		resultChans.Put(r.ch)
+		return res.jwr, res.err
+	}
 	select {
 	case res = <-r.ch:
-	case <-ctx.Done():
+	case <-done:
 		if r.abort(fmt.Errorf("sailsio: %w", ctx.Err())) {
 			res = <-r.ch
 			res.jwr = nil
