@@ -25,6 +25,11 @@ type fakeSession struct {
 	nextID   int64
 	pending  map[int64]engine.Acker
 	sent     []string // the EVENT data of each request, in send order
+	now      []bool   // for each, whether its caller offered to write it (send's now)
+	mine     bool     // send lets such a caller write its frame (writeNow)
+	sock     *SailsSocket
+	wroteNow []bool // for each writeNow, whether the socket's mu was free
+	sentCh   chan struct{} // if non-nil, told of each send (buffered by the test)
 	closed   bool
 	ended    bool          // ended by itself (end)
 	closeGap chan struct{} // if non-nil, close and wait block until it is closed
@@ -43,7 +48,7 @@ func (f *fakeSession) start(ev sessionEvents) {
 func (f *fakeSession) id() string           { return f.sid }
 func (f *fakeSession) transport() Transport { return f.tr }
 
-func (f *fakeSession) send(payload []byte, a engine.Acker, _ bool) (int64, bool, error) {
+func (f *fakeSession) send(payload []byte, a engine.Acker, now bool) (int64, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed || f.ended {
@@ -53,10 +58,23 @@ func (f *fakeSession) send(payload []byte, a engine.Acker, _ bool) (int64, bool,
 	f.nextID++
 	f.pending[id] = a
 	f.sent = append(f.sent, string(payload[engine.Headroom:]))
-	return id, false, nil
+	f.now = append(f.now, now)
+	if f.sentCh != nil {
+		f.sentCh <- struct{}{}
+	}
+	return id, now && f.mine, nil
 }
 
-func (f *fakeSession) writeNow() {}
+// writeNow records that the caller wrote its frame, and whether it held no lock of the socket.
+func (f *fakeSession) writeNow() {
+	unlocked := f.sock != nil && f.sock.mu.TryLock()
+	if unlocked {
+		f.sock.mu.Unlock()
+	}
+	f.mu.Lock()
+	f.wroteNow = append(f.wroteNow, unlocked)
+	f.mu.Unlock()
+}
 
 func (f *fakeSession) forget(id int64) {
 	f.mu.Lock()

@@ -747,3 +747,43 @@ func TestDoDoesNotWaitForAStuckPeer(t *testing.T) {
 		t.Fatalf("state %v after cancelled requests, want connected", st)
 	}
 }
+
+// TestLifeCallerWritesItsFrame: on a live connection a request's caller offers to write its own
+// frame, and writes it once the socket's lock is released; requests sent by Life itself (queued,
+// resubscriptions, as a connection comes up) go to the connection's writer.
+func TestLifeCallerWritesItsFrame(t *testing.T) {
+	s, d := newLifeSocket(t)
+	s.Get("/queued", nil, nil)
+	s.Resubscribe(RequestOptions{URL: "/room/join"}, nil)
+	sess := newFakeSession("one")
+	sess.mine, sess.sock, sess.sentCh = true, s, make(chan struct{}, 8)
+	d.push(sess)
+	if err := s.Connect(ctx5(t)); err != nil {
+		t.Fatal(err)
+	}
+	s.Get("/cb", nil, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Do(ctx5(t), RequestOptions{URL: "/do"})
+		done <- err
+	}()
+	for range 4 {
+		select {
+		case <-sess.sentCh:
+		case <-time.After(testkit.Wait):
+			t.Fatal("the requests were not all sent")
+		}
+	}
+	sess.answer(t, 3, 200, `1`)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if diff := cmp.Diff([]bool{false, false, true, true}, sess.now); diff != "" {
+		t.Errorf("now offered for [/room/join /queued /cb /do] (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]bool{true, true}, sess.wroteNow); diff != "" {
+		t.Errorf("writeNow calls, with the socket's lock free (-want +got):\n%s", diff)
+	}
+}
