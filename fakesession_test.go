@@ -28,7 +28,7 @@ type fakeSession struct {
 	now      []bool   // for each, whether its caller offered to write it (send's now)
 	mine     bool     // send lets such a caller write its frame (writeNow)
 	sock     *SailsSocket
-	wroteNow []bool // for each writeNow, whether the socket's mu was free
+	wroteNow []bool        // for each writeNow, whether the socket's mu was free
 	sentCh   chan struct{} // if non-nil, told of each send (buffered by the test)
 	closed   bool
 	ended    bool          // ended by itself (end)
