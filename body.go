@@ -367,22 +367,21 @@ func (w *walker) anyValue(x any, depth int, sure bool) (any, bool) {
 // value walks v: it returns v, or (changed) a copy of v of the same type with placeholders. v
 // never comes through an unexported field, so it can be copied and set.
 func (w *walker) value(v reflect.Value, depth int, sure bool) (reflect.Value, bool) {
-	if depth >= maxWalkDepth {
-		return v, false
+	t := v.Type()
+	if t == stringType { // the most common leaf: no lookup
+		return w.str(v, sure)
 	}
-	ti := infoOf(v.Type())
-	if ti.skip {
+	return w.typed(v, infoOf(t), depth, sure)
+}
+
+// typed is value with v's typeInfo.
+func (w *walker) typed(v reflect.Value, ti *typeInfo, depth int, sure bool) (reflect.Value, bool) {
+	if ti.skip || depth >= maxWalkDepth {
 		return v, false
 	}
 	switch v.Kind() {
 	case reflect.String:
-		s := v.String()
-		if sure {
-			w.lowerBound += int64(len(s))
-		}
-		if len(s) >= bigPiece {
-			return reflect.ValueOf(w.placeString(s)).Convert(v.Type()), true
-		}
+		return w.str(v, sure)
 	case reflect.Interface:
 		if v.IsNil() {
 			return v, false
@@ -396,7 +395,7 @@ func (w *walker) value(v reflect.Value, depth int, sure bool) (reflect.Value, bo
 		if v.IsNil() {
 			return v, false
 		}
-		if e, changed := w.value(v.Elem(), depth+1, sure); changed {
+		if e, changed := w.typed(v.Elem(), ti.elem, depth+1, sure); changed {
 			p := reflect.New(v.Type().Elem())
 			p.Elem().Set(e)
 			return p, true
@@ -419,7 +418,7 @@ func (w *walker) value(v reflect.Value, depth int, sure bool) (reflect.Value, bo
 		}
 		var cp reflect.Value
 		for i, n := 0, v.Len(); i < n; i++ {
-			if e, changed := w.value(v.Index(i), depth+1, sure); changed {
+			if e, changed := w.typed(v.Index(i), ti.elem, depth+1, sure); changed {
 				if !cp.IsValid() {
 					cp = reflect.MakeSlice(v.Type(), n, n)
 					reflect.Copy(cp, v)
@@ -433,7 +432,7 @@ func (w *walker) value(v reflect.Value, depth int, sure bool) (reflect.Value, bo
 	case reflect.Array:
 		var cp reflect.Value
 		for i, n := 0, v.Len(); i < n; i++ {
-			if e, changed := w.value(v.Index(i), depth+1, sure); changed {
+			if e, changed := w.typed(v.Index(i), ti.elem, depth+1, sure); changed {
 				if !cp.IsValid() {
 					cp = reflect.New(v.Type()).Elem()
 					cp.Set(v)
@@ -456,7 +455,7 @@ func (w *walker) value(v reflect.Value, depth int, sure bool) (reflect.Value, bo
 			if sure && stringKeys {
 				w.lowerBound += int64(it.Key().Len())
 			}
-			if e, changed := w.value(it.Value(), depth+1, sure); changed {
+			if e, changed := w.typed(it.Value(), ti.elem, depth+1, sure); changed {
 				changes = append(changes, change{it.Key(), e})
 			}
 		}
@@ -474,7 +473,7 @@ func (w *walker) value(v reflect.Value, depth int, sure bool) (reflect.Value, bo
 	case reflect.Struct:
 		var cp reflect.Value
 		for _, f := range ti.fields {
-			if e, changed := w.value(v.Field(f.index), depth+1, sure && f.sure); changed {
+			if e, changed := w.typed(v.Field(f.index), f.info, depth+1, sure && f.sure); changed {
 				if !cp.IsValid() {
 					cp = reflect.New(v.Type()).Elem()
 					cp.Set(v)
@@ -489,14 +488,31 @@ func (w *walker) value(v reflect.Value, depth int, sure bool) (reflect.Value, bo
 	return v, false
 }
 
-// typeInfo is what the walk needs to know of a type.
+// str walks a string (of a type without methods).
+func (w *walker) str(v reflect.Value, sure bool) (reflect.Value, bool) {
+	s := v.String()
+	if sure {
+		w.lowerBound += int64(len(s))
+	}
+	if len(s) >= bigPiece {
+		return reflect.ValueOf(w.placeString(s)).Convert(v.Type()), true
+	}
+	return v, false
+}
+
+var stringType = reflect.TypeFor[string]()
+
+// typeInfo is what the walk needs to know of a type. The typeInfos of a type and of the types in
+// it are linked (elem, fields), so the walk looks a type up only where the static type ends (at
+// the top, and in an interface).
 type typeInfo struct {
 	// skip: nothing to do in a value of the type: it holds no string nor []byte (a number, a
 	// struct of numbers ...), or encoding/json writes it with a method (MarshalJSON, MarshalText)
 	// or under a rule the walk does not follow.
 	skip   bool
-	bytes  bool // a []byte, written as base64
-	fields []fieldInfo
+	bytes  bool        // a []byte, written as base64
+	elem   *typeInfo   // of a pointer's, slice's, array's or map's elements
+	fields []fieldInfo // of a struct
 }
 
 // fieldInfo is a struct field the walk goes into.
@@ -504,9 +520,10 @@ type fieldInfo struct {
 	index int
 	// sure: encoding/json writes the field whenever it is not empty (it counts in the lower bound).
 	sure bool
+	info *typeInfo
 }
 
-var typeInfos sync.Map // reflect.Type -> *typeInfo
+var typeInfos sync.Map // reflect.Type -> *typeInfo, complete (never changed once stored)
 
 var (
 	marshalerType     = reflect.TypeFor[json.Marshaler]()
@@ -517,9 +534,12 @@ func infoOf(t reflect.Type) *typeInfo {
 	if ti, ok := typeInfos.Load(t); ok {
 		return ti.(*typeInfo)
 	}
-	b := infoBuilder{visiting: map[reflect.Type]bool{}, memo: map[reflect.Type]bool{}}
-	ti, _ := typeInfos.LoadOrStore(t, b.build(t))
-	return ti.(*typeInfo)
+	b := infoBuilder{}
+	ti := b.build(t)
+	for typ, x := range b.built {
+		typeInfos.LoadOrStore(typ, x)
+	}
+	return ti
 }
 
 // hasMethod reports whether encoding/json may write a value of type t with a method of its own.
@@ -532,60 +552,54 @@ func hasMethod(t reflect.Type) bool {
 	return false
 }
 
-// infoBuilder computes a typeInfo.
+// infoBuilder computes the typeInfo of a type and of the types in it, stored once complete.
 type infoBuilder struct {
-	visiting map[reflect.Type]bool // the types being computed: a recursive type may hold something
-	memo     map[reflect.Type]bool // mayHold's answers so far
+	built map[reflect.Type]*typeInfo
 }
 
 func (b *infoBuilder) build(t reflect.Type) *typeInfo {
+	if ti, ok := typeInfos.Load(t); ok {
+		return ti.(*typeInfo)
+	}
+	if ti, ok := b.built[t]; ok {
+		// Done, or under way (a recursive type): then its skip is still false, which is safe.
+		return ti
+	}
+	if b.built == nil {
+		b.built = map[reflect.Type]*typeInfo{}
+	}
+	ti := &typeInfo{}
+	b.built[t] = ti
 	if hasMethod(t) {
-		return &typeInfo{skip: true}
+		ti.skip = true
+		return ti
 	}
 	switch t.Kind() {
 	case reflect.String:
 		// A string with methods (an IsZero for omitzero, a json.Number) is left alone.
-		return &typeInfo{skip: t.NumMethod() != 0 || reflect.PointerTo(t).NumMethod() != 0}
+		ti.skip = t.NumMethod() != 0 || reflect.PointerTo(t).NumMethod() != 0
 	case reflect.Interface:
-		return &typeInfo{}
-	case reflect.Slice:
-		if t.Elem().Kind() == reflect.Uint8 {
-			plain := t.NumMethod() == 0 && reflect.PointerTo(t).NumMethod() == 0
+	case reflect.Slice, reflect.Array, reflect.Pointer, reflect.Map:
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
 			if p := reflect.PointerTo(t.Elem()); !p.Implements(marshalerType) && !p.Implements(textMarshalerType) {
-				return &typeInfo{bytes: true, skip: !plain} // base64
+				ti.bytes = true // base64
+				ti.skip = t.NumMethod() != 0 || reflect.PointerTo(t).NumMethod() != 0
+				break
 			}
 		}
-		return &typeInfo{skip: !b.mayHold(t.Elem())}
-	case reflect.Array, reflect.Pointer, reflect.Map:
-		return &typeInfo{skip: !b.mayHold(t.Elem())}
+		ti.elem = b.build(t.Elem())
+		ti.skip = ti.elem.skip
 	case reflect.Struct:
-		var keep []fieldInfo
 		for _, f := range structFields(t) {
-			if b.mayHold(t.Field(f.index).Type) {
-				keep = append(keep, f)
+			if f.info = b.build(t.Field(f.index).Type); !f.info.skip {
+				ti.fields = append(ti.fields, f)
 			}
 		}
-		return &typeInfo{fields: keep, skip: len(keep) == 0}
+		ti.skip = len(ti.fields) == 0
+	default:
+		ti.skip = true
 	}
-	return &typeInfo{skip: true}
-}
-
-// mayHold reports whether a value of type t may hold something for the walk.
-func (b *infoBuilder) mayHold(t reflect.Type) bool {
-	if ti, ok := typeInfos.Load(t); ok {
-		return !ti.(*typeInfo).skip
-	}
-	if r, ok := b.memo[t]; ok {
-		return r
-	}
-	if b.visiting[t] {
-		return true
-	}
-	b.visiting[t] = true
-	r := !b.build(t).skip
-	delete(b.visiting, t)
-	b.memo[t] = r
-	return r
+	return ti
 }
 
 // structFields lists the fields of struct type t the walk goes into: the exported ones (embedded

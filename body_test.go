@@ -554,3 +554,34 @@ func TestMaxPayloadRemembered(t *testing.T) {
 		t.Errorf("%d requests queued", queued)
 	}
 }
+
+// TestNewRequestConcurrentTypes: goroutines encoding values of a type the walk has not seen yet
+// build and share its typeInfo (run with -race).
+func TestNewRequestConcurrentTypes(t *testing.T) {
+	type node struct {
+		Text string  `json:"text"`
+		Next *node   `json:"next"`
+		More []*node `json:"more"`
+	}
+	s, err := New("http://h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := &node{Text: big("a", 5000), Next: &node{Text: "b", More: []*node{{Text: big("c", 5000)}}}}
+	want := refFrame(t, "post", "{}", data, "/x")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			r, err := s.newRequest(RequestOptions{Method: "post", URL: "/x", Data: data})
+			if err == nil && !bytes.Equal(r.payload[frameHeadroom:], want) {
+				err = errors.New("frame differs from encoding/json's")
+			}
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
