@@ -62,6 +62,10 @@ type SailsSocket struct {
 
 	csrf    *csrf                  // WithCSRF (csrf.go)
 	connSID atomic.Pointer[string] // WithCSRF: the session cookie the last handshake carried
+
+	// maxPayload is the maxPayload of the last open packet the socket saw (0: none, or the server
+	// gave none): newRequest refuses a larger request before encoding it, queued ones too.
+	maxPayload atomic.Int64
 }
 
 // Connect dials url (http://, https://, ws:// or wss://; the path defaults to /socket.io/), performs

@@ -102,6 +102,7 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 			if done != nil {
 				done()
 			}
+			s.maxPayload.Store(sess.Open().MaxPayload)
 			es := &engineSession{sess: sess}
 			if polling && s.canUpgrade() {
 				sid := sess.Open().SID

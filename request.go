@@ -24,7 +24,7 @@ type Callback func(resData json.RawMessage, jwr *JWRes)
 type RequestOptions struct {
 	Method  string            // "get", "post", "put", "patch", "delete" (also "head", "options"); case-insensitive; default "get"
 	URL     string            // path with optional query, e.g. "/user/3/friends?limit=15"
-	Data    any               // JSON-encoded as the virtual body (nil: none, sent as {}); a json.RawMessage goes as is
+	Data    any               // JSON-encoded as the virtual body (nil: none, sent as {}); a json.RawMessage goes as is; over the server's maxPayload: ErrMessageTooLarge
 	Headers map[string]string // per-request virtual headers; they override global headers of the same name
 	// OmitHeaders names global headers left out of this request (case-insensitive): what io.socket
 	// does for a per-call header set to undefined.
@@ -181,7 +181,9 @@ type slot struct {
 // is written in place when the request is sent.
 const frameHeadroom = engine.Headroom
 
-// newRequest validates opts and encodes the request once, with the current global headers.
+// newRequest validates opts and encodes the request once, with the current global headers, into
+// a frame of its exact size (body.go). A request over the last maxPayload the socket saw is refused
+// with ErrMessageTooLarge, before its Data is encoded when a lower bound of its size is over it.
 func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	method := strings.ToLower(opts.Method)
 	if method == "" {
@@ -198,11 +200,26 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := encodeData(opts.Data)
+	// The frame: 42<id>["<method>",{"method":"<method>","headers":<hb>,"data":<data>,"url":<url>}]
+	const fixed = len(`["",{"method":"","headers":,"data":,"url":}]`)
+	rest := int64(fixed + 2*len(method) + len(hb) + int(jsonStringLen(url)))
+	mp, limit := s.maxPayload.Load(), int64(0)
+	if mp > 0 {
+		// The frame takes "42" and an ack id of one digit at least.
+		if limit = mp - rest - 3; limit <= 0 {
+			return nil, tooLarge(method, url, rest+3, false, mp)
+		}
+	}
+	data, err := prepareData(opts.Data, limit)
 	if err != nil {
+		var big *dataTooLarge
+		if errors.As(err, &big) {
+			return nil, tooLarge(method, url, rest+3+big.size, big.exact, mp)
+		}
 		return nil, err
 	}
-	buf := make([]byte, frameHeadroom, frameHeadroom+len(method)*2+len(hb)+len(data)+len(url)+48)
+	data.measure()
+	buf := make([]byte, frameHeadroom, int64(frameHeadroom)+rest+data.size)
 	buf = append(buf, `["`...)
 	buf = append(buf, method...)
 	buf = append(buf, `",{"method":"`...)
@@ -210,30 +227,36 @@ func (s *SailsSocket) newRequest(opts RequestOptions) (*request, error) {
 	buf = append(buf, `","headers":`...)
 	buf = append(buf, hb...)
 	buf = append(buf, `,"data":`...)
-	buf = append(buf, data...)
+	buf = data.appendTo(buf)
 	buf = append(buf, `,"url":`...)
 	buf = wire.AppendJSONString(buf, url)
 	buf = append(buf, "}]"...)
 	return &request{s: s, payload: buf}, nil
 }
 
+// tooLarge is the error of a request over the server's maxPayload; size is its frame's (at least, if
+// !exact).
+func tooLarge(method, url string, size int64, exact bool, maxPayload int64) error {
+	least := "at least "
+	if exact {
+		least = ""
+	}
+	return fmt.Errorf("%w: %s %s: the request takes %s%d bytes, over the server's maxPayload of %d bytes; "+
+		"send less, or raise the server's limit (sails.config.sockets.maxHttpBufferSize)",
+		ErrMessageTooLarge, strings.ToUpper(method), url, least, size, maxPayload)
+}
+
 // encodeData encodes a request's Data: nil as {}, a json.RawMessage as is (checked), anything else
-// with encoding/json.
+// as encoding/json does.
 func encodeData(d any) ([]byte, error) {
-	switch d := d.(type) {
-	case nil:
+	if d == nil {
 		return []byte("{}"), nil
-	case json.RawMessage:
-		if !json.Valid(d) {
-			return nil, errorf(ErrInvalidRequest, "Data is a json.RawMessage holding invalid JSON")
-		}
-		return d, nil
 	}
-	data, err := json.Marshal(d)
+	e, err := prepareData(d, 0)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cannot encode Data: %w", ErrInvalidRequest, err)
+		return nil, err
 	}
-	return data, nil
+	return e.bytes(), nil
 }
 
 // requestURL checks a request URL: a path with an optional query. A path without its leading slash

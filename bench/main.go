@@ -20,6 +20,9 @@
 //	        size of a request, and the SDK against the in-process mockserver
 //	mem     memory per idle socket: N SDK sockets (1,000 and 10,000) in a fresh child process,
 //	        connected to the in-process mockserver
+//	large   one 70 MB virtual POST and one over the server's limit, the SDK (in a fresh child
+//	        process) beside sails.io.js, against real Sails (hook3): time, peak RSS growth, time
+//	        to the over-limit error (large.go)
 //
 // Everything listens on 127.0.0.1, every phase is bounded, and the program stops only the
 // processes it started, by pid (the Sails server through its own process group).
@@ -58,11 +61,16 @@ type config struct {
 	timeout      time.Duration
 	verbose      bool
 	cpuProfile   string
+	large        largeConfig
+	largeProfile string // -large-memprofile
 }
 
 func main() {
-	if os.Getenv(roleEnv) == roleMemClient {
+	switch os.Getenv(roleEnv) {
+	case roleMemClient:
 		os.Exit(memClientMain())
+	case roleLargeClient:
+		os.Exit(largeClientMain())
 	}
 	cfg, err := parseFlags(os.Args[1:])
 	if err != nil {
@@ -104,7 +112,9 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.inprocN, "inproc-n", 10000, "sequential round trips in the inproc phase")
 	fs.IntVar(&cfg.inprocPar, "inproc-par", 50000, "in-flight round trips in the inproc phase")
 	mem := fs.String("mem", "1000,10000", "socket counts for memory per socket (comma-separated)")
-	phases := fs.String("phases", "side,inproc,mem", "phases to run (comma-separated): side, inproc, mem")
+	phases := fs.String("phases", "side,inproc,mem,large", "phases to run (comma-separated): side, inproc, mem, large")
+	largeFlags(fs, &cfg.large)
+	fs.StringVar(&cfg.largeProfile, "large-memprofile", "", "large section: the Go child writes a heap profile (allocs) of its first round's large POST to this file")
 	fs.DurationVar(&cfg.roundTimeout, "round-timeout", 3*time.Minute, "limit for one run of one client")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for the whole benchmark")
 	fs.BoolVar(&cfg.verbose, "v", false, "also print every round's figures")
@@ -145,7 +155,7 @@ func parseFlags(args []string) (*config, error) {
 	cfg.phases = map[string]bool{}
 	for _, p := range splitList(*phases) {
 		switch p {
-		case "side", "inproc", "mem":
+		case "side", "inproc", "mem", "large":
 			cfg.phases[p] = true
 		default:
 			return nil, fmt.Errorf("-phases: unknown phase %q", p)
@@ -153,6 +163,11 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.phases["side"] && (len(cfg.clients) == 0 || len(cfg.transports) == 0) {
 		return nil, errors.New("-clients and -transports must not be empty for the side phase")
+	}
+	if cfg.phases["large"] {
+		if err := cfg.large.check(); err != nil {
+			return nil, err
+		}
 	}
 	for _, f := range splitList(*mem) {
 		n, err := strconv.Atoi(f)
@@ -206,6 +221,11 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	if cfg.phases["mem"] && len(cfg.mem) > 0 {
 		if err := memory(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.phases["large"] {
+		if err := largeSection(ctx, cfg); err != nil {
 			return err
 		}
 	}

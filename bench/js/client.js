@@ -20,6 +20,17 @@
 //            CPU, then RSS with them open; then they are disconnected
 // The result is one line on stdout: "SAILSIO_BENCH_RESULT " followed by JSON. Errors go to stderr
 // and make the process exit with a non-zero status; it also exits by itself after timeoutMs.
+//
+// With "mode": "large" (the large section, bench/large.go; run node with --expose-gc) it does
+// instead, on one socket:
+//   warm-up   one small POST /size
+//   large     builds {blob: 'xxx…'} with `largeBytes` characters, collects the garbage, resets the
+//             peak RSS (VmHWM, /proc/self/clear_refs) and takes VmRSS as the baseline, then POSTs it
+//             to /size: the time until the response, and VmHWM minus the baseline
+//   over      the same with `overBytes` characters (0: skipped), over the server's limit: the time
+//             until the request fails: the server closes the WebSocket, and sails.io.js calls the
+//             request's callback with status 0 (or the disconnect event comes first)
+// and prints "SAILSIO_BENCH_LARGE " followed by JSON.
 'use strict';
 
 var RESULT_PREFIX = 'SAILSIO_BENCH_RESULT ';
@@ -223,6 +234,89 @@ async function main() {
   });
 }
 
-main().catch(function (err) {
+// procStatus returns a field of /proc/self/status in bytes (-1 when unavailable).
+function procStatus(field) {
+  try {
+    var m = require('fs').readFileSync('/proc/self/status', 'utf8').match(new RegExp('^' + field + ':\\s+(\\d+) kB', 'm'));
+    return m ? Number(m[1]) * 1024 : -1;
+  } catch (e) {
+    return -1;
+  }
+}
+
+// largeBody is {blob: 'xxx…'} with n characters, as a flat one-byte string.
+function largeBody(n) {
+  return {blob: Buffer.alloc(n, 'x').toString('latin1')};
+}
+
+function post(s, body) {
+  return new Promise(function (resolve) {
+    s.post('/size', body, function (resBody, jwr) {
+      resolve(jwr);
+    });
+  });
+}
+
+async function largeMain() {
+  var out = {
+    client: 'sails.io.js ' + versionOf('sails.io.js') + ' + socket.io-client ' + versionOf(sioPackage) +
+      (params.sio === '4' ? ' (options as a plain object)' : ''),
+    node: process.version
+  };
+  var s = await connect();
+  var jwr = await post(s, largeBody(10));
+  if (!jwr || jwr.statusCode !== 200) {
+    fail('warm-up POST /size: status ' + (jwr && jwr.statusCode));
+  }
+
+  var body = largeBody(params.largeBytes);
+  if (global.gc) {
+    global.gc();
+  }
+  try {
+    require('fs').writeFileSync('/proc/self/clear_refs', '5');
+    out.hwmReset = true;
+  } catch (e) {
+    out.hwmReset = false;
+  }
+  out.baselineRss = procStatus('VmRSS');
+  var cpu0 = process.cpuUsage();
+  var t0 = now();
+  jwr = await post(s, body);
+  out.postUs = micros(t0, now());
+  out.postCpuUs = cpuMicros(cpu0);
+  out.peakRss = procStatus('VmHWM');
+  var want = JSON.stringify(body).length;
+  if (!jwr || jwr.statusCode !== 200 || !jwr.body || jwr.body.bytes !== want) {
+    fail('POST /size: status ' + (jwr && jwr.statusCode) + ' ' + JSON.stringify(jwr && jwr.body).slice(0, 200) + ', want {bytes: ' + want + '}');
+  }
+  out.answerBytes = jwr.body.bytes;
+  body = null;
+
+  if (params.overBytes > 0) {
+    var over = largeBody(params.overBytes);
+    t0 = now();
+    out.overOutcome = await new Promise(function (resolve) {
+      s.on('disconnect', function (reason) {
+        resolve('disconnect event: ' + reason);
+      });
+      s.post('/size', over, function (resBody, jwr) {
+        resolve('callback: status ' + (jwr && jwr.statusCode) + ' ' + JSON.stringify(resBody).slice(0, 200));
+      });
+    });
+    out.overUs = micros(t0, now());
+    out.overRefused = /^disconnect|^callback: status 0 /.test(out.overOutcome) ? 1 : 0;
+    over = null;
+  }
+  if (s.isConnected()) {
+    s.disconnect();
+  }
+  clearTimeout(watchdog);
+  process.stdout.write('SAILSIO_BENCH_LARGE ' + JSON.stringify(out) + '\n', function () {
+    process.exit(0);
+  });
+}
+
+(params.mode === 'large' ? largeMain : main)().catch(function (err) {
   fail(err && err.stack ? err.stack : String(err));
 });
