@@ -52,6 +52,7 @@ type config struct {
 	inprocN      int
 	inprocPar    int
 	mem          []int
+	memProfile   string // a directory for the memory child's heap and goroutine profiles
 	phases       map[string]bool
 	roundTimeout time.Duration
 	timeout      time.Duration
@@ -102,6 +103,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.inprocN, "inproc-n", 10000, "sequential round trips in the inproc phase")
 	fs.IntVar(&cfg.inprocPar, "inproc-par", 50000, "in-flight round trips in the inproc phase")
 	mem := fs.String("mem", "1000,10000", "socket counts for memory per socket (comma-separated)")
+	fs.StringVar(&cfg.memProfile, "memprofile", "", "mem phase: write the child's heap profile (heap-N.pprof, in use after GC) and goroutine stacks (goroutine-N.txt) for each count into this directory")
 	phases := fs.String("phases", "side,inproc,mem", "phases to run (comma-separated): side, inproc, mem")
 	fs.DurationVar(&cfg.roundTimeout, "round-timeout", 3*time.Minute, "limit for one run of one client")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for the whole benchmark")
@@ -233,7 +235,7 @@ func memory(ctx context.Context, cfg *config) error {
 	counts := slices.Clone(cfg.mem)
 	slices.Sort(counts)
 	fmt.Printf("\nMemory per idle socket: Go SDK (EIO3) in a fresh child process per count, sockets to the in-process mockserver; figures are (after - before) / sockets, after runtime.GC\n")
-	results, notes, err := memPerSocket(ctx, counts)
+	results, notes, err := memPerSocket(ctx, counts, cfg.memProfile)
 	for _, n := range notes {
 		fmt.Println("  note:", n)
 	}
