@@ -210,7 +210,15 @@ func (s *Session) Start(h Handler) {
 		return
 	}
 	s.wg.Add(1)
-	go s.readLoop()
+	if w, ok := s.t.(idleWaiter); ok {
+		if idle, _ := w.Idle(); idle {
+			go s.waitRead(w)
+		} else {
+			go s.readLoop()
+		}
+	} else {
+		go s.readLoop()
+	}
 	if s.eio == 3 { // the client pings; under EIO4 the server does and the reader answers
 		s.ping = time.AfterFunc(s.open.PingIntervalDuration(), s.sendPing)
 	}
@@ -417,14 +425,53 @@ func (s *Session) isEnded() bool {
 	}
 }
 
+// idleWaiter is a transport that can tell when the next frame is still to come from the network
+// and wait for it holding no buffer (WebSocket; BatchConn.Idle says when it can).
+type idleWaiter interface {
+	// Idle reports whether nothing of the next frame has arrived yet, and whether the connection
+	// is quiet: its last bytes came after a long wait, so it idles rather than exchanges.
+	Idle() (idle, quiet bool)
+	// Wait waits until bytes arrive, holding no buffer; if reading fails, ReadFrame says so.
+	Wait()
+}
+
+// waitRead is the reader of an idle session: a new goroutine, whose stack has not grown yet (a
+// read blocked in gorilla/websocket is deeper than the smallest stack), waits for the next bytes
+// holding no buffer, then reads on. So an idle socket keeps a goroutine with the smallest stack
+// and no read buffer.
+func (s *Session) waitRead(w idleWaiter) {
+	if f := idleWaitHook.Load(); f != nil {
+		(*f)()
+	}
+	w.Wait()
+	s.readLoop()
+}
+
+// idleWaitHook, when set, is called by each waitRead before it waits (tests).
+var idleWaitHook atomic.Pointer[func()]
+
+// readBuffers holds the readers' frame buffers while their sessions idle.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (s *Session) readLoop() {
 	defer s.wg.Done()
 	// One buffer for every frame: what outlives a frame (bodies, event payloads, attachments) is
 	// copied out of it by the decoders.
-	var buf bytes.Buffer
+	buf := readBuffers.Get().(*bytes.Buffer)
 	t := s.Transport()
 	for {
-		binary, err := t.ReadFrame(&buf)
+		if w, ok := t.(idleWaiter); ok {
+			if idle, quiet := w.Idle(); idle && quiet {
+				// The connection idles: hand the wait to a new goroutine and end this one,
+				// whose stack has grown, and give back the buffer.
+				buf.Reset()
+				readBuffers.Put(buf)
+				s.wg.Add(1)
+				go s.waitRead(w)
+				return
+			}
+		}
+		binary, err := t.ReadFrame(buf)
 		if errors.Is(err, ErrPaused) {
 			if t = s.pauseReader(); t == nil {
 				return
@@ -445,7 +492,7 @@ func (s *Session) readLoop() {
 		}
 		s.handled.Store(time.Now().UnixNano())
 		if buf.Cap() > maxKeptReadBuffer {
-			buf = bytes.Buffer{} // do not keep a large message's memory for the session's life
+			buf = new(bytes.Buffer) // do not keep a large message's memory for the session's life
 		}
 	}
 }
