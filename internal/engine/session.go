@@ -52,8 +52,11 @@ type Session struct {
 	heartbeat time.Duration // pingInterval + pingTimeout: the longest silence of a live session
 	h         Handler
 
-	ctx    context.Context // ends with the session
-	cancel context.CancelFunc
+	// Upgrades only (a transport that can pause: polling); nil otherwise.
+	ctx          context.Context // ends with the session
+	cancel       context.CancelFunc
+	readerPaused chan struct{}  // the reader read every polled packet and waits (upgrade)
+	resumeRead   chan Transport // the transport the paused reader goes on with
 
 	// w writes the frames; it is paused during an upgrade, finished by Close, stopped by end.
 	w Writer[[]byte]
@@ -64,18 +67,15 @@ type Session struct {
 	probe   Transport // a WebSocket being probed for the upgrade
 	pending map[int64]Acker
 	nextID  int64
-	closing bool      // Close is under way: accept no more frames
-	closeBy time.Time // the deadline of the closing writes
+	closing bool // Close is under way: accept no more frames
 	ended   bool
-	ping    *time.Timer
-	check   *time.Timer
+	closeBy time.Time     // the deadline of the closing writes
+	beat    *time.Timer   // the heartbeat: sends pings (EIO3) and checks that the server is alive
+	pingAt  int64         // EIO3: when the next ping is due (unix nanoseconds)
 	done    chan struct{} // closed when the session ends
 	wg      sync.WaitGroup
 	handled atomic.Int64 // unix nanoseconds when the reader last finished a frame
 	asm     wire.Assembler
-
-	readerPaused chan struct{}  // the reader read every polled packet and waits (upgrade)
-	resumeRead   chan Transport // the transport the paused reader goes on with
 }
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
@@ -83,9 +83,11 @@ type Session struct {
 // `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. Each transport enforces and reports
 // its own read limit.
 func Handshake(ctx context.Context, t Transport, eio int) (*Session, error) {
-	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{}),
-		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{})}
+	if _, ok := t.(Pauser); ok { // what an upgrade needs; a WebSocket session holds none of it
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.readerPaused, s.resumeRead = make(chan struct{}, 1), make(chan Transport, 1)
+	}
 	s.w.Init((*sessionWriter)(s), &s.wg)
 	stop := context.AfterFunc(ctx, func() { t.Close() })
 	defer stop()
@@ -219,10 +221,14 @@ func (s *Session) Start(h Handler) {
 	} else {
 		go s.readLoop()
 	}
+	// One timer per session, for the pings and for the check.
+	next := s.heartbeat
 	if s.eio == 3 { // the client pings; under EIO4 the server does and the reader answers
-		s.ping = time.AfterFunc(s.open.PingIntervalDuration(), s.sendPing)
+		interval := s.open.PingIntervalDuration()
+		s.pingAt = time.Now().Add(interval).UnixNano()
+		next = min(next, interval)
 	}
-	s.check = time.AfterFunc(s.heartbeat, s.checkAlive)
+	s.beat = time.AfterFunc(next, s.heartbeatTick)
 }
 
 // enter registers a timer function as running, unless the session ended.
@@ -236,38 +242,42 @@ func (s *Session) enter() bool {
 	return true
 }
 
-func (s *Session) sendPing() {
+// heartbeatTick sends the ping that is due (EIO3), then ends the session when nothing arrived for
+// pingInterval+pingTimeout. Any byte received counts, and so does the time the reader spends on a
+// frame: a large message is not silence. Then it sets the timer for the next ping or check.
+func (s *Session) heartbeatTick() {
 	if !s.enter() {
 		return
 	}
 	defer s.wg.Done()
-	s.push([]byte("2"))
+	now := time.Now()
 	s.mu.Lock()
-	if !s.ended {
-		s.ping.Reset(s.open.PingIntervalDuration())
+	pingAt := time.Unix(0, s.pingAt)
+	ping := s.eio == 3 && !now.Before(pingAt)
+	if ping {
+		pingAt = now.Add(s.open.PingIntervalDuration())
+		s.pingAt = pingAt.UnixNano()
 	}
 	s.mu.Unlock()
-}
-
-// checkAlive ends the session when nothing arrived for pingInterval+pingTimeout. Any byte received
-// counts, and so does the time the reader spends on a frame: a large message is not silence.
-func (s *Session) checkAlive() {
-	if !s.enter() {
-		return
+	if ping {
+		s.push([]byte("2"))
 	}
-	defer s.wg.Done()
 	last := s.Transport().LastRead()
 	if h := time.Unix(0, s.handled.Load()); h.After(last) {
 		last = h
 	}
-	idle := time.Since(last)
+	idle := max(now.Sub(last), 0) // bytes may have arrived since now
 	if idle >= s.heartbeat {
 		s.end(ReasonPingTimeout, fmt.Errorf("sailsio: no heartbeat for %v (pingInterval+pingTimeout)", idle.Round(time.Millisecond)), true)
 		return
 	}
+	next := s.heartbeat - idle
+	if s.eio == 3 {
+		next = min(next, pingAt.Sub(now))
+	}
 	s.mu.Lock()
 	if !s.ended {
-		s.check.Reset(s.heartbeat - idle)
+		s.beat.Reset(next)
 	}
 	s.mu.Unlock()
 }
@@ -398,15 +408,14 @@ func (s *Session) end(reason string, err error, notify bool) {
 	notify = notify && !s.closing // Close began: the end is the client's, whatever cut it short
 	s.w.Stop()
 	probe := s.probe
-	if s.ping != nil {
-		s.ping.Stop()
-	}
-	if s.check != nil {
-		s.check.Stop()
+	if s.beat != nil {
+		s.beat.Stop()
 	}
 	s.mu.Unlock()
 	close(s.done)
-	s.cancel()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	s.Transport().Close()
 	if probe != nil {
 		probe.Close()
