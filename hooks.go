@@ -148,7 +148,7 @@ func (s *SailsSocket) QueueLen() (requests int, bytes int64) {
 // and WithPath, without the handshake query: e.g. "http://localhost:1337/socket.io/". It is a
 // copy.
 func (s *SailsSocket) URL() *url.URL {
-	u := *s.httpURL
+	u := *s.httpURL()
 	return &u
 }
 
