@@ -75,6 +75,9 @@ type options struct {
 	hooks []LifecycleHooks // WithLifecycleHooks (hooks.go)
 }
 
+// defaultTransports is the default of WithTransports, shared by the sockets (never modified).
+var defaultTransports = []Transport{TransportWebSocket}
+
 func defaultOptions() options {
 	return options{
 		protocol:       EIO3,
@@ -89,7 +92,7 @@ func defaultOptions() options {
 		sdkVersion:     DefaultSDKVersion,
 		sdkPlatform:    "go",
 		sdkLanguage:    "go",
-		transports:     []Transport{TransportWebSocket},
+		transports:     defaultTransports,
 	}
 }
 
