@@ -426,7 +426,7 @@ func (lr *loadRun) run(ctx context.Context) *report {
 
 	// Memory: per socket connected at the snapshot.
 	rep.Memory.Client = memSideOf(clientBefore, clientAfter, rep.Sockets.AtEnd)
-	rep.Memory.Note = "client figures include the load generator's own bookkeeping per socket (a few hundred bytes)"
+	rep.Memory.Note = "client figures include the load generator's own bookkeeping per socket (about 100 bytes)"
 	rep.Memory.Server = serverSide(serverBefore, serverAfter)
 	rep.heartbeats()
 	rep.CPU = cpuOut{UserS: user1 - user0, SysS: sys1 - sys0}
