@@ -118,7 +118,7 @@ func (s *SailsSocket) dial(ctx, parent context.Context) (session, error) {
 func (s *SailsSocket) storeCookies(resp *http.Response) {
 	if s.opts.jar != nil {
 		if cookies := resp.Cookies(); len(cookies) > 0 {
-			s.opts.jar.SetCookies(s.httpURL, cookies)
+			s.opts.jar.SetCookies(s.httpURL(), cookies)
 		}
 	}
 }
@@ -126,7 +126,7 @@ func (s *SailsSocket) storeCookies(resp *http.Response) {
 // dialError names why an attempt failed. Whichever timer fired first, an attempt that outlived the
 // caller's context returns an error wrapping its ctx.Err().
 func (s *SailsSocket) dialError(ctx, parent context.Context, err error) error {
-	host := s.httpURL.Host
+	host := s.url.host
 	if perr := parent.Err(); perr != nil {
 		return fmt.Errorf("sailsio: connect %s: %w", host, perr)
 	}

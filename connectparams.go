@@ -47,8 +47,9 @@ type attempt struct {
 
 // newAttempt calls the WithConnectParams function, if any, and returns the attempt's handshake.
 func (s *SailsSocket) newAttempt(ctx context.Context) (*attempt, error) {
-	a := &attempt{s: s, header: s.opts.initialHeaders, wsURL: s.wsURL, pollURL: s.pollURL}
+	a := &attempt{s: s, header: s.opts.initialHeaders}
 	if s.opts.connectParams == nil {
+		a.wsURL, a.pollURL = s.buildURLs(s.url.query)
 		return a, nil
 	}
 	h, q, err := s.opts.connectParams(ctx)
@@ -80,7 +81,9 @@ func (s *SailsSocket) newAttempt(ctx context.Context) (*attempt, error) {
 			}
 			merged[k] = vs
 		}
-		a.wsURL, a.pollURL = s.url.build(merged)
+		a.wsURL, a.pollURL = s.buildURLs(merged)
+	} else {
+		a.wsURL, a.pollURL = s.buildURLs(s.url.query)
 	}
 	return a, nil
 }
@@ -114,7 +117,7 @@ func (a *attempt) handshakeHeader() http.Header {
 		if c := h.Get("Cookie"); c != "" {
 			parts = append(parts, c)
 		}
-		for _, ck := range a.s.opts.jar.Cookies(a.s.httpURL) {
+		for _, ck := range a.s.opts.jar.Cookies(a.s.httpURL()) {
 			parts = append(parts, ck.Name+"="+ck.Value)
 		}
 		if len(parts) > 0 {

@@ -353,7 +353,7 @@ func (c *csrf) httpGet(ctx context.Context, path, accept string) (*http.Response
 	if err != nil {
 		return nil, fmt.Errorf("%w: CSRF page %q: %w", ErrCSRF, path, err)
 	}
-	u := (&url.URL{Scheme: s.httpURL.Scheme, Host: s.httpURL.Host}).ResolveReference(ref)
+	u := (&url.URL{Scheme: s.httpURL().Scheme, Host: s.url.host}).ResolveReference(ref)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: GET %s: %w", ErrCSRF, path, err)

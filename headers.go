@@ -60,6 +60,9 @@ type globalHeaders struct {
 	err     error             // why they are invalid
 }
 
+// noGlobalHeaders are the global headers of every socket that has none (never modified).
+var noGlobalHeaders = newGlobalHeaders(nil)
+
 func newGlobalHeaders(h map[string]string) *globalHeaders {
 	g := &globalHeaders{given: copyHeaders(h)}
 	g.lower, g.err = mergeHeaders(nil, h)

@@ -45,8 +45,13 @@ type LifecycleHooks struct {
 // hook is called in the order the options were given. Without hooks the socket does no work for
 // them.
 func WithLifecycleHooks(h LifecycleHooks) Option {
+	one := []LifecycleHooks{h} // shared by the sockets this option makes: never modified in place
 	return func(o *options) error {
-		o.hooks = append(o.hooks[:len(o.hooks):len(o.hooks)], h)
+		if len(o.hooks) == 0 {
+			o.hooks = one
+		} else {
+			o.hooks = append(o.hooks[:len(o.hooks):len(o.hooks)], h)
+		}
 		return nil
 	}
 }
@@ -148,7 +153,7 @@ func (s *SailsSocket) QueueLen() (requests int, bytes int64) {
 // and WithPath, without the handshake query: e.g. "http://localhost:1337/socket.io/". It is a
 // copy.
 func (s *SailsSocket) URL() *url.URL {
-	u := *s.httpURL
+	u := *s.httpURL()
 	return &u
 }
 

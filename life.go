@@ -341,7 +341,7 @@ func (s *SailsSocket) attempt(parent context.Context, n int) error {
 	}
 	s.install(sess, n)
 	s.mu.Unlock()
-	s.logf(slog.LevelDebug, "sailsio: connected", "url", s.wsURL, "id", sess.id(), "protocol", int(s.opts.protocol))
+	s.logf(slog.LevelDebug, "sailsio: connected", "url", s.wsURL(), "id", sess.id(), "protocol", int(s.opts.protocol))
 	return nil
 }
 

@@ -43,7 +43,6 @@ type options struct {
 	query             url.Values
 	tlsConfig         *tls.Config
 	jar               http.CookieJar
-	reconnection      bool
 	reconnectAttempts int
 	reconnectMin      time.Duration
 	reconnectMax      time.Duration
@@ -62,21 +61,27 @@ type options struct {
 	sdkPlatform       string
 	sdkLanguage       string
 	transports        []Transport
-	rememberUpgrade   bool
-	sessionCookie     bool   // WithSessionCookie
 	sessionCookieName string // WithSessionCookieName
 	interceptors      []Interceptor
 	connectParams     func(context.Context) (http.Header, url.Values, error)
-	csrf              bool   // WithCSRF
 	csrfPage          string // WithCSRFPage
+
+	// The flags together, so that they take one word of a socket's memory.
+	reconnection    bool
+	rememberUpgrade bool
+	sessionCookie   bool // WithSessionCookie
+	csrf            bool // WithCSRF
 
 	hooks []LifecycleHooks // WithLifecycleHooks (hooks.go)
 }
 
+// defaultTransports is the default of WithTransports, shared by the sockets (never modified).
+var defaultTransports = []Transport{TransportWebSocket}
+
 func defaultOptions() options {
 	return options{
 		protocol:       EIO3,
-		path:           "/socket.io",
+		path:           defaultPath,
 		reconnection:   true,
 		reconnectMin:   time.Second,
 		reconnectMax:   5 * time.Second,
@@ -87,7 +92,7 @@ func defaultOptions() options {
 		sdkVersion:     DefaultSDKVersion,
 		sdkPlatform:    "go",
 		sdkLanguage:    "go",
-		transports:     []Transport{TransportWebSocket},
+		transports:     defaultTransports,
 	}
 }
 

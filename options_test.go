@@ -27,8 +27,8 @@ func TestNewURL(t *testing.T) {
 			t.Errorf("New(%q): %v", tt.in, err)
 			continue
 		}
-		if s.wsURL != tt.ws || s.httpURL.String() != tt.http {
-			t.Errorf("New(%q):\n got %s %s\nwant %s %s", tt.in, s.wsURL, s.httpURL, tt.ws, tt.http)
+		if s.wsURL() != tt.ws || s.httpURL().String() != tt.http {
+			t.Errorf("New(%q):\n got %s %s\nwant %s %s", tt.in, s.wsURL(), s.httpURL(), tt.ws, tt.http)
 		}
 	}
 }

@@ -83,7 +83,7 @@ func (s *SailsSocket) getSessionCookie(ctx context.Context, a *attempt) error {
 	if s.hasSessionCookie(a) {
 		return nil
 	}
-	u := &url.URL{Scheme: s.httpURL.Scheme, Host: s.httpURL.Host, Path: "/__getcookie"}
+	u := &url.URL{Scheme: s.httpURL().Scheme, Host: s.url.host, Path: "/__getcookie"}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return fmt.Errorf("%w: GET %s: %w", ErrSessionCookie, u, err)
@@ -132,7 +132,7 @@ func (s *SailsSocket) jarSessionID() string {
 		return ""
 	}
 	name := s.sessionCookieName()
-	for _, ck := range s.opts.jar.Cookies(s.httpURL) {
+	for _, ck := range s.opts.jar.Cookies(s.httpURL()) {
 		if ck.Name == name {
 			return ck.Value
 		}

@@ -66,6 +66,7 @@ const (
 // WithTransports(TransportWebSocket, TransportPolling) connects over websocket, as socket.io-client
 // does (it does not fall back to polling).
 func WithTransports(t ...Transport) Option {
+	t = slices.Clone(t) // one copy, shared by the sockets this option makes (never modified)
 	return func(o *options) error {
 		if len(t) == 0 {
 			return invalid("WithTransports needs at least one transport")
@@ -78,7 +79,7 @@ func WithTransports(t ...Transport) Option {
 				return invalid("transport %v given twice", x)
 			}
 		}
-		o.transports = slices.Clone(t)
+		o.transports = t
 		return nil
 	}
 }

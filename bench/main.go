@@ -56,6 +56,7 @@ type config struct {
 	inprocN      int
 	inprocPar    int
 	mem          []int
+	memProfile   string // a directory for the memory child's heap and goroutine profiles
 	phases       map[string]bool
 	roundTimeout time.Duration
 	timeout      time.Duration
@@ -115,6 +116,7 @@ func parseFlags(args []string) (*config, error) {
 	phases := fs.String("phases", "side,inproc,mem,large", "phases to run (comma-separated): side, inproc, mem, large")
 	largeFlags(fs, &cfg.large)
 	fs.StringVar(&cfg.largeProfile, "large-memprofile", "", "large section: the Go child writes a heap profile (allocs) of its first round's large POST to this file")
+	fs.StringVar(&cfg.memProfile, "memprofile", "", "mem phase: write the child's heap profile (heap-N.pprof, in use after GC) and goroutine stacks (goroutine-N.txt) for each count into this directory")
 	fs.DurationVar(&cfg.roundTimeout, "round-timeout", 3*time.Minute, "limit for one run of one client")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for the whole benchmark")
 	fs.BoolVar(&cfg.verbose, "v", false, "also print every round's figures")
@@ -267,7 +269,7 @@ func memory(ctx context.Context, cfg *config) error {
 	counts := slices.Clone(cfg.mem)
 	slices.Sort(counts)
 	fmt.Printf("\nMemory per idle socket: Go SDK (EIO3) in a fresh child process per count, sockets to the in-process mockserver; figures are (after - before) / sockets, after runtime.GC\n")
-	results, notes, err := memPerSocket(ctx, counts)
+	results, notes, err := memPerSocket(ctx, counts, cfg.memProfile)
 	for _, n := range notes {
 		fmt.Println("  note:", n)
 	}

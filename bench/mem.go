@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,10 +31,15 @@ const (
 	roleMemClient   = "memclient"
 	memURLEnv       = "SAILSIO_BENCH_URL"
 	memCountEnv     = "SAILSIO_BENCH_N"
+	memProfileEnv   = "SAILSIO_BENCH_MEMPROFILE" // -memprofile: where the child writes its profiles
 	memResultPrefix = "SAILSIO_BENCH_MEM "
 	memConcurrency  = 64 // connects in progress at once
 	memChildLimit   = 5 * time.Minute
-	memSettle       = time.Second // after connecting, before measuring
+	// The mockserver of this phase advertises a short pingInterval, and the child measures once
+	// every socket has sent and answered at least two heartbeats: the state a socket idles in,
+	// rather than the one right after its handshake.
+	memPingInterval = 2 * time.Second
+	memSettle       = 2*memPingInterval + time.Second // after connecting, before measuring
 )
 
 // memSnapshot is the memory of the client process at one moment.
@@ -78,6 +85,9 @@ func memClientMain() int {
 		return 2
 	}
 	raiseNoFile(uint64(n) + 256)
+	if os.Getenv(memProfileEnv) != "" {
+		runtime.MemProfileRate = 1 // every allocation: the profile is exact, not a sample
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), memChildLimit)
 	defer cancel()
 
@@ -117,15 +127,43 @@ func memClientMain() int {
 	res.ConnectUs = micros(time.Since(t0))
 	time.Sleep(memSettle)
 	res.After = takeSnapshot()
+	if dir := os.Getenv(memProfileEnv); dir != "" {
+		if err := writeMemProfiles(dir, n); err != nil {
+			fmt.Fprintln(os.Stderr, "memclient:", err)
+			return 1
+		}
+	}
 	runtime.KeepAlive(socks)
 	b, _ := json.Marshal(res)
 	fmt.Println(memResultPrefix + string(b))
 	return 0
 }
 
+// writeMemProfiles writes the heap profile (in use after the GCs of the snapshot: go tool pprof
+// -sample_index=inuse_space) and the goroutines with their stacks, for n sockets, into dir.
+func writeMemProfiles(dir string, n int) error {
+	for _, p := range []struct {
+		name, file string
+		debug      int
+	}{{"heap", fmt.Sprintf("heap-%d.pprof", n), 0}, {"goroutine", fmt.Sprintf("goroutine-%d.txt", n), 1}} {
+		f, err := os.Create(filepath.Join(dir, p.file))
+		if err != nil {
+			return err
+		}
+		err = pprof.Lookup(p.name).WriteTo(f, p.debug)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // memPerSocket measures each socket count in a fresh child process against an in-process
 // mockserver. notes collects what the reader should know (for example a lowered count).
-func memPerSocket(ctx context.Context, counts []int) (results []memResult, notes []string, err error) {
+func memPerSocket(ctx context.Context, counts []int, profileDir string) (results []memResult, notes []string, err error) {
 	if len(counts) == 0 {
 		return nil, nil, nil
 	}
@@ -139,7 +177,7 @@ func memPerSocket(ctx context.Context, counts []int) (results []memResult, notes
 	}
 	// This process holds the server's end of every connection.
 	limit := raiseNoFile(uint64(most) + 512)
-	srv := mockserver.New()
+	srv := mockserver.New(mockserver.WithPingInterval(memPingInterval))
 	defer srv.Close()
 	for _, n := range counts {
 		if limit > 0 && uint64(n)+512 > limit {
@@ -150,7 +188,7 @@ func memPerSocket(ctx context.Context, counts []int) (results []memResult, notes
 		if n <= 0 {
 			continue
 		}
-		r, err := runMemChild(ctx, exe, srv.URL(), n)
+		r, err := runMemChild(ctx, exe, srv.URL(), n, profileDir)
 		if err != nil {
 			return results, notes, fmt.Errorf("%d sockets: %w", n, err)
 		}
@@ -164,11 +202,11 @@ func memPerSocket(ctx context.Context, counts []int) (results []memResult, notes
 	return results, notes, nil
 }
 
-func runMemChild(ctx context.Context, exe, url string, n int) (*memResult, error) {
+func runMemChild(ctx context.Context, exe, url string, n int, profileDir string) (*memResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, memChildLimit+10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), roleEnv+"="+roleMemClient, memURLEnv+"="+url, memCountEnv+"="+strconv.Itoa(n))
+	cmd.Env = append(os.Environ(), roleEnv+"="+roleMemClient, memURLEnv+"="+url, memCountEnv+"="+strconv.Itoa(n), memProfileEnv+"="+profileDir)
 	var stdout bytes.Buffer
 	stderr := newTailBuffer(16 << 10)
 	cmd.Stdout, cmd.Stderr = &stdout, stderr

@@ -230,6 +230,9 @@ type loadRun struct {
 	failedBy map[string]int64
 	events   map[string]*atomic.Int64
 	socks    []*loadSocket
+
+	// counting: the sockets connecting, each with a channel the first connection closes.
+	counting sync.Map // *sailsio.SailsSocket -> chan struct{}
 }
 
 // loadSocket is one socket of the run and its request loop (a timer, not a goroutine).
@@ -269,10 +272,39 @@ func newLoadRun(sc *scenario, targets []string, setups []*clientSetup, headers m
 		if cf.timeout > 0 {
 			o = append(o, sailsio.WithRequestTimeout(cf.timeout))
 		}
-		o = append(o, sailsio.WithReconnectionDelay(time.Second, 10*time.Second))
+		o = append(o, sailsio.WithReconnectionDelay(time.Second, 10*time.Second), sailsio.WithLifecycleHooks(lr.hooks()))
 		lr.opts = append(lr.opts, o)
 	}
 	return lr
+}
+
+// hooks count connections, drops and reconnections. One set serves every socket: a socket's own
+// bookkeeping is its loadSocket, not handlers of its own (the run measures memory per socket).
+func (lr *loadRun) hooks() sailsio.LifecycleHooks {
+	return sailsio.LifecycleHooks{
+		OnConnect: func(s *sailsio.SailsSocket, _ sailsio.Transport) {
+			n := lr.connected.Add(1)
+			for {
+				p := lr.peak.Load()
+				if n <= p || lr.peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			if c, ok := lr.counting.LoadAndDelete(s); ok {
+				close(c.(chan struct{}))
+			}
+		},
+		OnDisconnect: func(*sailsio.SailsSocket, string, error) {
+			lr.connected.Add(-1)
+			if !lr.stopping.Load() {
+				lr.drops.Add(1)
+				if lr.holding.Load() {
+					lr.dropsInHold.Add(1)
+				}
+			}
+		},
+		OnReconnect: func(*sailsio.SailsSocket, int) { lr.reconns.Add(1) },
+	}
 }
 
 func (lr *loadRun) logf(format string, a ...any) {
@@ -394,7 +426,7 @@ func (lr *loadRun) run(ctx context.Context) *report {
 
 	// Memory: per socket connected at the snapshot.
 	rep.Memory.Client = memSideOf(clientBefore, clientAfter, rep.Sockets.AtEnd)
-	rep.Memory.Note = "client figures include the load generator's own bookkeeping per socket (a few hundred bytes)"
+	rep.Memory.Note = "client figures include the load generator's own bookkeeping per socket (about 100 bytes)"
 	rep.Memory.Server = serverSide(serverBefore, serverAfter)
 	rep.heartbeats()
 	rep.CPU = cpuOut{UserS: user1 - user0, SysS: sys1 - sys0}
@@ -512,31 +544,12 @@ func (lr *loadRun) open(ctx context.Context, i int) {
 		return
 	}
 	ls.s = s
-	// Connect returns before the socket's connect handlers run (they run on its event goroutine):
-	// open waits for the first one, so that arrive ends, and the hold starts, with every connected
+	// Connect returns before the socket's hooks run (they run on its event goroutine): open waits
+	// for the first OnConnect, so that arrive ends, and the hold starts, with every connected
 	// socket counted.
 	counted := make(chan struct{})
-	var countOnce sync.Once
-	s.On(sailsio.EventConnect, func(json.RawMessage) {
-		defer countOnce.Do(func() { close(counted) })
-		n := lr.connected.Add(1)
-		for {
-			p := lr.peak.Load()
-			if n <= p || lr.peak.CompareAndSwap(p, n) {
-				break
-			}
-		}
-	})
-	s.On(sailsio.EventDisconnect, func(json.RawMessage) {
-		lr.connected.Add(-1)
-		if !lr.stopping.Load() {
-			lr.drops.Add(1)
-			if lr.holding.Load() {
-				lr.dropsInHold.Add(1)
-			}
-		}
-	})
-	s.On(sailsio.EventReconnect, func(json.RawMessage) { lr.reconns.Add(1) })
+	lr.counting.Store(s, counted)
+	defer lr.counting.Delete(s)
 	for name, c := range lr.events {
 		fanout := name == lr.sc.Fanout
 		s.On(name, func(data json.RawMessage) {

@@ -291,7 +291,7 @@ func mergeReports(reps []*report) *report {
 	}
 	cliWeighted.Processes = len(reps)
 	out.Memory.Client = cliWeighted
-	out.Memory.Note = fmt.Sprintf("client figures summed over %d worker processes; they include the load generator's own bookkeeping per socket (a few hundred bytes)", len(reps))
+	out.Memory.Note = fmt.Sprintf("client figures summed over %d worker processes; they include the load generator's own bookkeeping per socket (about 100 bytes)", len(reps))
 	if out.Sockets.RampS > 0 {
 		out.Sockets.ConnectRate = float64(out.Sockets.Connected) / out.Sockets.RampS
 	}

@@ -2,11 +2,19 @@
 
 package engine
 
-import "net"
+import (
+	"errors"
+	"syscall"
+)
 
-// nowWriter is not available here: every batch is written by a goroutine that may wait.
+// nowWriter is not available here (CanWriteNow is false): every batch is written by a goroutine
+// that may wait.
 type nowWriter struct{}
 
-func newNowWriter(net.Conn) *nowWriter { return nil }
+const canWriteNow = false
 
-func (*nowWriter) write(p []byte) (int, error) { return 0, nil }
+func newNowWriter() *nowWriter { return &nowWriter{} }
+
+func (*nowWriter) write(syscall.RawConn, []byte) (int, error) {
+	return 0, errors.New("sailsio: writing without waiting is not supported on this platform")
+}

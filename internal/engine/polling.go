@@ -62,9 +62,13 @@ type Polling struct {
 	paused   atomic.Bool
 
 	// owned by the reader
-	body    []byte
+	body    *[]byte // the last GET's payload, from pollBodies, while packets hold parts of it
 	packets []wire.PayloadPacket
 }
+
+// pollBodies holds the buffers of the GETs' payloads while no payload is being read: a GET waits
+// (the session idles) holding none.
+var pollBodies = sync.Pool{New: func() any { return new([]byte) }}
 
 // NewPolling returns a polling transport; nothing is sent before the first ReadFrame, whose GET
 // is the handshake.
@@ -151,6 +155,7 @@ func (p *Polling) requestURL() string {
 
 // poll GETs one payload.
 func (p *Polling) poll() error {
+	p.releaseBody() // every packet of the last payload has been read
 	req, err := http.NewRequestWithContext(p.ctx, http.MethodGet, p.requestURL(), nil)
 	if err != nil {
 		return err
@@ -162,16 +167,13 @@ func (p *Polling) poll() error {
 	defer resp.Body.Close()
 	// base64 makes binary data a third larger; the framing adds a little.
 	limit := p.cfg.MaxMessage/3*4 + 64<<10
-	body, err := readLimited(resp.Body, p.body[:0], limit)
+	p.body = pollBodies.Get().(*[]byte)
+	body, err := readLimited(resp.Body, (*p.body)[:0], limit)
 	p.lastRead.Store(time.Now().UnixNano())
 	if err != nil {
 		return err
 	}
-	if cap(body) <= maxKeptReadBuffer {
-		p.body = body
-	} else {
-		p.body = nil
-	}
+	*p.body = body
 	if p.cfg.EIO == 4 && p.SID() == "" && isEIO3Open(body) {
 		return protocolError("the server answered with an Engine.IO v3 polling payload (%q), as only Engine.IO v3 servers do (sails-hook-sockets 1.x and 2.x): use EIO3", excerpt(body))
 	}
@@ -181,6 +183,18 @@ func (p *Polling) poll() error {
 	}
 	p.packets = packets
 	return nil
+}
+
+// releaseBody gives the last payload's buffer back, unless it grew large.
+func (p *Polling) releaseBody() {
+	if p.body == nil {
+		return
+	}
+	if cap(*p.body) <= maxKeptReadBuffer {
+		*p.body = (*p.body)[:0]
+		pollBodies.Put(p.body)
+	}
+	p.body = nil
 }
 
 // isEIO3Open reports whether body, the payload of the first GET, is an Engine.IO v3 one starting

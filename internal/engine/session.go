@@ -52,8 +52,11 @@ type Session struct {
 	heartbeat time.Duration // pingInterval + pingTimeout: the longest silence of a live session
 	h         Handler
 
-	ctx    context.Context // ends with the session
-	cancel context.CancelFunc
+	// Upgrades only (a transport that can pause: polling); nil otherwise.
+	ctx          context.Context // ends with the session
+	cancel       context.CancelFunc
+	readerPaused chan struct{}  // the reader read every polled packet and waits (upgrade)
+	resumeRead   chan Transport // the transport the paused reader goes on with
 
 	// w writes the frames; it is paused during an upgrade, finished by Close, stopped by end.
 	w Writer[[]byte]
@@ -64,18 +67,15 @@ type Session struct {
 	probe   Transport // a WebSocket being probed for the upgrade
 	pending map[int64]Acker
 	nextID  int64
-	closing bool      // Close is under way: accept no more frames
-	closeBy time.Time // the deadline of the closing writes
+	closing bool // Close is under way: accept no more frames
 	ended   bool
-	ping    *time.Timer
-	check   *time.Timer
+	closeBy time.Time     // the deadline of the closing writes
+	beat    *time.Timer   // the heartbeat: sends pings (EIO3) and checks that the server is alive
+	pingAt  int64         // EIO3: when the next ping is due (unix nanoseconds)
 	done    chan struct{} // closed when the session ends
 	wg      sync.WaitGroup
 	handled atomic.Int64 // unix nanoseconds when the reader last finished a frame
 	asm     wire.Assembler
-
-	readerPaused chan struct{}  // the reader read every polled packet and waits (upgrade)
-	resumeRead   chan Transport // the transport the paused reader goes on with
 }
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
@@ -83,9 +83,11 @@ type Session struct {
 // `40{"sid":...}`. ctx bounds it: when ctx ends, t is closed. Each transport enforces and reports
 // its own read limit.
 func Handshake(ctx context.Context, t Transport, eio int) (*Session, error) {
-	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{}),
-		readerPaused: make(chan struct{}, 1), resumeRead: make(chan Transport, 1)}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s := &Session{t: t, eio: eio, pending: make(map[int64]Acker), done: make(chan struct{})}
+	if _, ok := t.(Pauser); ok { // what an upgrade needs; a WebSocket session holds none of it
+		s.ctx, s.cancel = context.WithCancel(context.Background())
+		s.readerPaused, s.resumeRead = make(chan struct{}, 1), make(chan Transport, 1)
+	}
 	s.w.Init((*sessionWriter)(s), &s.wg)
 	stop := context.AfterFunc(ctx, func() { t.Close() })
 	defer stop()
@@ -210,11 +212,23 @@ func (s *Session) Start(h Handler) {
 		return
 	}
 	s.wg.Add(1)
-	go s.readLoop()
-	if s.eio == 3 { // the client pings; under EIO4 the server does and the reader answers
-		s.ping = time.AfterFunc(s.open.PingIntervalDuration(), s.sendPing)
+	if w, ok := s.t.(idleWaiter); ok {
+		if idle, _ := w.Idle(); idle {
+			go s.waitRead(w)
+		} else {
+			go s.readLoop()
+		}
+	} else {
+		go s.readLoop()
 	}
-	s.check = time.AfterFunc(s.heartbeat, s.checkAlive)
+	// One timer per session, for the pings and for the check.
+	next := s.heartbeat
+	if s.eio == 3 { // the client pings; under EIO4 the server does and the reader answers
+		interval := s.open.PingIntervalDuration()
+		s.pingAt = time.Now().Add(interval).UnixNano()
+		next = min(next, interval)
+	}
+	s.beat = time.AfterFunc(next, s.heartbeatTick)
 }
 
 // enter registers a timer function as running, unless the session ended.
@@ -228,38 +242,42 @@ func (s *Session) enter() bool {
 	return true
 }
 
-func (s *Session) sendPing() {
+// heartbeatTick sends the ping that is due (EIO3), then ends the session when nothing arrived for
+// pingInterval+pingTimeout. Any byte received counts, and so does the time the reader spends on a
+// frame: a large message is not silence. Then it sets the timer for the next ping or check.
+func (s *Session) heartbeatTick() {
 	if !s.enter() {
 		return
 	}
 	defer s.wg.Done()
-	s.push([]byte("2"))
+	now := time.Now()
 	s.mu.Lock()
-	if !s.ended {
-		s.ping.Reset(s.open.PingIntervalDuration())
+	pingAt := time.Unix(0, s.pingAt)
+	ping := s.eio == 3 && !now.Before(pingAt)
+	if ping {
+		pingAt = now.Add(s.open.PingIntervalDuration())
+		s.pingAt = pingAt.UnixNano()
 	}
 	s.mu.Unlock()
-}
-
-// checkAlive ends the session when nothing arrived for pingInterval+pingTimeout. Any byte received
-// counts, and so does the time the reader spends on a frame: a large message is not silence.
-func (s *Session) checkAlive() {
-	if !s.enter() {
-		return
+	if ping {
+		s.push([]byte("2"))
 	}
-	defer s.wg.Done()
 	last := s.Transport().LastRead()
 	if h := time.Unix(0, s.handled.Load()); h.After(last) {
 		last = h
 	}
-	idle := time.Since(last)
+	idle := max(now.Sub(last), 0) // bytes may have arrived since now
 	if idle >= s.heartbeat {
 		s.end(ReasonPingTimeout, fmt.Errorf("sailsio: no heartbeat for %v (pingInterval+pingTimeout)", idle.Round(time.Millisecond)), true)
 		return
 	}
+	next := s.heartbeat - idle
+	if s.eio == 3 {
+		next = min(next, pingAt.Sub(now))
+	}
 	s.mu.Lock()
 	if !s.ended {
-		s.check.Reset(s.heartbeat - idle)
+		s.beat.Reset(next)
 	}
 	s.mu.Unlock()
 }
@@ -437,15 +455,14 @@ func (s *Session) end(reason string, err error, notify bool) {
 	notify = notify && !s.closing // Close began: the end is the client's, whatever cut it short
 	s.w.Stop()
 	probe := s.probe
-	if s.ping != nil {
-		s.ping.Stop()
-	}
-	if s.check != nil {
-		s.check.Stop()
+	if s.beat != nil {
+		s.beat.Stop()
 	}
 	s.mu.Unlock()
 	close(s.done)
-	s.cancel()
+	if s.cancel != nil {
+		s.cancel()
+	}
 	s.Transport().Close()
 	if probe != nil {
 		probe.Close()
@@ -464,14 +481,53 @@ func (s *Session) isEnded() bool {
 	}
 }
 
+// idleWaiter is a transport that can tell when the next frame is still to come from the network
+// and wait for it holding no buffer (WebSocket; BatchConn.Idle says when it can).
+type idleWaiter interface {
+	// Idle reports whether nothing of the next frame has arrived yet, and whether the connection
+	// is quiet: its last bytes came after a long wait, so it idles rather than exchanges.
+	Idle() (idle, quiet bool)
+	// Wait waits until bytes arrive, holding no buffer; if reading fails, ReadFrame says so.
+	Wait()
+}
+
+// waitRead is the reader of an idle session: a new goroutine, whose stack has not grown yet (a
+// read blocked in gorilla/websocket is deeper than the smallest stack), waits for the next bytes
+// holding no buffer, then reads on. So an idle socket keeps a goroutine with the smallest stack
+// and no read buffer.
+func (s *Session) waitRead(w idleWaiter) {
+	if f := idleWaitHook.Load(); f != nil {
+		(*f)()
+	}
+	w.Wait()
+	s.readLoop()
+}
+
+// idleWaitHook, when set, is called by each waitRead before it waits (tests).
+var idleWaitHook atomic.Pointer[func()]
+
+// readBuffers holds the readers' frame buffers while their sessions idle.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 func (s *Session) readLoop() {
 	defer s.wg.Done()
 	// One buffer for every frame: what outlives a frame (bodies, event payloads, attachments) is
 	// copied out of it by the decoders.
-	var buf bytes.Buffer
+	buf := readBuffers.Get().(*bytes.Buffer)
 	t := s.Transport()
 	for {
-		binary, err := t.ReadFrame(&buf)
+		if w, ok := t.(idleWaiter); ok {
+			if idle, quiet := w.Idle(); idle && quiet {
+				// The connection idles: hand the wait to a new goroutine and end this one,
+				// whose stack has grown, and give back the buffer.
+				buf.Reset()
+				readBuffers.Put(buf)
+				s.wg.Add(1)
+				go s.waitRead(w)
+				return
+			}
+		}
+		binary, err := t.ReadFrame(buf)
 		if errors.Is(err, ErrPaused) {
 			if t = s.pauseReader(); t == nil {
 				return
@@ -492,7 +548,7 @@ func (s *Session) readLoop() {
 		}
 		s.handled.Store(time.Now().UnixNano())
 		if buf.Cap() > maxKeptReadBuffer {
-			buf = bytes.Buffer{} // do not keep a large message's memory for the session's life
+			buf = new(bytes.Buffer) // do not keep a large message's memory for the session's life
 		}
 	}
 }

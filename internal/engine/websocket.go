@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +24,11 @@ const writeBufferSize = 64 << 10
 
 var writeBuffers sync.Pool
 
-// readBufferSize is the size of the WebSocket read buffer each connection keeps for its life: small,
-// since it is most of an idle socket's memory; a larger message is read past it.
-const readBufferSize = 1 << 10
+// readBufferSize (batchconn_unix.go, batchconn_other.go) is the size of gorilla's read buffer,
+// which each connection keeps for its life. Where BatchConn reads into pooled buffers (unix),
+// gorilla's takes its bytes from those: the least gorilla accepts (room for a control frame's
+// payload) costs no extra system call. Elsewhere an idle connection reads straight into it: 1 KiB.
+// A larger message is read past it either way.
 
 // WebSocketConfig is what DialWebSocket needs.
 type WebSocketConfig struct {
@@ -59,6 +62,7 @@ type WebSocket struct {
 // The response of the upgrade (refused or not) goes to onResponse, for cookies.
 func DialWebSocket(ctx context.Context, cfg WebSocketConfig, onResponse func(*http.Response)) (*WebSocket, error) {
 	t := &WebSocket{max: cfg.MaxMessage}
+	plain := !strings.HasPrefix(cfg.URL, "wss:") // TLS records are not frames: no bounds
 	var nd net.Dialer
 	var stopWatch func() bool
 	d := websocket.Dialer{
@@ -73,6 +77,9 @@ func DialWebSocket(ctx context.Context, cfg WebSocketConfig, onResponse func(*ht
 				return nil, err
 			}
 			t.net = NewBatchConn(nc)
+			if plain {
+				t.net.boundWebSocket()
+			}
 			// gorilla bounds the upgrade by the context's deadline only; make a cancellation
 			// interrupt it too.
 			stopWatch = context.AfterFunc(ctx, func() { nc.Close() })
@@ -97,6 +104,7 @@ func DialWebSocket(ctx context.Context, cfg WebSocketConfig, onResponse func(*ht
 		return nil, err
 	}
 	ws.SetReadLimit(cfg.MaxMessage)
+	t.net.startFrames() // gorilla has read the 101's head, and no further
 	t.ws = ws
 	return t, nil
 }
@@ -132,6 +140,13 @@ func (t *WebSocket) readError(err error) error {
 	}
 	return err
 }
+
+// Idle reports whether the next frame is still to come from the network, and whether the
+// connection is quiet (BatchConn.Idle).
+func (t *WebSocket) Idle() (idle, quiet bool) { return t.net.Idle() }
+
+// Wait waits until bytes arrive, holding no buffer; a failure is the next ReadFrame's.
+func (t *WebSocket) Wait() { t.net.Wait() }
 
 // WriteFrames writes text messages, batched into one system call.
 func (t *WebSocket) WriteFrames(frames [][]byte, deadline time.Time) error {
