@@ -16,6 +16,11 @@
 //	        same warmup, sequential requests, requests with 64 in flight on one socket, then connects
 //	        200 more sockets at once; the table shows the median of the rounds and each figure's
 //	        ratio to the floor's.
+//	events  one socket receiving events: the test app's POST /events sends N small events to the
+//	        requesting socket; the raw floor (bare gorilla/websocket counting the frames), the Go
+//	        SDK with On and a json.Unmarshal into a struct, with OnJSON, and sails.io.js on
+//	        socket.io-client 4.x and 2.x; client CPU per event and events per second, over
+//	        websocket and polling
 //	inproc  one socket with both ends in this process: a bare gorilla/websocket echo of a frame the
 //	        size of a request, and the SDK against the in-process mockserver
 //	mem     memory per idle socket: N SDK sockets (1,000 and 10,000) in a fresh child process,
@@ -33,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +54,9 @@ type config struct {
 	clients      []*client // the side-by-side columns, in the order of -clients
 	transports   []string  // side-by-side transports, in order
 	work         workload
+	events       eventsWork
+	eventsCols   []*eventsClient // the events columns, in the order of -events-clients
+	eventsTrs    []string        // events transports, in order
 	pause        time.Duration
 	inprocN      int
 	inprocPar    int
@@ -56,6 +65,7 @@ type config struct {
 	roundTimeout time.Duration
 	timeout      time.Duration
 	verbose      bool
+	cpuProfile   string
 }
 
 func main() {
@@ -66,6 +76,17 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: -cpuprofile:", err)
+			os.Exit(2)
+		}
+		defer f.Close()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
@@ -79,6 +100,9 @@ func main() {
 	}
 	cancel()
 	stop()
+	if cfg.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -101,11 +125,19 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.pause, "pause", 300*time.Millisecond, "pause between runs, for the server to settle")
 	fs.IntVar(&cfg.inprocN, "inproc-n", 10000, "sequential round trips in the inproc phase")
 	fs.IntVar(&cfg.inprocPar, "inproc-par", 50000, "in-flight round trips in the inproc phase")
+	evClients := fs.String("events-clients", strings.Join(eventsClientKeys(), ","), "events columns (comma-separated): "+eventsClientHelp())
+	evTransports := fs.String("events-transports", "websocket,polling", "events transports (comma-separated): websocket, polling")
+	fs.IntVar(&cfg.events.n, "events-n", 20000, "measured events per run in the events phase")
+	fs.IntVar(&cfg.events.warmup, "events-warmup", 2000, "unmeasured events before them, the same for every client")
+	fs.IntVar(&cfg.events.size, "events-size", 16, "length of the text of each event's data {i, text}")
+	fs.IntVar(&cfg.events.chunk, "events-chunk", 1, "events the server emits per turn of its event loop")
+	fs.StringVar(&cfg.events.event, "events-name", "tick", "the event name")
 	mem := fs.String("mem", "1000,10000", "socket counts for memory per socket (comma-separated)")
-	phases := fs.String("phases", "side,inproc,mem", "phases to run (comma-separated): side, inproc, mem")
+	phases := fs.String("phases", "side,events,inproc,mem", "phases to run (comma-separated): side, events, inproc, mem")
 	fs.DurationVar(&cfg.roundTimeout, "round-timeout", 3*time.Minute, "limit for one run of one client")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for the whole benchmark")
 	fs.BoolVar(&cfg.verbose, "v", false, "also print every round's figures")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the Go clients, not node nor Sails) to this file")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -131,18 +163,29 @@ func parseFlags(args []string) (*config, error) {
 			cfg.clients = append(cfg.clients, c)
 		}
 	}
-	for _, t := range splitList(*transports) {
-		if t != "websocket" && t != "polling" {
-			return nil, fmt.Errorf("-transports: unknown transport %q (websocket, polling)", t)
+	var err error
+	if cfg.transports, err = parseTransports("-transports", *transports); err != nil {
+		return nil, err
+	}
+	if cfg.eventsTrs, err = parseTransports("-events-transports", *evTransports); err != nil {
+		return nil, err
+	}
+	for _, k := range splitList(*evClients) {
+		c := eventsClientByKey(k)
+		if c == nil {
+			return nil, fmt.Errorf("-events-clients: unknown client %q (known: %s)", k, strings.Join(eventsClientKeys(), ", "))
 		}
-		if !slices.Contains(cfg.transports, t) {
-			cfg.transports = append(cfg.transports, t)
+		if !slices.Contains(cfg.eventsCols, c) {
+			cfg.eventsCols = append(cfg.eventsCols, c)
 		}
+	}
+	if e := cfg.events; e.n < 1 || e.warmup < 0 || e.size < 0 || e.chunk < 1 || e.event == "" {
+		return nil, errors.New("-events-n and -events-chunk must be positive, -events-warmup and -events-size not negative, -events-name not empty")
 	}
 	cfg.phases = map[string]bool{}
 	for _, p := range splitList(*phases) {
 		switch p {
-		case "side", "inproc", "mem":
+		case "side", "events", "inproc", "mem":
 			cfg.phases[p] = true
 		default:
 			return nil, fmt.Errorf("-phases: unknown phase %q", p)
@@ -150,6 +193,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.phases["side"] && (len(cfg.clients) == 0 || len(cfg.transports) == 0) {
 		return nil, errors.New("-clients and -transports must not be empty for the side phase")
+	}
+	if cfg.phases["events"] && (len(cfg.eventsCols) == 0 || len(cfg.eventsTrs) == 0) {
+		return nil, errors.New("-events-clients and -events-transports must not be empty for the events phase")
 	}
 	for _, f := range splitList(*mem) {
 		n, err := strconv.Atoi(f)
@@ -159,6 +205,20 @@ func parseFlags(args []string) (*config, error) {
 		cfg.mem = append(cfg.mem, n)
 	}
 	return cfg, nil
+}
+
+// parseTransports parses a list of transports, dropping repeats.
+func parseTransports(flagName, list string) ([]string, error) {
+	var out []string
+	for _, t := range splitList(list) {
+		if t != "websocket" && t != "polling" {
+			return nil, fmt.Errorf("%s: unknown transport %q (websocket, polling)", flagName, t)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.
@@ -181,6 +241,13 @@ func run(ctx context.Context, cfg *config) error {
 	if cfg.phases["side"] {
 		for _, tr := range cfg.transports {
 			if err := sideBySide(ctx, cfg, tr); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.phases["events"] {
+		for _, tr := range cfg.eventsTrs {
+			if err := eventsSection(ctx, cfg, tr); err != nil {
 				return err
 			}
 		}
