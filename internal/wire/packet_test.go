@@ -769,3 +769,20 @@ func TestDecodePacketAckUnchecked(t *testing.T) {
 		}
 	}
 }
+
+// TestValidValueNesting: ValidValue allows encoding/json's nesting limit and no more.
+func TestValidValueNesting(t *testing.T) {
+	for _, depth := range []int{1, 64, 65, maxNesting, maxNesting + 1} {
+		for _, open := range []string{"[", `{"k":`} {
+			close := "]"
+			if open != "[" {
+				close = "}"
+			}
+			s := []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
+			end := ValidValue(s, 0)
+			if got, want := end == len(s), json.Valid(s); got != want || want != (depth <= maxNesting) {
+				t.Errorf("depth %d of %q: ValidValue %d (valid %v), json.Valid %v", depth, open, end, got, want)
+			}
+		}
+	}
+}
