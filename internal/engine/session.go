@@ -41,6 +41,9 @@ const Headroom = 2 + 20
 
 const maxKeptReadBuffer = 64 << 10
 
+// handledMark is the size from which the reader records when it finished a frame (Session.handled).
+const handledMark = 16 << 10
+
 var jsonNull = json.RawMessage("null")
 
 // Session is one Engine.IO + Socket.IO session over a Transport.
@@ -443,7 +446,12 @@ func (s *Session) readLoop() {
 		if s.isEnded() { // the frame ended the session: what the transport still buffers is not for us
 			return
 		}
-		s.handled.Store(time.Now().UnixNano())
+		if buf.Len() >= handledMark {
+			// A large frame may have taken a while to read and decode: it counts as a sign of life
+			// until now. A small one is handled at once after the bytes arrived (LastRead): not
+			// reading the clock for it spares every event and ack a system clock read.
+			s.handled.Store(time.Now().UnixNano())
+		}
 		if buf.Cap() > maxKeptReadBuffer {
 			buf = bytes.Buffer{} // do not keep a large message's memory for the session's life
 		}
@@ -486,7 +494,8 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 	}
 	switch typ {
 	case wire.EngineMessage:
-		p, err := wire.DecodePacketAckUnchecked(payload)
+		// An ACK's or EVENT's data is validated as it is parsed: by the Acker, by SplitEventFirst.
+		p, err := wire.DecodePacketUnchecked(payload)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
@@ -509,17 +518,19 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 
 func (s *Session) dispatchPacket(p wire.Packet) error {
 	if p.Namespace != "/" {
+		if (p.Type == wire.Event || p.Type == wire.Ack) && !json.Valid(p.Data) {
+			return protocolError("a %v packet whose payload is not valid JSON: %q", p.Type, excerpt(p.Data))
+		}
 		return nil
 	}
 	switch p.Type {
 	case wire.Event, wire.BinaryEvent:
-		name, args, err := wire.SplitEvent(p.Data)
+		name, arg, err := wire.SplitEventFirst(p.Data)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
-		arg := jsonNull
-		if len(args) > 0 {
-			arg = args[0]
+		if arg == nil {
+			arg = jsonNull
 		}
 		s.h.Event(name, arg)
 	case wire.Ack, wire.BinaryAck:
