@@ -1,12 +1,16 @@
 package sailsio_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,17 +22,28 @@ import (
 
 // The receive path of server events through the whole SDK (the reader, frame and packet decoding,
 // the event's handlers on the callback goroutine, the user's decoding), against a bare peer in this
-// process that sends b.N events to one socket, each `42["tick",{"i":<n>,"text":"xxxxxxxxxxxxxxxx"}]`:
+// process that sends b.N events to one socket, each `42["tick",{"i":<n>,"text":"xxxxxxxxxxxxxxxx"}]`,
+// in one of two ways:
 //
-//	paced  one event per write(2), as a server emitting each event as it happens: the client
-//	       mostly wakes up for each event
-//	burst  64 KiB writes of events, as a server flushing a backlog: the client's own work per event
+//	paced  one event per write(2), one every 20 µs (the peer spins in between on a thread of its
+//	       own), about the pace of one real Sails process: the client mostly waits, and wakes up
+//	       for each event or a few
+//	burst  64 KiB writes of events, as fast as the peer can: the client's own work per event
 //
-// The handler decodes the data into a struct: with json.Unmarshal in an On handler (On), or through
-// OnJSON. The SDK's goroutines carry the profiler label side=client (the peer's do not), so that a
-// profile can be narrowed to the client:
+// Three clients receive them:
 //
-//	go test -run '^$' -bench 'BenchmarkEvents/paced/On$' -benchtime 200000x -cpuprofile cpu.pprof .
+//	floor   bare gorilla/websocket: every message read into one reusable buffer, events counted by
+//	        their "42" prefix, nothing decoded (the floor of the bench's events section)
+//	On      the SDK, an On handler decoding the data into a struct with json.Unmarshal
+//	OnJSON  the SDK, OnJSON into the same struct
+//
+// Besides ns/op (one event per op), each reports client-µs/event: the CPU time of the process
+// less that of the peer's thread (Linux; elsewhere the whole process's), per event. The client's
+// goroutines carry the profiler label side=client and the peer's side=peer, so that a profile can
+// be narrowed to the client:
+//
+//	go test -run '^$' -bench 'BenchmarkEvents/paced' -benchtime 100000x .
+//	go test -run '^$' -bench 'BenchmarkEvents/burst/On$' -benchtime 500000x -cpuprofile cpu.pprof .
 //	go tool pprof -tagfocus side=client -top sailsio.test cpu.pprof
 
 // eventTick is an event's data as a user's struct.
@@ -36,6 +51,9 @@ type eventTick struct {
 	I    int    `json:"i"`
 	Text string `json:"text"`
 }
+
+// eventsGap is the pace of the paced peer.
+const eventsGap = 20 * time.Microsecond
 
 // eventPeer is the bare peer: it hands each connection, once connected (EIO3, no heartbeat within a
 // benchmark's time), to the benchmark, and reads and drops what the client sends.
@@ -70,15 +88,23 @@ func appendEventFrame(dst []byte, i int) []byte {
 	return append(dst, `,"text":"xxxxxxxxxxxxxxxx"}]`...)
 }
 
-// sendEvents sends n events on c: one per message write (paced), or as unmasked WebSocket frames in
-// writes of about 64 KiB (burst).
-func sendEvents(c *websocket.Conn, n int, burst bool) error {
+// sendEvents sends n events on c, on the calling goroutine locked to its thread, and returns the
+// CPU time of that thread: one message write every eventsGap (paced), or unmasked WebSocket frames
+// in writes of about 64 KiB (burst).
+func sendEvents(c *websocket.Conn, n int, burst bool) (time.Duration, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
 	var msg, out []byte
+	next := time.Now()
 	for i := range n {
 		msg = appendEventFrame(msg[:0], i)
 		if !burst {
+			for time.Now().Before(next) {
+			}
+			next = next.Add(eventsGap)
 			if err := c.WriteMessage(websocket.TextMessage, msg); err != nil {
-				return err
+				return 0, err
 			}
 			continue
 		}
@@ -91,53 +117,31 @@ func sendEvents(c *websocket.Conn, n int, burst bool) error {
 		out = append(out, msg...)
 		if len(out) >= 64<<10 || i == n-1 {
 			if _, err := c.NetConn().Write(out); err != nil {
-				return err
+				return 0, err
 			}
 			out = out[:0]
 		}
 	}
-	return nil
+	return threadCPU() - cpu0, nil
 }
 
-// BenchmarkEvents: one event per op, received by an On handler with json.Unmarshal or by OnJSON.
+// BenchmarkEvents: one event per op.
 func BenchmarkEvents(b *testing.B) {
 	for _, mode := range []string{"paced", "burst"} {
-		for _, typed := range []bool{false, true} {
-			name := mode + "/On"
-			if typed {
-				name = mode + "/OnJSON"
-			}
-			b.Run(name, func(b *testing.B) {
-				benchEvents(b, mode == "burst", typed)
+		for _, client := range []string{"floor", "On", "OnJSON"} {
+			b.Run(mode+"/"+client, func(b *testing.B) {
+				benchEvents(b, mode == "burst", client)
 			})
 		}
 	}
 }
 
-func benchEvents(b *testing.B, burst, typed bool) {
+func benchEvents(b *testing.B, burst bool, client string) {
 	url, conns := eventPeer(b)
 	ctx, cancel := context.WithTimeout(context.Background(), testkit.D(5*time.Minute))
 	defer cancel()
-	var (
-		s   *sailsio.SailsSocket
-		err error
-	)
-	// The SDK's goroutines inherit the label from the goroutine that connects.
-	pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
-		s, err = sailsio.Connect(ctx, url, sailsio.WithReconnection(false))
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Disconnect()
-	var c *websocket.Conn
-	select {
-	case c = <-conns:
-	case <-ctx.Done():
-		b.Fatal("the peer got no connection")
-	}
 
-	var got, want, bad int // touched by the handler only, until done is closed
+	var got, want, bad int // touched by the receiving goroutine only, until done is closed
 	done := make(chan struct{})
 	seen := func(i int, err error) {
 		if err != nil || i != got {
@@ -147,19 +151,43 @@ func benchEvents(b *testing.B, burst, typed bool) {
 			close(done)
 		}
 	}
-	if typed {
-		sailsio.OnJSON(s, "tick", func(v eventTick) { seen(v.I, nil) })
-	} else {
-		s.On("tick", func(data json.RawMessage) {
-			var v eventTick
-			err := json.Unmarshal(data, &v)
-			seen(v.I, err)
-		})
+	// The client's goroutines inherit the label from the goroutine that connects.
+	pprof.Do(ctx, pprof.Labels("side", "client"), func(ctx context.Context) {
+		if client == "floor" {
+			floorEventClient(ctx, b, url, seen)
+			return
+		}
+		s, err := sailsio.Connect(ctx, url, sailsio.WithReconnection(false))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Disconnect() })
+		if client == "OnJSON" {
+			sailsio.OnJSON(s, "tick", func(v eventTick) { seen(v.I, nil) })
+		} else {
+			s.On("tick", func(data json.RawMessage) {
+				var v eventTick
+				err := json.Unmarshal(data, &v)
+				seen(v.I, err)
+			})
+		}
+	})
+	var c *websocket.Conn
+	select {
+	case c = <-conns:
+	case <-ctx.Done():
+		b.Fatal("the peer got no connection")
 	}
-	want = b.N // before the first event is sent: the handler reads it after
+	want = b.N // before the first event is sent: the receiver reads it after
 	b.ReportAllocs()
 	b.ResetTimer()
-	if err := sendEvents(c, b.N, burst); err != nil {
+	cpu0 := processCPU()
+	var peerCPU time.Duration
+	var err error
+	pprof.Do(ctx, pprof.Labels("side", "peer"), func(context.Context) {
+		peerCPU, err = sendEvents(c, b.N, burst)
+	})
+	if err != nil {
 		b.Fatal(err)
 	}
 	select {
@@ -168,7 +196,57 @@ func benchEvents(b *testing.B, burst, typed bool) {
 		b.Fatalf("%d of %d events arrived", got, b.N)
 	}
 	b.StopTimer()
+	b.ReportMetric(float64(processCPU()-cpu0-peerCPU)/float64(time.Microsecond)/float64(b.N), "client-µs/event")
 	if bad > 0 {
 		b.Fatalf("%d events out of order or undecodable", bad)
 	}
+}
+
+// floorEventClient connects a bare gorilla/websocket client to the peer and starts its reader: every
+// message read into one reusable buffer, the events counted by their "42" prefix (seen with -1 for
+// the index it expects: nothing is decoded).
+func floorEventClient(ctx context.Context, b *testing.B, url string, seen func(int, error)) {
+	wsURL := "ws" + strings.TrimPrefix(url, "http") + "/socket.io/?EIO=3&transport=websocket"
+	c, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	for {
+		_, msg, err := c.ReadMessage()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if string(msg) == "40" {
+			break
+		}
+	}
+	n := 0
+	go func() {
+		buf := make([]byte, 0, 4096)
+		for {
+			_, r, err := c.NextReader()
+			if err != nil {
+				return
+			}
+			buf = buf[:0]
+			for {
+				if len(buf) == cap(buf) {
+					buf = append(buf, 0)[:len(buf)]
+				}
+				k, err := r.Read(buf[len(buf):cap(buf)])
+				buf = buf[:len(buf)+k]
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return
+				}
+			}
+			if bytes.HasPrefix(buf, []byte("42")) {
+				seen(n, nil) // counted, not decoded: the index is the one expected
+				n++
+			}
+		}
+	}()
 }
