@@ -20,7 +20,9 @@ import (
 // Handler learns what happens on a session. Its methods are called on the session's reader
 // goroutine (Closed: on whichever goroutine saw the end), one at a time, in the order frames arrived.
 type Handler interface {
-	// Event is a server event: its name and first argument (`null` when none).
+	// Event is a server event: its name and first argument (`null` when none). The session reads
+	// nothing while Event runs; an Event that may run long calls Handoff (from any goroutine) to
+	// have another goroutine go on reading.
 	Event(name string, arg json.RawMessage)
 	// Closed reports, once, that the session ended by itself (not by Close), and why.
 	Closed(reason string, err error)
@@ -79,7 +81,23 @@ type Session struct {
 
 	readerPaused chan struct{}  // the reader read every polled packet and waits (upgrade)
 	resumeRead   chan Transport // the transport the paused reader goes on with
+
+	reading atomic.Pointer[reader] // the current reader, which Handoff takes over from
 }
+
+// reader is the state of one reader goroutine (readLoop) that Handoff needs.
+type reader struct {
+	state atomic.Int32 // readerReading, readerInEvent or readerHandedOff
+}
+
+const (
+	readerReading   = iota // reading, or handling a frame outside Handler.Event
+	readerInEvent          // in Handler.Event
+	readerHandedOff        // Handoff took the reading over while it was in Handler.Event
+)
+
+// errHandedOff ends a reader whose Handler.Event was handed off.
+var errHandedOff = errors.New("the reader was handed off")
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
 // `40` by itself and the client must not; under EIO4 the client sends `40` and gets
@@ -421,7 +439,13 @@ func (s *Session) isEnded() bool {
 }
 
 func (s *Session) readLoop() {
-	defer s.wg.Done()
+	r := new(reader)
+	s.reading.Store(r) // the session's only reader from now on: the one Handoff looks at
+	defer func() {
+		if r.state.Load() != readerHandedOff { // Handoff counted a handed-off reader out of s.wg
+			s.wg.Done()
+		}
+	}()
 	// One buffer for every frame: what outlives a frame (bodies, event payloads, attachments) is
 	// copied out of it by the decoders.
 	var buf bytes.Buffer
@@ -439,8 +463,10 @@ func (s *Session) readLoop() {
 			s.end(reason, cause, true)
 			return
 		}
-		if err := s.handleFrame(binary, buf.Bytes()); err != nil {
-			s.end(ReasonParseError, err, true)
+		if err := s.handleFrame(r, binary, buf.Bytes()); err != nil {
+			if err != errHandedOff { // handed off: another reader reads on
+				s.end(ReasonParseError, err, true)
+			}
 			return
 		}
 		if s.isEnded() { // the frame ended the session: what the transport still buffers is not for us
@@ -472,8 +498,29 @@ func classify(err error) (string, error) {
 	return ReasonTransportClose, err
 }
 
-// handleFrame handles one frame; an error means the frame breaks the protocol.
-func (s *Session) handleFrame(binary bool, frame []byte) error {
+// Handoff makes the reader goroutine that is in Handler.Event now stop being the session's reader:
+// a new reader goroutine goes on reading (unless the session has ended), and the goroutine in Event
+// is no longer one of the session's (Close and Wait do not wait for it). Once its Event returns, it
+// leaves the reader at once. It may be called from any goroutine, and reports whether a reader was
+// in Event to hand off.
+func (s *Session) Handoff() bool {
+	r := s.reading.Load()
+	if r == nil || !r.state.CompareAndSwap(readerInEvent, readerHandedOff) {
+		return false
+	}
+	s.mu.Lock()
+	if !s.ended {
+		s.wg.Add(1)
+		go s.readLoop()
+	}
+	s.mu.Unlock()
+	s.wg.Done() // the old reader's: it is in Event, not the session's any more
+	return true
+}
+
+// handleFrame handles one frame read by r; an error means the frame breaks the protocol, or
+// (errHandedOff) that r was handed off during Handler.Event.
+func (s *Session) handleFrame(r *reader, binary bool, frame []byte) error {
 	if binary {
 		att, err := wire.DecodeBinaryFrame(s.eio, frame)
 		if err != nil {
@@ -484,7 +531,7 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		if done {
-			return s.dispatchPacket(p)
+			return s.dispatchPacket(r, p)
 		}
 		return nil
 	}
@@ -504,7 +551,7 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		if done {
-			return s.dispatchPacket(p)
+			return s.dispatchPacket(r, p)
 		}
 	case wire.EnginePing:
 		if s.eio == 4 {
@@ -516,7 +563,7 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 	return nil
 }
 
-func (s *Session) dispatchPacket(p wire.Packet) error {
+func (s *Session) dispatchPacket(r *reader, p wire.Packet) error {
 	if p.Namespace != "/" {
 		if (p.Type == wire.Event || p.Type == wire.Ack) && !json.Valid(p.Data) {
 			return protocolError("a %v packet whose payload is not valid JSON: %q", p.Type, excerpt(p.Data))
@@ -532,7 +579,11 @@ func (s *Session) dispatchPacket(p wire.Packet) error {
 		if arg == nil {
 			arg = jsonNull
 		}
+		r.state.Store(readerInEvent)
 		s.h.Event(name, arg)
+		if !r.state.CompareAndSwap(readerInEvent, readerReading) {
+			return errHandedOff
+		}
 	case wire.Ack, wire.BinaryAck:
 		if wire.FirstByte(p.Data) != '[' {
 			return protocolError("an ack whose payload is not an array: %q", excerpt(p.Data))
