@@ -87,7 +87,8 @@ type Session struct {
 
 // reader is the state of one reader goroutine (readLoop) that Handoff needs.
 type reader struct {
-	state atomic.Int32 // readerReading, readerInEvent or readerHandedOff
+	state    atomic.Int32 // readerReading, readerInEvent or readerHandedOff
+	lastName string       // the name of the last event, reused for the next of that name
 }
 
 const (
@@ -572,13 +573,14 @@ func (s *Session) dispatchPacket(r *reader, p wire.Packet) error {
 	}
 	switch p.Type {
 	case wire.Event, wire.BinaryEvent:
-		name, arg, err := wire.SplitEventFirst(p.Data)
+		name, arg, err := wire.SplitEventFirstReuse(p.Data, r.lastName)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		if arg == nil {
 			arg = jsonNull
 		}
+		r.lastName = name
 		r.state.Store(readerInEvent)
 		s.h.Event(name, arg)
 		if !r.state.CompareAndSwap(readerInEvent, readerReading) {

@@ -533,6 +533,12 @@ func FuzzDecodePacketUnchecked(f *testing.F) {
 			if (err == nil) != (werr == nil) || name != wname || (len(wargs) > 0) != (arg != nil) || len(wargs) > 0 && !bytes.Equal(arg, wargs[0]) {
 				t.Fatalf("SplitEventFirst(%q) = %q %q %v; SplitEvent: %q %q %v", got.Data, name, arg, err, wname, wargs, werr)
 			}
+			for _, prev := range []string{"", name, "other"} {
+				rname, rarg, rerr := SplitEventFirstReuse(got.Data, prev)
+				if rname != name || !bytes.Equal(rarg, arg) || (rerr == nil) != (err == nil) {
+					t.Fatalf("SplitEventFirstReuse(%q, %q) = %q %q %v; SplitEventFirst: %q %q %v", got.Data, prev, rname, rarg, rerr, name, arg, err)
+				}
+			}
 		}
 	})
 }

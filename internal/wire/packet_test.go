@@ -786,3 +786,16 @@ func TestValidValueNesting(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitEventFirstReuse: an event named as the previous one costs one allocation, its argument.
+func TestSplitEventFirstReuse(t *testing.T) {
+	data := []byte(`["tick",{"i":1}]`)
+	prev := "tick"
+	var name string
+	if n := testing.AllocsPerRun(100, func() { name, _, _ = SplitEventFirstReuse(data, prev) }); n != 1 || name != "tick" {
+		t.Errorf("%v allocations, name %q; want 1 and tick", n, name)
+	}
+	if n := testing.AllocsPerRun(100, func() { name, _, _ = SplitEventFirstReuse(data, "tock") }); n != 2 || name != "tick" {
+		t.Errorf("another name: %v allocations, name %q; want 2 and tick", n, name)
+	}
+}

@@ -249,8 +249,18 @@ func SplitEvent(data []byte) (string, []json.RawMessage, error) {
 // SplitEventFirst is SplitEvent for a caller that wants the first argument only: arg is nil when the
 // event has none. It validates the whole of data.
 func SplitEventFirst(data []byte) (name string, arg json.RawMessage, err error) {
-	if name, arg, ok := splitSimpleEvent(data); ok {
-		return name, arg, nil
+	return SplitEventFirstReuse(data, "")
+}
+
+// SplitEventFirstReuse is SplitEventFirst returning prev itself, rather than a new string, when the
+// event's name is prev: a reader that passes the name of its last event allocates no name for a
+// run of events of one name.
+func SplitEventFirstReuse(data []byte, prev string) (name string, arg json.RawMessage, err error) {
+	if name, arg, ok := splitSimpleEventBytes(data); ok {
+		if string(name) == prev {
+			return prev, arg, nil
+		}
+		return string(name), arg, nil
 	}
 	name, args, err := splitEvent(data)
 	if err != nil || len(args) == 0 {
@@ -293,26 +303,32 @@ func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst
 // name: one validating pass (ValidValue) and one copy, no reflection. ok is false for any other
 // shape, and for invalid JSON (which the slow path then reports).
 func splitSimpleEvent(data []byte) (string, json.RawMessage, bool) {
+	name, arg, ok := splitSimpleEventBytes(data)
+	return string(name), arg, ok
+}
+
+// splitSimpleEventBytes is splitSimpleEvent with the name as bytes of data.
+func splitSimpleEventBytes(data []byte) ([]byte, json.RawMessage, bool) {
 	i := SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
-		return "", nil, false
+		return nil, nil, false
 	}
 	name, i, ok := SimpleString(data, SkipSpace(data, i+1))
 	if !ok {
-		return "", nil, false
+		return nil, nil, false
 	}
 	i = SkipSpace(data, i)
 	if i >= len(data) || data[i] != ',' {
-		return "", nil, false
+		return nil, nil, false
 	}
 	start := SkipSpace(data, i+1)
 	end := ValidValue(data, start)
 	if end < 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
 	i = SkipSpace(data, end)
 	if i >= len(data) || data[i] != ']' || SkipSpace(data, i+1) != len(data) {
-		return "", nil, false
+		return nil, nil, false
 	}
-	return string(name), append(json.RawMessage(nil), data[start:end]...), true
+	return name, append(json.RawMessage(nil), data[start:end]...), true
 }
