@@ -38,13 +38,15 @@ import (
 //	OnJSON  the SDK, OnJSON into the same struct
 //
 // Besides ns/op (one event per op), each reports client-µs/event: the CPU time of the process
-// less that of the peer's thread (Linux; elsewhere the whole process's), per event. The client's
-// goroutines carry the profiler label side=client and the peer's side=peer, so that a profile can
-// be narrowed to the client:
+// less that of the peer's thread (Linux; elsewhere 0), per event. The peer's goroutine carries the
+// profiler label side=peer, so that a profile can be narrowed to the client (and the runtime's
+// work for it) with -tagignore; the client's goroutines carry side=client, but a reader that took
+// over from another (Session.Handoff) is started by a timer and carries none. Run paced with -cpu 3,
+// so that the client has two Ps beside the spinning peer, as it would against a real server:
 //
-//	go test -run '^$' -bench 'BenchmarkEvents/paced' -benchtime 100000x .
+//	go test -run '^$' -bench 'BenchmarkEvents/paced' -benchtime 50000x -cpu 3 .
 //	go test -run '^$' -bench 'BenchmarkEvents/burst/On$' -benchtime 500000x -cpuprofile cpu.pprof .
-//	go tool pprof -tagfocus side=client -top sailsio.test cpu.pprof
+//	go tool pprof -tagignore side=peer -top sailsio.test cpu.pprof
 
 // eventTick is an event's data as a user's struct.
 type eventTick struct {
