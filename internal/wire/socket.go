@@ -330,5 +330,7 @@ func splitSimpleEventBytes(data []byte) ([]byte, json.RawMessage, bool) {
 	if i >= len(data) || data[i] != ']' || SkipSpace(data, i+1) != len(data) {
 		return nil, nil, false
 	}
-	return name, append(json.RawMessage(nil), data[start:end]...), true
+	arg := make(json.RawMessage, end-start)
+	copy(arg, data[start:end])
+	return name, arg, true
 }
