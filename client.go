@@ -100,7 +100,7 @@ func New(rawURL string, opts ...Option) (*SailsSocket, error) {
 	}
 	s := &SailsSocket{opts: o, closed: make(chan struct{})}
 	s.dialSession = s.dial
-	s.disp.track = &s.track
+	s.disp.track, s.disp.done = &s.track, s.closed
 	s.queue.maxN, s.queue.maxBytes = o.queueLimit, o.queueBytes
 	if len(o.headers) == 0 {
 		s.headers.Store(noGlobalHeaders)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -533,6 +534,54 @@ func scenarioBlast(t *testing.T, b *backend) {
 	seen := map[string]bool{await(t, got, "blast"): true, await(t, got, "blast"): true}
 	if d := cmp.Diff(map[string]bool{`a{"x":1}`: true, `b{"x":1}`: true}, seen); d != "" {
 		t.Errorf("blast (-want +got):\n%s", d)
+	}
+}
+
+// scenarioEvents: POST /events {n, size, event, chunk} sends n events {i, text} to the requesting
+// socket, chunk per turn of the server's event loop, all before its answer {sent: n}; without
+// parameters, one "tick" with 16 x; over HTTP, 400 (the bench's events section uses the route).
+func scenarioEvents(t *testing.T, b *backend) {
+	s := connect(t, b)
+	event := "ev-" + b.slug()
+	const n = 25
+	var got []string // on the callback goroutine only, until done receives it
+	s.On(event, func(d json.RawMessage) { got = append(got, string(d)) })
+	ticks := make(chan string, 4)
+	s.On("tick", func(d json.RawMessage) { ticks <- string(d) })
+	done := make(chan []string, 1)
+	answer := make(chan string, 1)
+	// The callback runs on the callback goroutine after the handlers of the events that arrived
+	// before the answer.
+	s.Post("/events", map[string]any{"n": n, "size": 3, "event": event, "chunk": 4}, func(body json.RawMessage, jwr *sailsio.JWRes) {
+		answer <- fmt.Sprintf("%d %s", jwr.StatusCode, body)
+		done <- got
+	})
+	if a := await(t, answer, "answer"); a != `200 {"sent":25}` {
+		t.Fatalf("POST /events: %s", a)
+	}
+	events := await(t, done, "events")
+	if len(events) != n {
+		t.Fatalf("%d events before the answer, want %d: %q", len(events), n, events)
+	}
+	for i, e := range events {
+		if want := fmt.Sprintf(`{"i":%d,"text":"xxx"}`, i); e != want {
+			t.Errorf("event %d: %s, want %s", i, e, want)
+		}
+	}
+	jwr, err := s.PostContext(testCtx(t), "/events", nil)
+	if err != nil || string(jwr.Body) != `{"sent":1}` {
+		t.Fatalf("POST /events without parameters: %v %v", jwr, err)
+	}
+	if got, want := await(t, ticks, "tick"), `{"i":0,"text":"xxxxxxxxxxxxxxxx"}`; got != want {
+		t.Errorf("default event %s, want %s", got, want)
+	}
+	resp, err := http.Post(b.url+"/events", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Errorf("HTTP POST /events: %s, want 400", resp.Status)
 	}
 }
 

@@ -266,6 +266,7 @@ func TestConformance(t *testing.T) {
 		{name: "session survives Reconnect", run: scenarioSessionReconnect},
 		{name: "rooms", run: scenarioRooms},
 		{name: "blast", run: scenarioBlast},
+		{name: "events to one socket", run: scenarioEvents},
 		{name: "blueprint pubsub", run: scenarioPubSub},
 		{name: "blueprint CRUD", run: scenarioBlueprintCRUD},
 		{name: "blueprint pubsub per verb", run: scenarioBlueprintPubSub},

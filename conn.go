@@ -45,6 +45,10 @@ func (e *engineSession) writeNow() { e.sess.WriteNow() }
 func (e *engineSession) close(grace time.Duration, cut <-chan struct{}) { e.sess.Close(grace, cut) }
 func (e *engineSession) failPending(err error)                          { e.sess.FailPending(err) }
 
+// handoff hands the session's reading over to a new reader goroutine while its reader runs event
+// handlers (engine.Session.Handoff): the dispatcher's watchdog.
+func (e *engineSession) handoff() bool { return e.sess.Handoff() }
+
 // engineEvents passes what an engine session reports (engine.Handler, engine.UpgradeHandler) to Life.
 type engineEvents struct{ ev sessionEvents }
 

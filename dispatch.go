@@ -2,32 +2,132 @@ package sailsio
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"time"
 )
 
-// dispatcher is the socket's callback goroutine: it runs the functions posted to it (request
-// callbacks, event handlers, log records) one at a time, in the order they were posted. The
-// goroutine exists only while there is work: an idle or closed socket leaves none behind. Nothing
-// in the SDK ever waits for it without a bound (see Disconnect and Shutdown in life.go).
+// dispatcher is the socket's callback goroutine: it runs the jobs posted to it (request callbacks,
+// event handlers, log records) one at a time, in the order they were posted. The goroutine exists
+// only while there is work, and lingers for a moment after it (lingerFor), so that a socket that
+// keeps getting callbacks does not start a goroutine, and grow its stack, for each: an idle or closed
+// socket leaves none behind. Nothing in the SDK ever waits for it without a bound (see Disconnect
+// and Shutdown in life.go).
+//
+// A server event that arrives while no callback runs or waits does not wake that goroutine: the
+// session's reader runs the handlers itself (runInline), the callback goroutine for that time, so
+// that a socket receiving events costs no thread wake-up per event. A watchdog keeps the connection
+// from waiting for user code: handlers that run for inlineFor to twice that get the reading handed
+// over to a new reader goroutine, and the old one finishes as the callback goroutine. The watchdog
+// is a timer that runs every inlineFor while inline runs happen, and stops when none did since it
+// last ran: arming a timer per event would cost a thread wake-up again.
 type dispatcher struct {
-	track *tracker // counts the goroutine among the socket's
+	track *tracker        // counts the goroutine among the socket's
+	done  <-chan struct{} // closed when the socket is closed for good: no more lingering
+	// linger replaces lingerFor when it is not zero (tests).
+	linger time.Duration
 
-	mu      sync.Mutex
-	queue   []func()
-	spare   []func()
-	running bool          // a goroutine runs (or is about to run) the queue
-	idleCh  chan struct{} // closed when that goroutine ends; made on demand
+	mu        sync.Mutex
+	queue     jobQueue
+	spare     *jobBlock     // an empty block kept for the queue while the goroutine lives
+	running   bool          // a goroutine exists: it runs the queue, or lingers
+	working   bool          // callbacks run or wait to run
+	lingering bool          // the goroutine waits for work on wake
+	wake      chan struct{} // wakes the lingering goroutine (buffered, 1)
+	idleCh    chan struct{} // closed when the work is done; made on demand
+
+	inline     bool        // a session's reader runs the callbacks (runInline)
+	handoff    handoffer   // that reader's session, while inline
+	handedOff  bool        // the watchdog handed the reading over: that goroutine is the socket's now
+	inlineRuns uint64      // inline runs begun so far
+	watchRuns  uint64      // inlineRuns when the watchdog last looked (or was armed)
+	watching   bool        // the watchdog's timer is armed
+	watchdog   *time.Timer // runs overdue every inlineFor while inline runs happen
 }
 
-func (d *dispatcher) post(f func()) {
+// inlineFor is the watchdog's period: callbacks that run on a session's reader for that long to
+// twice that get its reading handed over to a new goroutine. A handler that blocks (calling Do, say)
+// holds the connection up that long at most, and a stream of events costs a timer run per period.
+const inlineFor = time.Millisecond
+
+// handoffer is a session whose reader can hand its reading over while it is in an event handler
+// (engine.Session.Handoff).
+type handoffer interface {
+	handoff() bool
+}
+
+// lingerFor is how long the callback goroutine waits for more work before it ends.
+const lingerFor = 10 * time.Millisecond
+
+// job is one unit of the callback goroutine's work: a function, or a server event's handlers (ev
+// set), which need no closure of their own.
+type job struct {
+	f     func()
+	ev    *SailsSocket
+	name  string
+	data  json.RawMessage
+	anys  []*anyListener
+	ls    []*listener
+	hooks func() // LifecycleHooks.OnServerEvent, or nil
+}
+
+// jobBlockLen is the number of jobs in a block of the queue.
+const jobBlockLen = 32
+
+// jobBlock is a block of the dispatcher's queue. The queue is a list of blocks, so that a backlog
+// of any length (a burst of events, faster than their handlers) grows without copying the jobs
+// queued so far and without large allocations.
+type jobBlock struct {
+	jobs [jobBlockLen]job
+	n    int
+	next *jobBlock
+}
+
+var jobBlocks = sync.Pool{New: func() any { return new(jobBlock) }}
+
+// jobQueue is a list of blocks of jobs, in the order they were posted.
+type jobQueue struct{ head, tail *jobBlock }
+
+// push appends j, taking a new block from spare (then nil) or the pool when the last one is full.
+func (q *jobQueue) push(j job, spare **jobBlock) {
+	if q.tail == nil || q.tail.n == jobBlockLen {
+		b := *spare
+		if b != nil {
+			*spare = nil
+		} else {
+			b = jobBlocks.Get().(*jobBlock)
+		}
+		if q.tail == nil {
+			q.head = b
+		} else {
+			q.tail.next = b
+		}
+		q.tail = b
+	}
+	q.tail.jobs[q.tail.n] = j
+	q.tail.n++
+}
+
+func (d *dispatcher) post(f func()) { d.postJob(job{f: f}) }
+
+func (d *dispatcher) postJob(j job) {
 	d.mu.Lock()
-	d.queue = append(d.queue, f)
-	if !d.running {
+	d.queue.push(j, &d.spare)
+	d.working = true
+	switch {
+	case d.inline: // the reader running the callbacks runs it
+	case !d.running:
 		d.running = true
 		d.track.goroutine(d.run)
+	case d.lingering:
+		d.lingering = false
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
 	}
 	d.mu.Unlock()
 }
@@ -36,15 +136,15 @@ func (d *dispatcher) post(f func()) {
 func (d *dispatcher) busy() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.running
+	return d.working
 }
 
-// idle returns a channel closed once the queue is empty and the goroutine has ended (nil when it
-// is already so).
+// idle returns a channel closed once the queue is empty and no callback runs (nil when it is
+// already so).
 func (d *dispatcher) idle() <-chan struct{} {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if !d.running {
+	if !d.working {
 		return nil
 	}
 	if d.idleCh == nil {
@@ -54,30 +154,169 @@ func (d *dispatcher) idle() <-chan struct{} {
 }
 
 func (d *dispatcher) run() {
+	var linger *time.Timer
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
+	d.mu.Lock()
+	if d.wake == nil {
+		d.wake = make(chan struct{}, 1)
+	}
 	for {
-		d.mu.Lock()
-		if len(d.queue) == 0 {
+		d.drain()
+		d.finishWork()
+		if !d.waitForWork(&linger) {
 			d.running = false
-			if d.idleCh != nil {
-				close(d.idleCh)
-				d.idleCh = nil
+			if d.spare != nil { // an idle socket keeps no block, nor a wake channel
+				jobBlocks.Put(d.spare)
+				d.spare = nil
 			}
+			d.wake = nil
 			d.mu.Unlock()
 			return
 		}
-		batch := d.queue
-		d.queue, d.spare = d.spare[:0], nil
+	}
+}
+
+// drain runs the queued jobs until none is left, d.mu held (and released while they run).
+func (d *dispatcher) drain() {
+	for d.queue.head != nil {
+		batch := d.queue.head
+		d.queue = jobQueue{}
 		d.mu.Unlock()
-		for i, f := range batch {
-			f()
-			batch[i] = nil
+		var free *jobBlock // the first block of the batch, kept as the spare
+		for b := batch; b != nil; {
+			for i := range b.n {
+				b.jobs[i].run()
+				b.jobs[i] = job{}
+			}
+			next := b.next
+			b.n, b.next = 0, nil
+			if free == nil {
+				free = b
+			} else {
+				jobBlocks.Put(b)
+			}
+			b = next
 		}
 		d.mu.Lock()
-		if d.spare == nil && cap(batch) <= 4096 {
-			d.spare = batch[:0]
+		if d.spare == nil {
+			d.spare = free
+		} else {
+			jobBlocks.Put(free)
+		}
+	}
+}
+
+// finishWork records that no callback runs or waits, d.mu held.
+func (d *dispatcher) finishWork() {
+	d.working = false
+	if d.idleCh != nil {
+		close(d.idleCh)
+		d.idleCh = nil
+	}
+}
+
+// runInline runs j on the calling goroutine, a reader of the session h in its Handler.Event, when
+// no callback runs or waits, then the jobs posted meanwhile, and reports true. Callbacks running or
+// waiting: it runs nothing and reports false (j is to be posted, after them). The watchdog hands the
+// reading over (h.handoff) once the jobs have run for inlineFor; the calling goroutine then finishes
+// them as the socket's callback goroutine.
+func (d *dispatcher) runInline(j *job, h handoffer) bool {
+	d.mu.Lock()
+	if d.working {
+		d.mu.Unlock()
+		return false
+	}
+	d.working, d.inline, d.handoff = true, true, h
+	d.inlineRuns++
+	if !d.watching {
+		d.watching, d.watchRuns = true, d.inlineRuns
+		if d.watchdog == nil {
+			d.watchdog = time.AfterFunc(inlineFor, d.overdue)
+		} else {
+			d.watchdog.Reset(inlineFor)
+		}
+	}
+	d.mu.Unlock()
+	j.run()
+	d.mu.Lock()
+	d.drain()
+	handedOff := d.handedOff
+	d.inline, d.handoff, d.handedOff = false, nil, false
+	d.finishWork()
+	d.mu.Unlock()
+	if handedOff {
+		d.track.done()
+	}
+	return true
+}
+
+// overdue is the watchdog's run, every inlineFor while inline runs happen. An inline run that was
+// under way when it last looked (or was armed) still is: it hands the reading over.
+func (d *dispatcher) overdue() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inline && !d.handedOff && d.inlineRuns == d.watchRuns && d.handoff.handoff() {
+		d.handedOff = true
+		d.track.add() // the reader's goroutine is the socket's from now on
+	}
+	if d.inline || d.inlineRuns != d.watchRuns {
+		d.watchRuns = d.inlineRuns
+		d.watchdog.Reset(inlineFor)
+		return
+	}
+	d.watching = false
+}
+
+// waitForWork lingers, d.mu held (and released while waiting), until a job is posted or lingerFor
+// passed or the socket is closed; it reports whether there is work.
+func (d *dispatcher) waitForWork(linger **time.Timer) bool {
+	for {
+		select {
+		case <-d.done:
+			return d.queue.head != nil && !d.inline
+		default:
+		}
+		d.lingering = true
+		wait := lingerFor
+		if d.linger != 0 {
+			wait = d.linger
 		}
 		d.mu.Unlock()
+		if *linger == nil {
+			*linger = time.NewTimer(wait)
+		} else {
+			(*linger).Reset(wait)
+		}
+		timedOut := false
+		select {
+		case <-d.wake:
+		case <-(*linger).C:
+			timedOut = true
+		case <-d.done:
+		}
+		d.mu.Lock()
+		if d.queue.head != nil && !d.inline {
+			return true // lingering was cleared by the post
+		}
+		d.lingering = false
+		if timedOut {
+			return false
+		}
+		// A stale wake (from a post whose job an earlier batch took), or the socket closed: look again.
 	}
+}
+
+// run runs the job on the callback goroutine.
+func (j *job) run() {
+	if j.ev != nil {
+		j.ev.runEvent(j)
+		return
+	}
+	j.f()
 }
 
 // tracker counts the goroutines a socket started (its life owner, its callback goroutine, the
@@ -91,16 +330,21 @@ type tracker struct {
 
 // goroutine runs f on a new goroutine counted by t.
 func (t *tracker) goroutine(f func()) {
+	t.add()
+	go func() {
+		defer t.done()
+		f()
+	}()
+}
+
+// add counts a goroutine that runs already (it calls done when it ends).
+func (t *tracker) add() {
 	t.mu.Lock()
 	if t.n == 0 {
 		t.idle = make(chan struct{})
 	}
 	t.n++
 	t.mu.Unlock()
-	go func() {
-		defer t.done()
-		f()
-	}()
 }
 
 func (t *tracker) done() {
@@ -134,16 +378,19 @@ func (t *tracker) wait(ctx context.Context) error {
 // WithLogger the panic goes to slog.Default (as net/http logs a handler's panic to the standard
 // logger): a panic never vanishes without a trace.
 func (s *SailsSocket) call(f func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			l := s.opts.logger
-			if l == nil {
-				l = slog.Default()
-			}
-			l.Error("sailsio: callback panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-		}
-	}()
+	defer s.recoverCallback()
 	f()
+}
+
+// recoverCallback is call's deferred part: deferred by a function that runs user code.
+func (s *SailsSocket) recoverCallback() {
+	if r := recover(); r != nil {
+		l := s.opts.logger
+		if l == nil {
+			l = slog.Default()
+		}
+		l.Error("sailsio: callback panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	}
 }
 
 // logf logs through the callback goroutine, in order with the callbacks, so that a logger's

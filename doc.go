@@ -35,14 +35,15 @@
 // # Callbacks and ordering
 //
 // For one socket, every request callback and every event handler (lifecycle events included) runs on
-// one goroutine, one at a time, in the order the frames arrived: a request callback never overtakes an
-// event that arrived before its response, and the connect (and reconnect) handlers of a connection run
-// before any callback of a request sent on it. A handler that blocks delays the socket's other
-// callbacks but never its connection: what arrives meanwhile waits for its turn in an unbounded
-// queue, so handlers should keep up with the rate of the server's events. The blocking forms (Do,
-// GetContext ...) do not use that goroutine, so they may be called from inside any callback or
-// handler. A panic in a callback is recovered and logged (to WithLogger's logger, else to
-// slog.Default, as net/http logs a handler's panic); the other callbacks still run.
+// the socket's callback goroutine, one at a time, in the order the frames arrived: a request
+// callback never overtakes an event that arrived before its response, and the connect (and
+// reconnect) handlers of a connection run before any callback of a request sent on it. A handler
+// that blocks delays the socket's other callbacks, and its connection a millisecond or two at most:
+// what arrives meanwhile waits for its turn in an unbounded queue, so handlers should keep up with
+// the rate of the server's events. The blocking forms (Do, GetContext ...) do not use that
+// goroutine, so they may be called from inside any callback or handler. A panic in a callback is
+// recovered and logged (to WithLogger's logger, else to slog.Default, as net/http logs a handler's
+// panic); the other callbacks still run.
 //
 // # Goroutines and connection life
 //
@@ -58,7 +59,11 @@
 //   - a goroutine for a call of the user's BackOff policy, while the owner waits for it (so that a
 //     policy may call Connect, Reconnect or Disconnect); calls never overlap.
 //   - the callback dispatcher (dispatch.go): runs every callback and handler, in order. It exists
-//     only while callbacks wait, and ends when none does.
+//     only while callbacks wait, and ends 10 ms after none does. A server event that arrives while
+//     no callback runs or waits has its handlers run by the connection's reader instead, the
+//     callback goroutine for that time (no thread wake-up per event); handlers that run longer
+//     than about a millisecond have the reading handed over to a new reader goroutine, and the old
+//     one finishes them as the callback goroutine.
 //   - while a connection closes, one goroutine that tells the server goodbye and waits for the
 //     connection's goroutines.
 //   - with WithInterceptors or WithCSRF, one goroutine per callback-form request while its

@@ -160,13 +160,7 @@ func (s *SailsSocket) emit(event string, data json.RawMessage) {
 	if len(ls) == 0 {
 		return
 	}
-	s.disp.post(func() {
-		for _, l := range ls {
-			if !l.removed.Load() {
-				s.call(func() { l.h(data) })
-			}
-		}
-	})
+	s.disp.postJob(job{ev: s, name: event, data: data, ls: ls})
 }
 
 func (s *SailsSocket) emitJSON(event string, v any) {
@@ -177,10 +171,12 @@ func (s *SailsSocket) emitJSON(event string, v any) {
 	s.emit(event, b)
 }
 
-// serverEvent schedules the handlers of a server event. An event named like a lifecycle event is
-// ignored (and logged), so that lifecycle handlers only ever see the SDK's own events.
-func (s *SailsSocket) serverEvent(name string, data json.RawMessage) {
-	if reserved[name] {
+// serverEvent runs or schedules the handlers of a server event that sess's reader got. An event
+// named like a lifecycle event is ignored (and logged), so that lifecycle handlers only ever see the
+// SDK's own events. When no callback runs or waits, the reader runs the handlers itself (see
+// dispatcher); otherwise they are queued after the callbacks.
+func (s *SailsSocket) serverEvent(sess session, name string, data json.RawMessage) {
+	if reserved(name) {
 		s.logf(slog.LevelWarn, "sailsio: ignoring a server event with a reserved name", "event", name)
 		return
 	}
@@ -194,25 +190,49 @@ func (s *SailsSocket) serverEvent(name string, data json.RawMessage) {
 		}
 		return
 	}
-	s.disp.post(func() { // one post: the OnAny handlers and the event's run back to back
-		if hooks != nil {
-			hooks()
-		}
-		for _, l := range anys {
-			if !l.removed.Load() {
-				s.call(func() { l.h(name, data) })
-			}
-		}
-		for _, l := range ls {
-			if !l.removed.Load() {
-				s.call(func() { l.h(data) })
-			}
-		}
-	})
+	// One job: the hooks, the OnAny handlers and the event's run back to back.
+	j := job{ev: s, name: name, data: data, anys: anys, ls: ls, hooks: hooks}
+	if h, ok := sess.(handoffer); !ok || !s.disp.runInline(&j, h) {
+		s.disp.postJob(j)
+	}
 }
 
-// reserved are the lifecycle event names.
-var reserved = map[string]bool{
-	EventConnect: true, EventDisconnect: true, EventReconnecting: true, EventReconnect: true,
-	EventReconnectFailed: true, EventConnectError: true, EventUpgrade: true, EventUpgradeError: true,
+// runEvent runs the handlers of an event (emit, serverEvent) on the callback goroutine: those
+// registered when it arrived, less those removed since.
+func (s *SailsSocket) runEvent(j *job) {
+	if j.hooks != nil {
+		j.hooks()
+	}
+	for _, l := range j.anys {
+		if !l.removed.Load() {
+			s.callAny(l.h, j.name, j.data)
+		}
+	}
+	for _, l := range j.ls {
+		if !l.removed.Load() {
+			s.callHandler(l.h, j.data)
+		}
+	}
+}
+
+// callHandler is call for an event handler, without a closure.
+func (s *SailsSocket) callHandler(h EventHandler, data json.RawMessage) {
+	defer s.recoverCallback()
+	h(data)
+}
+
+// callAny is call for an OnAny handler, without a closure.
+func (s *SailsSocket) callAny(h func(string, json.RawMessage), name string, data json.RawMessage) {
+	defer s.recoverCallback()
+	h(name, data)
+}
+
+// reserved reports whether name is a lifecycle event's.
+func reserved(name string) bool {
+	switch name {
+	case EventConnect, EventDisconnect, EventReconnecting, EventReconnect, EventReconnectFailed,
+		EventConnectError, EventUpgrade, EventUpgradeError:
+		return true
+	}
+	return false
 }

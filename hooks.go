@@ -16,8 +16,9 @@ import (
 // Every hook but OnNew runs on the socket's callback goroutine, in order with the callbacks and
 // event handlers: a hook runs after the handlers of the lifecycle event it mirrors. No hook runs
 // under a lock of the SDK, so a hook may call any method of the socket; like a handler, a hook that
-// blocks delays the socket's other callbacks (never its connection). A panic in a hook is recovered
-// and logged as a callback's, except in OnNew, which runs inside New: its panic reaches New's caller.
+// blocks delays the socket's other callbacks (its connection a millisecond or two at most). A panic
+// in a hook is recovered and logged as a callback's, except in OnNew, which runs inside New: its
+// panic reaches New's caller.
 type LifecycleHooks struct {
 	// OnNew is called once by New, on its caller's goroutine, just before New returns the socket
 	// (not connected yet). It is where code that needs the socket (to read QueueLen, say) gets it.

@@ -70,7 +70,7 @@ type link struct {
 	sess session
 }
 
-func (l link) event(name string, data json.RawMessage) { l.s.serverEvent(name, data) }
+func (l link) event(name string, data json.RawMessage) { l.s.serverEvent(l.sess, name, data) }
 func (l link) lost(reason string, err error)           { l.s.lost(l.sess, reason, err) }
 func (l link) upgraded(t Transport, err error)         { l.s.upgradeDone(t, err) }
 

@@ -32,6 +32,11 @@ type floorRequest struct {
 // captureRequest connects the SDK (with opts) to a throwaway Engine.IO v3 peer in this process, has
 // it send GET path once, and returns the handshake URI and the request frame it sent.
 func captureRequest(ctx context.Context, path string, opts ...sailsio.Option) (*floorRequest, error) {
+	return captureFrame(ctx, sailsio.RequestOptions{Method: "get", URL: path}, opts...)
+}
+
+// captureFrame is captureRequest for any request.
+func captureFrame(ctx context.Context, req sailsio.RequestOptions, opts ...sailsio.Option) (*floorRequest, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -85,7 +90,7 @@ func captureRequest(ctx context.Context, path string, opts ...sailsio.Option) (*
 		return nil, fmt.Errorf("capturing the SDK's request: %w", err)
 	}
 	defer s.Disconnect()
-	if _, err := s.Do(ctx, sailsio.RequestOptions{Method: "get", URL: path}); err != nil {
+	if _, err := s.Do(ctx, req); err != nil {
 		return nil, fmt.Errorf("capturing the SDK's request: %w", err)
 	}
 	select {

@@ -16,6 +16,11 @@
 //	        same warmup, sequential requests, requests with 64 in flight on one socket, then connects
 //	        200 more sockets at once; the table shows the median of the rounds and each figure's
 //	        ratio to the floor's.
+//	events  one socket receiving events: the test app's POST /events sends N small events to the
+//	        requesting socket; the raw floor (bare gorilla/websocket counting the frames), the Go
+//	        SDK with On and a json.Unmarshal into a struct, with OnJSON, and sails.io.js on
+//	        socket.io-client 4.x and 2.x; client CPU per event and events per second, over
+//	        websocket and polling
 //	inproc  one socket with both ends in this process: a bare gorilla/websocket echo of a frame the
 //	        size of a request, and the SDK against the in-process mockserver
 //	mem     memory per idle socket: N SDK sockets (1,000 and 10,000) in a fresh child process,
@@ -52,6 +57,9 @@ type config struct {
 	clients      []*client // the side-by-side columns, in the order of -clients
 	transports   []string  // side-by-side transports, in order
 	work         workload
+	events       eventsWork
+	eventsCols   []*eventsClient // the events columns, in the order of -events-clients
+	eventsTrs    []string        // events transports, in order
 	pause        time.Duration
 	inprocN      int
 	inprocPar    int
@@ -112,15 +120,22 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.pause, "pause", 300*time.Millisecond, "pause between runs, for the server to settle")
 	fs.IntVar(&cfg.inprocN, "inproc-n", 10000, "sequential round trips in the inproc phase")
 	fs.IntVar(&cfg.inprocPar, "inproc-par", 50000, "in-flight round trips in the inproc phase")
+	evClients := fs.String("events-clients", strings.Join(eventsClientKeys(), ","), "events columns (comma-separated): "+eventsClientHelp())
+	evTransports := fs.String("events-transports", "websocket,polling", "events transports (comma-separated): websocket, polling")
+	fs.IntVar(&cfg.events.n, "events-n", 20000, "measured events per run in the events phase")
+	fs.IntVar(&cfg.events.warmup, "events-warmup", 2000, "unmeasured events before them, the same for every client")
+	fs.IntVar(&cfg.events.size, "events-size", 16, "length of the text of each event's data {i, text}")
+	fs.IntVar(&cfg.events.chunk, "events-chunk", 1, "events the server emits per turn of its event loop")
+	fs.StringVar(&cfg.events.event, "events-name", "tick", "the event name")
 	mem := fs.String("mem", "1000,10000", "socket counts for memory per socket (comma-separated)")
-	phases := fs.String("phases", "side,inproc,mem,large", "phases to run (comma-separated): side, inproc, mem, large")
+	phases := fs.String("phases", "side,events,inproc,mem,large", "phases to run (comma-separated): side, events, inproc, mem, large")
 	largeFlags(fs, &cfg.large)
 	fs.StringVar(&cfg.largeProfile, "large-memprofile", "", "large section: the Go child writes a heap profile (allocs) of its first round's large POST to this file")
 	fs.StringVar(&cfg.memProfile, "memprofile", "", "mem phase: write the child's heap profile (heap-N.pprof, in use after GC) and goroutine stacks (goroutine-N.txt) for each count into this directory")
 	fs.DurationVar(&cfg.roundTimeout, "round-timeout", 3*time.Minute, "limit for one run of one client")
 	fs.DurationVar(&cfg.timeout, "timeout", 15*time.Minute, "limit for the whole benchmark")
 	fs.BoolVar(&cfg.verbose, "v", false, "also print every round's figures")
-	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file; each side-by-side run is labelled client=KEY transport=T (go tool pprof -tagfocus client=do)")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of this process (the Go clients, not node nor Sails) to this file; each side-by-side run is labelled client=KEY transport=T (go tool pprof -tagfocus client=do)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -146,18 +161,29 @@ func parseFlags(args []string) (*config, error) {
 			cfg.clients = append(cfg.clients, c)
 		}
 	}
-	for _, t := range splitList(*transports) {
-		if t != "websocket" && t != "polling" {
-			return nil, fmt.Errorf("-transports: unknown transport %q (websocket, polling)", t)
+	var err error
+	if cfg.transports, err = parseTransports("-transports", *transports); err != nil {
+		return nil, err
+	}
+	if cfg.eventsTrs, err = parseTransports("-events-transports", *evTransports); err != nil {
+		return nil, err
+	}
+	for _, k := range splitList(*evClients) {
+		c := eventsClientByKey(k)
+		if c == nil {
+			return nil, fmt.Errorf("-events-clients: unknown client %q (known: %s)", k, strings.Join(eventsClientKeys(), ", "))
 		}
-		if !slices.Contains(cfg.transports, t) {
-			cfg.transports = append(cfg.transports, t)
+		if !slices.Contains(cfg.eventsCols, c) {
+			cfg.eventsCols = append(cfg.eventsCols, c)
 		}
+	}
+	if e := cfg.events; e.n < 1 || e.warmup < 0 || e.size < 0 || e.chunk < 1 || e.event == "" {
+		return nil, errors.New("-events-n and -events-chunk must be positive, -events-warmup and -events-size not negative, -events-name not empty")
 	}
 	cfg.phases = map[string]bool{}
 	for _, p := range splitList(*phases) {
 		switch p {
-		case "side", "inproc", "mem", "large":
+		case "side", "events", "inproc", "mem", "large":
 			cfg.phases[p] = true
 		default:
 			return nil, fmt.Errorf("-phases: unknown phase %q", p)
@@ -171,6 +197,9 @@ func parseFlags(args []string) (*config, error) {
 			return nil, err
 		}
 	}
+	if cfg.phases["events"] && (len(cfg.eventsCols) == 0 || len(cfg.eventsTrs) == 0) {
+		return nil, errors.New("-events-clients and -events-transports must not be empty for the events phase")
+	}
 	for _, f := range splitList(*mem) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n < 1 {
@@ -179,6 +208,20 @@ func parseFlags(args []string) (*config, error) {
 		cfg.mem = append(cfg.mem, n)
 	}
 	return cfg, nil
+}
+
+// parseTransports parses a list of transports, dropping repeats.
+func parseTransports(flagName, list string) ([]string, error) {
+	var out []string
+	for _, t := range splitList(list) {
+		if t != "websocket" && t != "polling" {
+			return nil, fmt.Errorf("%s: unknown transport %q (websocket, polling)", flagName, t)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.
@@ -212,6 +255,13 @@ func run(ctx context.Context, cfg *config) error {
 	if cfg.phases["side"] {
 		for _, tr := range cfg.transports {
 			if err := sideBySide(ctx, cfg, tr); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.phases["events"] {
+		for _, tr := range cfg.eventsTrs {
+			if err := eventsSection(ctx, cfg, tr); err != nil {
 				return err
 			}
 		}

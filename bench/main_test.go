@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sailsio-go/sailsio"
+	"github.com/sailsio-go/sailsio/internal/testapp"
 	"github.com/sailsio-go/sailsio/internal/testkit"
 	"github.com/sailsio-go/sailsio/mockserver"
 )
@@ -174,5 +177,69 @@ func TestSideTable(t *testing.T) {
 	}
 	if m := median([]float64{math.NaN(), 3, 1}); m != 2 {
 		t.Errorf("median = %v", m)
+	}
+}
+
+// TestEventsClients runs the Go columns of the events section against the mockserver with the
+// test app's POST /events (internal/testapp), over websocket and (the SDK) polling.
+func TestEventsClients(t *testing.T) {
+	srv := mockserver.NewT(t, mockserver.WithTransports(sailsio.TransportPolling, sailsio.TransportWebSocket))
+	testapp.Install(srv, testapp.Options{})
+	ctx := testContext(t)
+	w := eventsWork{n: 300, warmup: 20, size: 8, chunk: 1, event: "tick"}
+	check := func(what string, res *eventsResult, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if res.Events != w.n || res.Errors != 0 || res.WallUs <= 0 {
+			t.Errorf("%s: %+v, want %d events and no error", what, res, w.n)
+		}
+	}
+	fl, err := captureEventsFrames(ctx, w, w.warmup, w.n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `"data":{"n":300,"size":8,"chunk":1,"event":"tick"}`; !strings.Contains(string(fl.frames[w.n]), want) {
+		t.Errorf("frame %s lacks %s", fl.frames[w.n], want)
+	}
+	res, err := floorEvents(ctx, srv.URL(), fl, w)
+	check("floor", res, err)
+	for _, tr := range []string{"websocket", "polling"} {
+		for _, typed := range []bool{false, true} {
+			res, err := sdkEvents(ctx, srv.URL(), w, typed, goTransport(tr))
+			check(fmt.Sprintf("SDK over %s, typed %v", tr, typed), res, err)
+		}
+	}
+}
+
+func TestEventsTable(t *testing.T) {
+	cfg, err := parseFlags([]string{"-events-clients", "floor,on,onjson,js4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.eventsTrs, ","); got != "websocket,polling" || !cfg.phases["events"] || cfg.events.n != 20000 {
+		t.Errorf("events defaults: transports %s, phases %v, n %d", got, cfg.phases, cfg.events.n)
+	}
+	res := func(cpuPerEvent float64) []*eventsResult {
+		return []*eventsResult{{Events: 1000, WallUs: 1e4, CPUUs: cpuPerEvent * 1000}}
+	}
+	c := cfg.eventsCols
+	results := map[*eventsClient][]*eventsResult{c[0]: res(4), c[1]: res(4.2), c[2]: res(4.8), c[3]: res(8)}
+	var out bytes.Buffer
+	printEventsTable(&out, cfg, c, results)
+	got := out.String()
+	for _, want := range []string{
+		"client CPU per event ≤ 1.10x the floor's: SDK On 1.05x (met), SDK OnJSON 1.20x (missed)",
+		"÷JS sio4",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("table lacks %q:\n%s", want, got)
+		}
+	}
+	for _, bad := range [][]string{{"-events-clients", "curl"}, {"-events-transports", "smoke"}, {"-events-n", "0"}, {"-events-chunk", "0"}} {
+		if _, err := parseFlags(bad); err == nil {
+			t.Errorf("parseFlags(%q) succeeded", bad)
+		}
 	}
 }

@@ -18,6 +18,14 @@
 //   par      `par` requests with `inflight` in flight on the same socket: wall time, client CPU
 //   connect  `sockets` more sockets connected at once: wall time until every one is connected, client
 //            CPU, then RSS with them open; then they are disconnected
+//
+// With "mode":"events" it measures receiving events instead (the events section of the Go program):
+//   node bench/js/client.js '{"mode":"events","url":"http://127.0.0.1:1337","path":"/events",
+//     "warmup":{"n":2000,"size":16,"chunk":1,"event":"tick"},"events":{"n":20000,"size":16,"chunk":1,
+//     "event":"tick"},"timeoutMs":120000,"sio":"4","transports":["websocket"]}'
+//   One socket, one socket.on(event, h) handler that checks each event's data.i. It posts
+//   `warmup` to `path` and waits for its events and its answer (not measured), then does the same
+//   with `events`, measured: wall time from the request to the last event and the answer, client CPU.
 // The result is one line on stdout: "SAILSIO_BENCH_RESULT " followed by JSON. Errors go to stderr
 // and make the process exit with a non-zero status; it also exits by itself after timeoutMs.
 //
@@ -317,6 +325,68 @@ async function largeMain() {
   });
 }
 
-(params.mode === 'large' ? largeMain : main)().catch(function (err) {
+// receiveEvents asks the server for events (POST params.path with data w) and resolves once all
+// w.n events and the answer have arrived.
+function receiveEvents(s, state, w) {
+  return new Promise(function (resolve) {
+    var answered = false;
+    state.got = 0;
+    state.want = w.n;
+    state.resolve = function () {
+      if (answered && state.got >= state.want) {
+        state.resolve = null;
+        resolve();
+      }
+    };
+    s.post(params.path, w, function (body, jwr) {
+      check(jwr);
+      answered = true;
+      if (state.resolve) {
+        state.resolve();
+      }
+    });
+  });
+}
+
+async function eventsMain() {
+  var out = {
+    client: 'sails.io.js ' + versionOf('sails.io.js') + ' + socket.io-client ' + versionOf(sioPackage) +
+      (params.sio === '4' ? ' (options as a plain object)' : ''),
+    node: process.version
+  };
+  var s = await connect();
+  var state = {got: 0, want: 0, resolve: null};
+  s.on(params.events.event, function (data) {
+    if (!data || data.i !== state.got) {
+      errors++;
+      if (!firstError) {
+        firstError = 'event number ' + state.got + ' is ' + JSON.stringify(data).slice(0, 200);
+      }
+    }
+    state.got++;
+    if (state.resolve) {
+      state.resolve();
+    }
+  });
+  await receiveEvents(s, state, params.warmup);
+
+  var cpu0 = process.cpuUsage();
+  var t0 = now();
+  await receiveEvents(s, state, params.events);
+  out.wallUs = micros(t0, now());
+  out.cpuUs = cpuMicros(cpu0);
+  out.events = state.got;
+
+  s.disconnect();
+  out.errors = errors;
+  out.firstError = firstError;
+  clearTimeout(watchdog);
+  process.stdout.write(RESULT_PREFIX + JSON.stringify(out) + '\n', function () {
+    process.exit(0);
+  });
+}
+
+var modes = {large: largeMain, events: eventsMain};
+(modes[params.mode] || main)().catch(function (err) {
   fail(err && err.stack ? err.stack : String(err));
 });

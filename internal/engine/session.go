@@ -20,7 +20,9 @@ import (
 // Handler learns what happens on a session. Its methods are called on the session's reader
 // goroutine (Closed: on whichever goroutine saw the end), one at a time, in the order frames arrived.
 type Handler interface {
-	// Event is a server event: its name and first argument (`null` when none).
+	// Event is a server event: its name and first argument (`null` when none). The session reads
+	// nothing while Event runs; an Event that may run long calls Handoff (from any goroutine) to
+	// have another goroutine go on reading.
 	Event(name string, arg json.RawMessage)
 	// Closed reports, once, that the session ended by itself (not by Close), and why.
 	Closed(reason string, err error)
@@ -40,6 +42,9 @@ type Acker interface {
 const Headroom = 2 + 20
 
 const maxKeptReadBuffer = 64 << 10
+
+// handledMark is the size from which the reader records when it finished a frame (Session.handled).
+const handledMark = 16 << 10
 
 var jsonNull = json.RawMessage("null")
 
@@ -76,7 +81,24 @@ type Session struct {
 	wg      sync.WaitGroup
 	handled atomic.Int64 // unix nanoseconds when the reader last finished a frame
 	asm     wire.Assembler
+
+	reading atomic.Pointer[reader] // the current reader, which Handoff takes over from
 }
+
+// reader is the state of one reader goroutine (readLoop) that Handoff needs.
+type reader struct {
+	state    atomic.Int32 // readerReading, readerInEvent or readerHandedOff
+	lastName string       // the name of the last event, reused for the next of that name
+}
+
+const (
+	readerReading   = iota // reading, or handling a frame outside Handler.Event
+	readerInEvent          // in Handler.Event
+	readerHandedOff        // Handoff took the reading over while it was in Handler.Event
+)
+
+// errHandedOff ends a reader whose Handler.Event was handed off.
+var errHandedOff = errors.New("the reader was handed off")
 
 // Handshake reads the open packet on t and connects the main namespace: under EIO3 the server sends
 // `40` by itself and the client must not; under EIO4 the client sends `40` and gets
@@ -510,7 +532,13 @@ var idleWaitHook atomic.Pointer[func()]
 var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 func (s *Session) readLoop() {
-	defer s.wg.Done()
+	r := new(reader)
+	s.reading.Store(r) // the session's only reader from now on: the one Handoff looks at
+	defer func() {
+		if r.state.Load() != readerHandedOff { // Handoff counted a handed-off reader out of s.wg
+			s.wg.Done()
+		}
+	}()
 	// One buffer for every frame: what outlives a frame (bodies, event payloads, attachments) is
 	// copied out of it by the decoders.
 	buf := readBuffers.Get().(*bytes.Buffer)
@@ -539,14 +567,21 @@ func (s *Session) readLoop() {
 			s.end(reason, cause, true)
 			return
 		}
-		if err := s.handleFrame(binary, buf.Bytes()); err != nil {
-			s.end(ReasonParseError, err, true)
+		if err := s.handleFrame(r, binary, buf.Bytes()); err != nil {
+			if err != errHandedOff { // handed off: another reader reads on
+				s.end(ReasonParseError, err, true)
+			}
 			return
 		}
 		if s.isEnded() { // the frame ended the session: what the transport still buffers is not for us
 			return
 		}
-		s.handled.Store(time.Now().UnixNano())
+		if buf.Len() >= handledMark {
+			// A large frame may have taken a while to read and decode: it counts as a sign of life
+			// until now. A small one is handled at once after the bytes arrived (LastRead): not
+			// reading the clock for it spares every event and ack a system clock read.
+			s.handled.Store(time.Now().UnixNano())
+		}
 		if buf.Cap() > maxKeptReadBuffer {
 			buf = new(bytes.Buffer) // do not keep a large message's memory for the session's life
 		}
@@ -567,8 +602,29 @@ func classify(err error) (string, error) {
 	return ReasonTransportClose, err
 }
 
-// handleFrame handles one frame; an error means the frame breaks the protocol.
-func (s *Session) handleFrame(binary bool, frame []byte) error {
+// Handoff makes the reader goroutine that is in Handler.Event now stop being the session's reader:
+// a new reader goroutine goes on reading (unless the session has ended), and the goroutine in Event
+// is no longer one of the session's (Close and Wait do not wait for it). Once its Event returns, it
+// leaves the reader at once. It may be called from any goroutine, and reports whether a reader was
+// in Event to hand off.
+func (s *Session) Handoff() bool {
+	r := s.reading.Load()
+	if r == nil || !r.state.CompareAndSwap(readerInEvent, readerHandedOff) {
+		return false
+	}
+	s.mu.Lock()
+	if !s.ended {
+		s.wg.Add(1)
+		go s.readLoop()
+	}
+	s.mu.Unlock()
+	s.wg.Done() // the old reader's: it is in Event, not the session's any more
+	return true
+}
+
+// handleFrame handles one frame read by r; an error means the frame breaks the protocol, or
+// (errHandedOff) that r was handed off during Handler.Event.
+func (s *Session) handleFrame(r *reader, binary bool, frame []byte) error {
 	if binary {
 		att, err := wire.DecodeBinaryFrame(s.eio, frame)
 		if err != nil {
@@ -579,7 +635,7 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		if done {
-			return s.dispatchPacket(p)
+			return s.dispatchPacket(r, p)
 		}
 		return nil
 	}
@@ -589,7 +645,8 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 	}
 	switch typ {
 	case wire.EngineMessage:
-		p, err := wire.DecodePacketAckUnchecked(payload)
+		// An ACK's or EVENT's data is validated as it is parsed: by the Acker, by SplitEventFirst.
+		p, err := wire.DecodePacketUnchecked(payload)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
@@ -598,7 +655,7 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
 		if done {
-			return s.dispatchPacket(p)
+			return s.dispatchPacket(r, p)
 		}
 	case wire.EnginePing:
 		if s.eio == 4 {
@@ -610,21 +667,28 @@ func (s *Session) handleFrame(binary bool, frame []byte) error {
 	return nil
 }
 
-func (s *Session) dispatchPacket(p wire.Packet) error {
+func (s *Session) dispatchPacket(r *reader, p wire.Packet) error {
 	if p.Namespace != "/" {
+		if (p.Type == wire.Event || p.Type == wire.Ack) && !json.Valid(p.Data) {
+			return protocolError("a %v packet whose payload is not valid JSON: %q", p.Type, excerpt(p.Data))
+		}
 		return nil
 	}
 	switch p.Type {
 	case wire.Event, wire.BinaryEvent:
-		name, args, err := wire.SplitEvent(p.Data)
+		name, arg, err := wire.SplitEventFirstReuse(p.Data, r.lastName)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrProtocol, err)
 		}
-		arg := jsonNull
-		if len(args) > 0 {
-			arg = args[0]
+		if arg == nil {
+			arg = jsonNull
 		}
+		r.lastName = name
+		r.state.Store(readerInEvent)
 		s.h.Event(name, arg)
+		if !r.state.CompareAndSwap(readerInEvent, readerReading) {
+			return errHandedOff
+		}
 	case wire.Ack, wire.BinaryAck:
 		if wire.FirstByte(p.Data) != '[' {
 			return protocolError("an ack whose payload is not an array: %q", excerpt(p.Data))

@@ -589,3 +589,77 @@ func TestClose(t *testing.T) {
 		})
 	}
 }
+
+// blockingHandler is a testHandler whose Event blocks for the event "block" until release is closed.
+type blockingHandler struct {
+	*testHandler
+	blocked chan struct{} // receives when Event blocks
+	release chan struct{}
+	done    chan struct{} // closed when the blocked Event returned
+}
+
+func (h *blockingHandler) Event(name string, arg json.RawMessage) {
+	if name == "block" {
+		h.blocked <- struct{}{}
+		<-h.release
+		close(h.done)
+		return
+	}
+	h.testHandler.Event(name, arg)
+}
+
+// TestHandoff: while the reader is in Handler.Event, Handoff has a new reader go on (events and
+// acks keep coming), the blocked Event is no longer the session's (Close does not wait for it), and
+// once it returns its goroutine leaves. Without a reader in Event, Handoff does nothing.
+func TestHandoff(t *testing.T) {
+	for _, ended := range []bool{false, true} {
+		t.Run(fmt.Sprintf("session ended %v", ended), func(t *testing.T) {
+			s, f, th := startSession(t, 3, long, long, 0)
+			h := &blockingHandler{testHandler: th, blocked: make(chan struct{}, 1), release: make(chan struct{}), done: make(chan struct{})}
+			s.h = h // before any event: the reader reads s.h only once a frame arrived
+			if s.Handoff() {
+				t.Fatal("Handoff without a reader in Event reported true")
+			}
+			f.send(`42["block"]`)
+			recv(t, h.blocked, "the blocked Event")
+			if ended {
+				s.end(ReasonTransportClose, nil, false)
+			}
+			if !s.Handoff() {
+				t.Fatal("Handoff of a reader in Event reported false")
+			}
+			if s.Handoff() {
+				t.Fatal("a second Handoff of the same Event reported true")
+			}
+			if !ended {
+				acks := make(chan ackCall, 1)
+				id, err := s.Request(requestPayload(`["get",{}]`), &testAcker{acks: acks})
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.expect(t, fmt.Sprintf(`42%d["get",{}]`, id))
+				f.send(`42["after",1]`, fmt.Sprintf(`43%d[{"statusCode":200}]`, id))
+				if got := recv(t, h.events, "the event after the handoff"); got != "after 1" {
+					t.Fatalf("event %q", got)
+				}
+				if got := recv(t, acks, "the ack after the handoff"); got.data != `[{"statusCode":200}]` {
+					t.Fatalf("ack %q", got.data)
+				}
+			}
+			closed := make(chan struct{})
+			go func() {
+				s.Close(testkit.Short, nil)
+				close(closed)
+			}()
+			recv(t, closed, "Close while the handed-off Event blocks")
+			select {
+			case <-h.done:
+				t.Fatal("the Event returned before its release")
+			default:
+			}
+			close(h.release)
+			recv(t, h.done, "the handed-off Event's return")
+			testkit.WaitRunning(t, 0, testkit.Wait, "after the handed-off Event", testkit.Engine)
+		})
+	}
+}

@@ -44,6 +44,9 @@ const (
 	bigDefault    = 1024
 	bigMax        = 50e6
 	kickDelay     = 100 * time.Millisecond
+	eventsMax     = 1e6
+	eventsSizeDef = 16
+	eventsSizeMax = 1e6
 )
 
 // Versions is what GET /version answers on the mock: the keys of the real app's answer (the versions
@@ -227,6 +230,27 @@ func installRoutes(s *mockserver.Server, o Options) {
 		data, _ := paramAny(req, "data")
 		s.Blast(event, data)
 		res.JSON(map[string]bool{"blasted": true})
+	})
+
+	// POST /events {n, size, event, chunk}: n events {i, text} to the requesting socket, then the
+	// answer. The real action emits chunk events per turn of its event loop; the mock queues them
+	// all at once (chunk has no effect): the socket gets the same frames in the same order, the
+	// events before the answer.
+	s.Handle("POST /events", func(req *mockserver.Request, res *mockserver.Response) {
+		if !req.IsSocket {
+			notSocket(res)
+			return
+		}
+		n := numberParam(req, "n", 1, eventsMax)
+		text := strings.Repeat("x", numberParam(req, "size", eventsSizeDef, eventsSizeMax))
+		event := "tick"
+		if e, ok := paramAny(req, "event"); ok && jsTruthy(e) {
+			event = jsString(e)
+		}
+		for i := range n {
+			s.Emit(req.SocketID, event, Object{{"i", i}, {"text", text}})
+		}
+		res.JSON(map[string]int{"sent": n})
 	})
 
 	s.Handle("POST /kick", func(req *mockserver.Request, res *mockserver.Response) {

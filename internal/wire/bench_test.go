@@ -72,6 +72,28 @@ func BenchmarkDecodeEventFrame(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeEventFrameSession decodes a pushed event as the client's session does: the packet
+// without validating the event's data (DecodePacketUnchecked), then SplitEventFirst, which does.
+func BenchmarkDecodeEventFrameSession(b *testing.B) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchEventFrame)))
+	for b.Loop() {
+		_, payload, err := DecodeEngine(benchEventFrame)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := DecodePacketUnchecked(payload)
+		if err != nil || p.Type != Event {
+			b.Fatal(p, err)
+		}
+		name, arg, err := SplitEventFirst(p.Data)
+		if err != nil || name != "chat" {
+			b.Fatal(name, err)
+		}
+		sinkPacket, sinkBytes = p, arg
+	}
+}
+
 // BenchmarkEncodeRequestFrame builds a request frame (420["post",{...}]) into reused buffers, as the
 // client's send path does.
 func BenchmarkEncodeRequestFrame(b *testing.B) {

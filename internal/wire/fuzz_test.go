@@ -461,3 +461,84 @@ func FuzzSplitSimpleEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidValue checks ValidValue against json.Valid: a value followed by nothing but space is
+// valid exactly when json.Valid says so.
+func FuzzValidValue(f *testing.F) {
+	for _, d := range seedData(f) {
+		f.Add(d)
+	}
+	for _, s := range []string{
+		``, ` `, `0`, `-0`, `01`, `-`, `1.`, `1.5e`, `1e+5`, `1E-05`, `.5`, `+1`, `tru`, `true`, `nul`, `falsey`,
+		`""`, `"\u00e9\ud83d"`, `"\u12"`, `"\x"`, "\"a\x01\"", "\"\xff\"", `"\/\b\f\n\r\t"`,
+		`[]`, `[ ]`, `[1,]`, `[,1]`, `[1 2]`, `{}`, `{ }`, `{"a":1,}`, `{"a" : [ {} , [] ] }`, `{1:2}`, `{"a"}`,
+		`{"a":}`, `[[[[]]]]`, `[[[]]`, `[]]`, ` {"i":123,"text":"xxx"} `, "[\n1\t,\r2 ]",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
+		start := SkipSpace(data, 0)
+		end := ValidValue(data, start)
+		got := end >= 0 && SkipSpace(data, end) == len(data)
+		if want := json.Valid(data); got != want {
+			t.Fatalf("ValidValue(%q) = %d (valid %v), json.Valid = %v", data, end, got, want)
+		}
+		if end >= 0 && (end <= start || !json.Valid(data[start:end])) {
+			t.Fatalf("ValidValue(%q) = %d: %q is not a valid value", data, end, data[start:max(start, end)])
+		}
+	})
+}
+
+// FuzzDecodePacketUnchecked: DecodePacketUnchecked decodes what DecodePacket decodes, the same way;
+// it accepts more only for an ACK's or an EVENT's data that is not JSON, and SplitEventFirst (which
+// the session calls next) refuses such an EVENT.
+func FuzzDecodePacketUnchecked(f *testing.F) {
+	for _, p := range seedPayloads(f, EngineMessage) {
+		f.Add(p)
+	}
+	for _, s := range []string{`2["a",{]`, `2["a"`, `3[}`, `21["a",tru]`, `2/x,["a",1]`, `51-["a",{]`, `2{}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
+		want, werr := DecodePacket(data)
+		got, err := DecodePacketUnchecked(data)
+		switch {
+		case werr == nil:
+			if err != nil || !cmp.Equal(got, want) {
+				t.Fatalf("DecodePacketUnchecked(%q) = %+v, %v; DecodePacket: %+v", data, got, err, want)
+			}
+		case err == nil:
+			if (got.Type != Ack && got.Type != Event) || json.Valid(got.Data) {
+				t.Fatalf("DecodePacketUnchecked(%q) = %+v; DecodePacket: %v", data, got, werr)
+			}
+			if got.Type == Event {
+				if _, _, err := SplitEventFirst(got.Data); err == nil {
+					t.Fatalf("SplitEventFirst accepted the invalid data of %q", data)
+				} else {
+					requireMalformed(t, "SplitEventFirst", got.Data, err)
+				}
+			}
+		default:
+			requireMalformed(t, "DecodePacketUnchecked", data, err)
+		}
+		if err == nil && got.Type == Event {
+			name, arg, err := SplitEventFirst(got.Data)
+			wname, wargs, werr := SplitEvent(got.Data)
+			if (err == nil) != (werr == nil) || name != wname || (len(wargs) > 0) != (arg != nil) || len(wargs) > 0 && !bytes.Equal(arg, wargs[0]) {
+				t.Fatalf("SplitEventFirst(%q) = %q %q %v; SplitEvent: %q %q %v", got.Data, name, arg, err, wname, wargs, werr)
+			}
+			for _, prev := range []string{"", name, "other"} {
+				rname, rarg, rerr := SplitEventFirstReuse(got.Data, prev)
+				if rname != name || !bytes.Equal(rarg, arg) || (rerr == nil) != (err == nil) {
+					t.Fatalf("SplitEventFirstReuse(%q, %q) = %q %q %v; SplitEventFirst: %q %q %v", got.Data, prev, rname, rarg, rerr, name, arg, err)
+				}
+			}
+		}
+	})
+}

@@ -769,3 +769,33 @@ func TestDecodePacketAckUnchecked(t *testing.T) {
 		}
 	}
 }
+
+// TestValidValueNesting: ValidValue allows encoding/json's nesting limit and no more.
+func TestValidValueNesting(t *testing.T) {
+	for _, depth := range []int{1, 64, 65, maxNesting, maxNesting + 1} {
+		for _, open := range []string{"[", `{"k":`} {
+			close := "]"
+			if open != "[" {
+				close = "}"
+			}
+			s := []byte(strings.Repeat(open, depth) + "1" + strings.Repeat(close, depth))
+			end := ValidValue(s, 0)
+			if got, want := end == len(s), json.Valid(s); got != want || want != (depth <= maxNesting) {
+				t.Errorf("depth %d of %q: ValidValue %d (valid %v), json.Valid %v", depth, open, end, got, want)
+			}
+		}
+	}
+}
+
+// TestSplitEventFirstReuse: an event named as the previous one costs one allocation, its argument.
+func TestSplitEventFirstReuse(t *testing.T) {
+	data := []byte(`["tick",{"i":1}]`)
+	prev := "tick"
+	var name string
+	if n := testing.AllocsPerRun(100, func() { name, _, _ = SplitEventFirstReuse(data, prev) }); n != 1 || name != "tick" {
+		t.Errorf("%v allocations, name %q; want 1 and tick", n, name)
+	}
+	if n := testing.AllocsPerRun(100, func() { name, _, _ = SplitEventFirstReuse(data, "tock") }); n != 2 || name != "tick" {
+		t.Errorf("another name: %v allocations, name %q; want 2 and tick", n, name)
+	}
+}

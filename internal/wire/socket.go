@@ -61,14 +61,28 @@ type Packet struct {
 }
 
 // DecodePacket parses a Socket.IO packet (the payload of an Engine.IO message packet).
-func DecodePacket(s []byte) (Packet, error) { return decodePacket(s, true) }
+func DecodePacket(s []byte) (Packet, error) { return decodePacket(s, checkAll) }
 
 // DecodePacketAckUnchecked is DecodePacket without the JSON validation of an ACK's data (BINARY_ACK
 // data is still checked): for a caller that parses the ack at once with a decoder that refuses
 // invalid JSON, so that the payload is not scanned twice. Everything else is checked.
-func DecodePacketAckUnchecked(s []byte) (Packet, error) { return decodePacket(s, false) }
+func DecodePacketAckUnchecked(s []byte) (Packet, error) { return decodePacket(s, checkNotAck) }
 
-func decodePacket(s []byte, checkAck bool) (Packet, error) {
+// DecodePacketUnchecked is DecodePacket without the JSON validation of the data of an ACK or an
+// EVENT (that of BINARY_ACK and BINARY_EVENT is still checked), for a caller that validates them as
+// it parses them: an EVENT's with SplitEvent or SplitEventFirst, an ACK's with its own decoder, so
+// that the payload is not scanned twice. Everything else is checked, the shape of the data (an
+// array) included.
+func DecodePacketUnchecked(s []byte) (Packet, error) { return decodePacket(s, checkNeither) }
+
+// What decodePacket validates as JSON.
+const (
+	checkAll     = iota // every payload
+	checkNotAck         // every payload but an ACK's
+	checkNeither        // neither an ACK's nor an EVENT's
+)
+
+func decodePacket(s []byte, check int) (Packet, error) {
 	p := Packet{Namespace: "/", ID: NoID}
 	if len(s) == 0 {
 		return p, fmt.Errorf("%w: empty socket.io packet", ErrMalformed)
@@ -117,7 +131,7 @@ func decodePacket(s []byte, checkAck bool) (Packet, error) {
 	if i < len(s) {
 		p.Data = s[i:]
 	}
-	if err := checkPayload(p, checkAck); err != nil {
+	if err := checkPayload(p, check); err != nil {
 		return p, err
 	}
 	return p, nil
@@ -135,7 +149,7 @@ func FirstByte(b []byte) byte {
 	return 0
 }
 
-func checkPayload(p Packet, checkAck bool) error {
+func checkPayload(p Packet, check int) error {
 	c := FirstByte(p.Data)
 	switch p.Type {
 	case Connect:
@@ -162,7 +176,8 @@ func checkPayload(p Packet, checkAck bool) error {
 			return fmt.Errorf("%w: %v payload must be an array", ErrMalformed, p.Type)
 		}
 	}
-	if p.Data != nil && (checkAck || p.Type != Ack) && !json.Valid(p.Data) {
+	skip := p.Type == Ack && check != checkAll || p.Type == Event && check == checkNeither
+	if p.Data != nil && !skip && !json.Valid(p.Data) {
 		return fmt.Errorf("%w: %v payload is not valid JSON", ErrMalformed, p.Type)
 	}
 	return nil
@@ -223,11 +238,38 @@ func appendJSONString(dst []byte, s string) []byte {
 }
 
 // SplitEvent splits an EVENT payload into its event name and arguments. The arguments are copies:
-// they do not alias data.
+// they do not alias data. It validates data: invalid JSON is an error.
 func SplitEvent(data []byte) (string, []json.RawMessage, error) {
 	if name, arg, ok := splitSimpleEvent(data); ok {
 		return name, []json.RawMessage{arg}, nil
 	}
+	return splitEvent(data)
+}
+
+// SplitEventFirst is SplitEvent for a caller that wants the first argument only: arg is nil when the
+// event has none. It validates the whole of data.
+func SplitEventFirst(data []byte) (name string, arg json.RawMessage, err error) {
+	return SplitEventFirstReuse(data, "")
+}
+
+// SplitEventFirstReuse is SplitEventFirst returning prev itself, rather than a new string, when the
+// event's name is prev: a reader that passes the name of its last event allocates no name for a
+// run of events of one name.
+func SplitEventFirstReuse(data []byte, prev string) (name string, arg json.RawMessage, err error) {
+	if name, arg, ok := splitSimpleEventBytes(data); ok {
+		if string(name) == prev {
+			return prev, arg, nil
+		}
+		return string(name), arg, nil
+	}
+	name, args, err := splitEvent(data)
+	if err != nil || len(args) == 0 {
+		return name, nil, err
+	}
+	return name, args[0], nil
+}
+
+func splitEvent(data []byte) (string, []json.RawMessage, error) {
 	var arr []json.RawMessage
 	if err := json.Unmarshal(data, &arr); err != nil {
 		return "", nil, fmt.Errorf("%w: event payload: %v", ErrMalformed, err)
@@ -258,28 +300,37 @@ func SplitAck(data []byte) ([]json.RawMessage, error) {
 func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
 
 // splitSimpleEvent is SplitEvent's fast path for the usual `["name",<value>]` with a plain ASCII
-// name: one validation pass and one copy, no reflection. ok is false for any other shape.
+// name: one validating pass (ValidValue) and one copy, no reflection. ok is false for any other
+// shape, and for invalid JSON (which the slow path then reports).
 func splitSimpleEvent(data []byte) (string, json.RawMessage, bool) {
+	name, arg, ok := splitSimpleEventBytes(data)
+	return string(name), arg, ok
+}
+
+// splitSimpleEventBytes is splitSimpleEvent with the name as bytes of data.
+func splitSimpleEventBytes(data []byte) ([]byte, json.RawMessage, bool) {
 	i := SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '[' {
-		return "", nil, false
+		return nil, nil, false
 	}
 	name, i, ok := SimpleString(data, SkipSpace(data, i+1))
 	if !ok {
-		return "", nil, false
+		return nil, nil, false
 	}
 	i = SkipSpace(data, i)
 	if i >= len(data) || data[i] != ',' {
-		return "", nil, false
+		return nil, nil, false
 	}
 	start := SkipSpace(data, i+1)
-	end := SkipValue(data, start)
-	if end < 0 || end == start {
-		return "", nil, false
+	end := ValidValue(data, start)
+	if end < 0 {
+		return nil, nil, false
 	}
 	i = SkipSpace(data, end)
-	if i >= len(data) || data[i] != ']' || SkipSpace(data, i+1) != len(data) || !json.Valid(data[start:end]) {
-		return "", nil, false
+	if i >= len(data) || data[i] != ']' || SkipSpace(data, i+1) != len(data) {
+		return nil, nil, false
 	}
-	return string(name), append(json.RawMessage(nil), data[start:end]...), true
+	arg := make(json.RawMessage, end-start)
+	copy(arg, data[start:end])
+	return name, arg, true
 }

@@ -13,6 +13,7 @@ module.exports.routes = {
   'POST /rooms/:room/leave': 'HarnessController.leave',
   'POST /rooms/:room/say': 'HarnessController.say',
   'POST /blast': 'HarnessController.blast',
+  'POST /events': 'HarnessController.events',
   'POST /kick': 'HarnessController.kick',
   'GET /redirect': 'HarnessController.redirect',
   'GET /version': 'HarnessController.version',

@@ -10,6 +10,10 @@ var SLOW_MAX_MS = 10000;
 var BIG_DEFAULT = 1024;
 var BIG_MAX = 50e6;
 var KICK_DELAY_MS = 100;
+var EVENTS_MAX = 1e6;
+var EVENTS_SIZE_DEFAULT = 16;
+var EVENTS_SIZE_MAX = 1e6;
+var EVENTS_CHUNK_DEFAULT = 1;
 
 // POST /seq records, per key, the order in which requests reach their action.
 var sequences = {};
@@ -138,6 +142,32 @@ module.exports = {
   blast: function (req, res) {
     req._sails.sockets.blast(req.param('event') || 'news', req.param('data'));
     return res.json({blasted: true});
+  },
+
+  // POST /events {n, size, event, chunk}: sends n events (default 1, at most 1e6) named event
+  // (default "tick") to the requesting socket, each {i, text}: i from 0 to n-1 and text a string of
+  // size 'x' characters (default 16, at most 1e6). The events go out chunk at a time (default 1):
+  // chunk in one turn of the event loop, then the next chunk on the next turn (setImmediate), as a
+  // server that emits what happens as it happens. Answers {sent: n} once the last one is emitted.
+  events: function (req, res) {
+    if (!req.isSocket) { return notSocket(res); }
+    var n = numberParam(req, 'n', 1, EVENTS_MAX);
+    var text = 'x'.repeat(numberParam(req, 'size', EVENTS_SIZE_DEFAULT, EVENTS_SIZE_MAX));
+    var chunk = Math.max(1, numberParam(req, 'chunk', EVENTS_CHUNK_DEFAULT, EVENTS_MAX));
+    var event = String(req.param('event') || 'tick');
+    var room = req._sails.sockets.getId(req);
+    var i = 0;
+    function next() {
+      var end = Math.min(n, i + chunk);
+      for (; i < end; i++) {
+        req._sails.sockets.broadcast(room, event, {i: i, text: text});
+      }
+      if (i < n) {
+        return setImmediate(next);
+      }
+      return res.json({sent: n});
+    }
+    next();
   },
 
   // POST /kick: responds, then the server disconnects the requesting socket.
