@@ -58,3 +58,49 @@ func TestEventHandlerBlockingKeepsReading(t *testing.T) {
 		})
 	}
 }
+
+// TestRequestCallbackBlockingKeepsReading: a request callback runs on the session's reader too when
+// no other callback runs or waits (one request at a time in the callback form then costs no
+// hand-off); one that blocks — here on a Do of its own, whose answer the connection must still read —
+// gets the reading handed over, and the callbacks that follow keep their order.
+func TestRequestCallbackBlockingKeepsReading(t *testing.T) {
+	for _, tr := range []sailsio.Transport{sailsio.TransportWebSocket, sailsio.TransportPolling} {
+		t.Run(tr.String(), func(t *testing.T) {
+			srv := mockserver.NewT(t, mockserver.WithTransports(sailsio.TransportPolling, sailsio.TransportWebSocket))
+			srv.Handle("GET /n/:n", func(req *mockserver.Request, res *mockserver.Response) { res.Send(req.Param("n")) })
+			s, err := sailsio.Connect(testCtx(t), srv.URL(), sailsio.WithReconnection(false), sailsio.WithTransports(tr))
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan []string, 1)
+			var got []string // on the callback goroutine only
+			var next sailsio.Callback
+			i := 0
+			next = func(body json.RawMessage, jwr *sailsio.JWRes) {
+				got = append(got, string(body))
+				if i == 2 { // a callback that blocks on a request of its own
+					inner, err := s.GetContext(testCtx(t), "/n/inner", nil)
+					if err != nil {
+						t.Errorf("Do inside a request callback: %v", err)
+					} else {
+						got = append(got, string(inner.Body))
+					}
+				}
+				if i++; i == 5 {
+					done <- got
+					return
+				}
+				s.Get("/n/"+strconv.Itoa(i), nil, next)
+			}
+			s.Get("/n/0", nil, next)
+			want := []string{`"0"`, `"1"`, `"2"`, `"inner"`, `"3"`, `"4"`}
+			if g := await(t, done, "the callbacks"); !slices.Equal(g, want) {
+				t.Errorf("callbacks %v, want %v", g, want)
+			}
+			if err := s.Shutdown(testCtx(t)); err != nil {
+				t.Fatal(err)
+			}
+			testkit.Gone(t, "after Shutdown")
+		})
+	}
+}

@@ -407,6 +407,7 @@ func (s *SailsSocket) send(sess session, r *request) { s.sendVia(sess, r, false)
 // sendVia is send; with now set, the caller offers to write the frame itself, and must call
 // sess.writeNow once s.mu is released when it reports true.
 func (s *SailsSocket) sendVia(sess session, r *request, now bool) (mine bool) {
+	r.via = sess // before the session can ack it
 	id, mine, err := sess.send(r.frame(), r, now)
 	r.release()
 	switch {

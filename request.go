@@ -166,8 +166,11 @@ type request struct {
 	// payload is frameHeadroom free bytes, then the Socket.IO EVENT data: ["verb",{...}]; nil once
 	// sent or ended. Guarded by s.mu once the request is submitted.
 	payload []byte
-	slot    slot       // Life's bookkeeping
-	trace   *SendTrace // WithSendTrace (hooks.go); nil without
+	slot    slot // Life's bookkeeping
+	// via is the session the request was last handed to, set before it was: the one whose reader
+	// calls Ack (which reads it after the session's own lock, so without a race).
+	via   session
+	trace *SendTrace // WithSendTrace (hooks.go); nil without
 }
 
 // slot is what Life (life.go, queue.go) keeps of a request, guarded by the socket's mu.
@@ -297,20 +300,27 @@ func (r *request) stopTimer() {
 // that is not JSON breaks the protocol: the request fails as the connection it ends.
 func (r *request) Ack(data []byte) error {
 	if jwr, ok := fastAck(data); ok {
-		r.complete(jwr, nil)
+		r.completeOn(jwr, nil, r.via)
 		return nil
 	}
 	if !json.Valid(data) {
 		r.complete(nil, disconnectedError(errorf(ErrProtocol, "an ack whose payload is not valid JSON")))
 		return errors.New("an ack whose payload is not valid JSON") // the session wraps it in ErrProtocol
 	}
-	r.complete(decodeAck(data))
+	jwr, err := decodeAck(data)
+	r.completeOn(jwr, err, r.via)
 	return nil
 }
 
 // complete delivers the outcome exactly once. It reports whether this call was the one that did.
 // The caller has already removed r from the queue or the pending map, or calls abort instead.
-func (r *request) complete(jwr *JWRes, err error) bool {
+func (r *request) complete(jwr *JWRes, err error) bool { return r.completeOn(jwr, err, nil) }
+
+// completeOn is complete; reader is the session whose reader calls it (Ack), or nil. On that
+// reader, a callback with no other callback running or waiting runs at once (dispatcher.runInline):
+// one request at a time in the callback form then costs no goroutine hand-off, since the callback's
+// next request is written by the same goroutine too.
+func (r *request) completeOn(jwr *JWRes, err error, reader session) bool {
 	if !r.done.CompareAndSwap(false, true) {
 		return false
 	}
@@ -327,7 +337,10 @@ func (r *request) complete(jwr *JWRes, err error) bool {
 			jwr = failedResponse(err)
 		}
 		cb, s := r.cb, r.s
-		s.disp.post(func() { s.call(func() { cb(jwr.Body, jwr) }) })
+		j := job{f: func() { s.call(func() { cb(jwr.Body, jwr) }) }}
+		if h, ok := reader.(handoffer); !ok || !s.disp.runInline(&j, h) {
+			s.disp.postJob(j)
+		}
 	}
 	return true
 }

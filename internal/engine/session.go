@@ -31,7 +31,8 @@ type Handler interface {
 // Acker is a request waiting for its ack. Ack receives the ack's payload, a JSON array whose
 // validity the Acker checks as it decodes it (the session does not scan it first); an error means
 // the payload is not JSON: the session then ends with a parse error. The Acker has completed its
-// request either way. Fail tells it that no ack will come (FailPending).
+// request either way. Fail tells it that no ack will come (FailPending). Ack runs on the reader, as
+// Handler.Event does, and may run long as it may: Handoff applies to it too.
 type Acker interface {
 	Ack(data []byte) error
 	Fail(err error)
@@ -93,7 +94,7 @@ type reader struct {
 
 const (
 	readerReading   = iota // reading, or handling a frame outside Handler.Event
-	readerInEvent          // in Handler.Event
+	readerInEvent          // in Handler.Event or Acker.Ack
 	readerHandedOff        // Handoff took the reading over while it was in Handler.Event
 )
 
@@ -602,7 +603,8 @@ func classify(err error) (string, error) {
 	return ReasonTransportClose, err
 }
 
-// Handoff makes the reader goroutine that is in Handler.Event now stop being the session's reader:
+// Handoff makes the reader goroutine that is in Handler.Event (or Acker.Ack) now stop being the
+// session's reader:
 // a new reader goroutine goes on reading (unless the session has ended), and the goroutine in Event
 // is no longer one of the session's (Close and Wait do not wait for it). Once its Event returns, it
 // leaves the reader at once. It may be called from any goroutine, and reports whether a reader was
@@ -698,7 +700,17 @@ func (s *Session) dispatchPacket(r *reader, p wire.Packet) error {
 		delete(s.pending, p.ID)
 		s.mu.Unlock()
 		if a != nil {
-			if err := a.Ack(p.Data); err != nil {
+			// The Acker may run a callback on this goroutine (as Handler.Event may): Handoff can
+			// take the reading over meanwhile.
+			r.state.Store(readerInEvent)
+			err := a.Ack(p.Data)
+			if !r.state.CompareAndSwap(readerInEvent, readerReading) {
+				if err != nil { // not JSON: the new reader is reading, so end the session here
+					s.end(ReasonParseError, fmt.Errorf("%w: %w", ErrProtocol, err), true)
+				}
+				return errHandedOff
+			}
+			if err != nil {
 				return fmt.Errorf("%w: %w", ErrProtocol, err)
 			}
 		} else if p.Type == wire.Ack && !json.Valid(p.Data) {
