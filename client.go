@@ -17,8 +17,9 @@ import (
 // SailsSocket is a Sails socket: the Go counterpart of sails.io.js' io.socket. It is safe for
 // concurrent use by many goroutines.
 //
-// An idle socket's memory is mostly this struct: it is 880 bytes, which with the allocator's 8-byte
-// header fits the 896-byte size class; 9 more bytes make it 1,024.
+// An idle socket's memory is mostly this struct: it is 888 bytes at most, so that with the
+// allocator's 8-byte header it fits the 896-byte size class; a byte more makes it 1,024
+// (TestSailsSocketSizeClass).
 type SailsSocket struct {
 	opts    options
 	url     handshakeURL // the handshake URLs are built from it (buildURLs, httpURL)
@@ -26,11 +27,6 @@ type SailsSocket struct {
 	disp    dispatcher
 	headers atomic.Pointer[globalHeaders]
 	backOff backoff.BackOff // used by the life owner only (life.go)
-	// keepBackOff: the last connection was lost because the server did not know its session
-	// (ErrSessionUnknown): the next reconnection loop goes on with the delays where the last one
-	// stopped instead of starting over, so that a load balancer without sticky sessions (every
-	// connection lost at once) meets a growing delay. Guarded by mu.
-	keepBackOff bool
 
 	// Life (life.go): the live session, the queue, the replays and the owner's commands.
 	dialSession func(ctx, parent context.Context) (session, error) // s.dial; a fake in tests
@@ -44,8 +40,8 @@ type SailsSocket struct {
 	life        lifeQueue
 
 	pollOnce   sync.Once
-	pollClient *http.Client // polling's keep-alive client, one per socket
 	upgraded   atomic.Bool  // an upgrade succeeded (WithRememberUpgrade)
+	pollClient *http.Client // polling's keep-alive client, one per socket
 
 	lmu          sync.Mutex
 	listeners    map[string][]*listener

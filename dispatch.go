@@ -27,25 +27,27 @@ import (
 type dispatcher struct {
 	track *tracker        // counts the goroutine among the socket's
 	done  <-chan struct{} // closed when the socket is closed for good: no more lingering
-	// linger replaces lingerFor when it is not zero (tests).
-	linger time.Duration
 
-	mu        sync.Mutex
-	queue     jobQueue
-	spare     *jobBlock     // an empty block kept for the queue while the goroutine lives
-	running   bool          // a goroutine exists: it runs the queue, or lingers
-	working   bool          // callbacks run or wait to run
-	lingering bool          // the goroutine waits for work on wake
-	wake      chan struct{} // wakes the lingering goroutine (buffered, 1)
-	idleCh    chan struct{} // closed when the work is done; made on demand
+	mu      sync.Mutex
+	queue   jobQueue
+	spare   *jobBlock     // an empty block kept for the queue while the goroutine lives
+	wake    chan struct{} // wakes the lingering goroutine (buffered, 1)
+	idleCh  chan struct{} // closed when the work is done; made on demand
+	handoff handoffer     // the reader's session, while inline
 
-	inline     bool        // a session's reader runs the callbacks (runInline)
-	handoff    handoffer   // that reader's session, while inline
-	handedOff  bool        // the watchdog handed the reading over: that goroutine is the socket's now
-	inlineRuns uint64      // inline runs begun so far
-	watchRuns  uint64      // inlineRuns when the watchdog last looked (or was armed)
-	watching   bool        // the watchdog's timer is armed
 	watchdog   *time.Timer // runs overdue every inlineFor while inline runs happen
+	inlineRuns uint32      // inline runs begun so far (wrapping; only compared for equality)
+	watchRuns  uint32      // inlineRuns when the watchdog last looked (or was armed)
+	// lingerMs replaces lingerFor, in milliseconds, when it is not zero (tests).
+	lingerMs int32
+
+	// The flags together: a SailsSocket, which holds the dispatcher, stays in its size class.
+	running   bool // a goroutine exists: it runs the queue, or lingers
+	working   bool // callbacks run or wait to run
+	lingering bool // the goroutine waits for work on wake
+	inline    bool // a session's reader runs the callbacks (runInline)
+	handedOff bool // the watchdog handed the reading over: that goroutine is the socket's now
+	watching  bool // the watchdog's timer is armed
 }
 
 // inlineFor is the watchdog's period: callbacks that run on a session's reader for that long to
@@ -282,8 +284,8 @@ func (d *dispatcher) waitForWork(linger **time.Timer) bool {
 		}
 		d.lingering = true
 		wait := lingerFor
-		if d.linger != 0 {
-			wait = d.linger
+		if d.lingerMs != 0 {
+			wait = time.Duration(d.lingerMs) * time.Millisecond
 		}
 		d.mu.Unlock()
 		if *linger == nil {

@@ -32,7 +32,7 @@ func TestPanicIsLoggedByDefault(t *testing.T) {
 // channel, lingering for linger.
 func newTestDispatcher(linger time.Duration) (*dispatcher, chan struct{}) {
 	done := make(chan struct{})
-	return &dispatcher{track: &tracker{}, done: done, linger: linger}, done
+	return &dispatcher{track: &tracker{}, done: done, lingerMs: int32(linger / time.Millisecond)}, done
 }
 
 // TestDispatcherLingers: after its work, the callback goroutine waits for more (it is idle, not

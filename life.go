@@ -91,13 +91,18 @@ type command struct {
 // lifeQueue is the owner's work, guarded by s.mu.
 type lifeQueue struct {
 	cmds    []command
-	running bool               // an owner goroutine runs
 	done    chan struct{}      // closed when that goroutine ends
 	preempt context.CancelFunc // cancels what the owner waits for (dial, delay, closing grace, user code)
-	inLoop  bool               // the owner runs the reconnection loop (Reconnect preempts it)
-	inUser  bool               // the owner waits for user code (a BackOff policy): any command preempts it
 	// userDone is closed when the last call of user code made by the owner returns. Owner only.
 	userDone chan struct{}
+	running  bool // an owner goroutine runs
+	inLoop   bool // the owner runs the reconnection loop (Reconnect preempts it)
+	inUser   bool // the owner waits for user code (a BackOff policy): any command preempts it
+	// keepBackOff: the last connection was lost because the server did not know its session
+	// (ErrSessionUnknown): the next reconnection loop goes on with the delays where the last one
+	// stopped instead of starting over, so that a load balancer without sticky sessions (every
+	// connection lost at once) meets a growing delay.
+	keepBackOff bool
 }
 
 // post queues a command and makes sure an owner runs. Caller holds s.mu; the state is not Closed.
@@ -462,7 +467,7 @@ func (s *SailsSocket) lost(sess session, reason string, cause error) {
 		return
 	}
 	s.detach(reason, cause, disconnectedError(cause))
-	s.keepBackOff = errors.Is(cause, ErrSessionUnknown)
+	s.life.keepBackOff = errors.Is(cause, ErrSessionUnknown)
 	if s.opts.reconnection && reason != ReasonServerDisconnect {
 		s.state = StateReconnecting
 		s.post(command{kind: cmdLoop})

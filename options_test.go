@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -145,5 +146,14 @@ func TestNewRequestPayload(t *testing.T) {
 		if _, err := s.newRequest(bad); !errors.Is(err, ErrInvalidRequest) {
 			t.Errorf("newRequest(%+v) = %v, want ErrInvalidRequest", bad, err)
 		}
+	}
+}
+
+// TestSailsSocketSizeClass: an idle socket's memory is mostly its SailsSocket; with the allocator's
+// 8-byte header (objects over 512 bytes that hold pointers) it must fit the 896-byte size class, or
+// every socket costs 128 bytes more (the idle-memory budget of issue 19).
+func TestSailsSocketSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(SailsSocket{}); size+8 > 896 {
+		t.Errorf("SailsSocket is %d bytes: with its 8-byte header it no longer fits the 896-byte size class (group small fields, or move rarely used ones out)", size)
 	}
 }

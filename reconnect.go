@@ -101,8 +101,8 @@ func (s *SailsSocket) reconnectBackOff() (backoff.BackOff, bool) {
 		}
 	}
 	s.mu.Lock()
-	keep := s.keepBackOff && !fresh
-	s.keepBackOff = false
+	keep := s.life.keepBackOff && !fresh
+	s.life.keepBackOff = false
 	s.mu.Unlock()
 	if !keep && !s.policyCall(ctx, s.backOff.Reset) {
 		return nil, false
