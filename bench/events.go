@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -181,28 +180,11 @@ func eventsSection(ctx context.Context, cfg *config, tr string) error {
 	if err != nil {
 		return err
 	}
-	var opts []realsails.Option
-	if tr == "polling" {
-		opts = append(opts, realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket"))
-	}
-	srv, err := realsails.Launch(ctx, cfg.hook, opts...)
-	if err != nil {
-		if errors.Is(err, realsails.ErrNotInstalled) {
-			err = fmt.Errorf("%w\n(`npm ci --prefix bench` installs the JS clients and both Sails test servers)", err)
-		}
+	srv, v, err := liftServer(ctx, cfg.hook, tr, "events")
+	if err != nil || srv == nil {
 		return err
 	}
 	defer srv.Stop()
-	v, err := srv.Versions(ctx)
-	if err != nil {
-		return err
-	}
-	if tr == "polling" {
-		if err := acceptsPolling(ctx, srv.URL); err != nil {
-			fmt.Printf("\nnote: no events section over polling: %v\n", err)
-			return nil
-		}
-	}
 	w := cfg.events
 	// A freshly lifted server is cold: warm it up with a shortened unmeasured run of every client.
 	warm := w

@@ -175,29 +175,11 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 	if err != nil {
 		return err
 	}
-	var opts []realsails.Option
-	if tr == "polling" {
-		// The test app allows WebSocket only unless told otherwise (see the README's caveats).
-		opts = append(opts, realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket"))
-	}
-	srv, err := realsails.Launch(ctx, cfg.hook, opts...)
-	if err != nil {
-		if errors.Is(err, realsails.ErrNotInstalled) {
-			err = fmt.Errorf("%w\n(`npm ci --prefix bench` installs the JS clients and both Sails test servers)", err)
-		}
+	srv, v, err := liftServer(ctx, cfg.hook, tr, "side-by-side")
+	if err != nil || srv == nil {
 		return err
 	}
 	defer srv.Stop()
-	v, err := srv.Versions(ctx)
-	if err != nil {
-		return err
-	}
-	if tr == "polling" {
-		if err := acceptsPolling(ctx, srv.URL); err != nil {
-			fmt.Printf("\nnote: no side-by-side section over polling: %v\n", err)
-			return nil
-		}
-	}
 	fr, err := captureRequest(ctx, cfg.work.path)
 	if err != nil {
 		return err
@@ -258,6 +240,36 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 	}
 	printSideTable(os.Stdout, cfg, cols, results)
 	return nil
+}
+
+// liftServer lifts the real Sails test app on hook for a section over transport tr (the app allows
+// WebSocket only unless told otherwise: see the README's caveats) and returns it with its versions.
+// When the server does not accept polling, it says so, stops the server and returns a nil server.
+func liftServer(ctx context.Context, hook, tr, section string) (*realsails.Server, realsails.Versions, error) {
+	var opts []realsails.Option
+	if tr == "polling" {
+		opts = append(opts, realsails.WithEnv("SAILSIO_TRANSPORTS", "polling,websocket"))
+	}
+	srv, err := realsails.Launch(ctx, hook, opts...)
+	if err != nil {
+		if errors.Is(err, realsails.ErrNotInstalled) {
+			err = fmt.Errorf("%w\n(`npm ci --prefix bench` installs the JS clients and both Sails test servers)", err)
+		}
+		return nil, realsails.Versions{}, err
+	}
+	v, err := srv.Versions(ctx)
+	if err == nil && tr == "polling" {
+		if perr := acceptsPolling(ctx, srv.URL); perr != nil {
+			fmt.Printf("\nnote: no %s section over polling: %v\n", section, perr)
+			srv.Stop()
+			return nil, v, nil
+		}
+	}
+	if err != nil {
+		srv.Stop()
+		return nil, v, err
+	}
+	return srv, v, nil
 }
 
 // acceptsPolling opens an Engine.IO v3 long-polling session on the server (the handshake request
