@@ -161,17 +161,9 @@ func eventsClientByKey(k string) *eventsClient {
 // eventsSection runs the events section over transport tr: the real Sails server, an unmeasured
 // run of every client, then cfg.rounds measured rounds (the order rotating), and the table.
 func eventsSection(ctx context.Context, cfg *config, tr string) error {
-	var cols []*eventsClient
-	for _, c := range cfg.eventsCols {
-		switch {
-		case !slices.Contains(c.transports, tr):
-			fmt.Printf("\nnote: events: %s does not speak %s: no %q column\n", c.column, tr, c.column)
-		case !slices.Contains(c.hooks, cfg.hook):
-			fmt.Printf("\nnote: events: %s: not with %s, no %q column\n", c.column, cfg.hook, c.column)
-		default:
-			cols = append(cols, c)
-		}
-	}
+	cols := usableColumns(cfg.eventsCols, tr, cfg.hook, "events: ", func(c *eventsClient) (string, []string, []string) {
+		return c.column, c.transports, c.hooks
+	})
 	if len(cols) == 0 {
 		return nil
 	}
@@ -281,17 +273,11 @@ func floorEvents(ctx context.Context, baseURL string, fr *eventsFloor, w eventsW
 	if warmFrame == nil || frame == nil {
 		return nil, fmt.Errorf("no frame captured for %d or %d events", w.warmup, w.n)
 	}
-	c, err := floorDial(ctx, "ws://"+strings.TrimPrefix(baseURL, "http://")+fr.uri)
+	c, done, err := floorConnect(ctx, floorURL(baseURL, fr.uri))
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	if d, ok := ctx.Deadline(); ok {
-		c.SetReadDeadline(d)
-		c.SetWriteDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
+	defer done()
 
 	buf := make([]byte, 0, 4096)
 	// receive sends frame and reads until n events and the answer have arrived.

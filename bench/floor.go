@@ -105,19 +105,12 @@ func captureFrame(ctx context.Context, req sailsio.RequestOptions, opts ...sails
 // real server at baseURL (http://host:port): fr.frame sent as is, acks counted by prefix.
 func floorRound(ctx context.Context, baseURL string, fr *floorRequest, w workload) (*roundResult, error) {
 	res := &roundResult{Client: "raw gorilla/websocket floor (precomputed frame, acks counted by prefix)", RSSStart: currentRSS()}
-	wsURL := "ws://" + strings.TrimPrefix(baseURL, "http://") + fr.uri
-	c, err := floorDial(ctx, wsURL)
+	wsURL := floorURL(baseURL, fr.uri)
+	c, done, err := floorConnect(ctx, wsURL)
 	if err != nil {
 		return nil, err
 	}
-	defer c.Close()
-	// Bound the whole round: a stuck read or write fails instead of hanging.
-	if d, ok := ctx.Deadline(); ok {
-		c.SetReadDeadline(d)
-		c.SetWriteDeadline(d)
-	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	defer stop()
+	defer done()
 
 	var hdr [2]byte
 	// readAck reads messages until an ack arrives. It reads only the first two bytes of each message
@@ -223,6 +216,26 @@ func floorRound(ctx context.Context, baseURL string, fr *floorRequest, w workloa
 	}
 	res.MaxRSS = maxRSS()
 	return res, nil
+}
+
+// floorURL is the WebSocket URL of the handshake request URI uri on the server at baseURL.
+func floorURL(baseURL, uri string) string {
+	return "ws://" + strings.TrimPrefix(baseURL, "http://") + uri
+}
+
+// floorConnect is floorDial for a whole run bounded by ctx: a stuck read or write fails at ctx's
+// deadline, and the connection is cut when ctx ends. done closes it.
+func floorConnect(ctx context.Context, wsURL string) (c *websocket.Conn, done func(), err error) {
+	c, err = floorDial(ctx, wsURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		c.SetReadDeadline(d)
+		c.SetWriteDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	return c, func() { stop(); c.Close() }, nil
 }
 
 // floorDial opens a WebSocket to wsURL and waits for the Engine.IO open packet and the Socket.IO

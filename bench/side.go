@@ -156,17 +156,9 @@ func prerequisites(hook string, needJS bool) (root, node string, err error) {
 // sideBySide runs the side-by-side section for one transport: the real Sails server, an unmeasured
 // round of every client, then cfg.rounds measured rounds, and the table.
 func sideBySide(ctx context.Context, cfg *config, tr string) error {
-	var cols []*client
-	for _, c := range cfg.clients {
-		switch {
-		case !slices.Contains(c.transports, tr):
-			fmt.Printf("\nnote: %s does not speak %s yet: no %q column\n", c.help, tr, c.column)
-		case !slices.Contains(c.hooks, cfg.hook):
-			fmt.Printf("\nnote: %s: not with %s, no %q column\n", c.help, cfg.hook, c.column)
-		default:
-			cols = append(cols, c)
-		}
-	}
+	cols := usableColumns(cfg.clients, tr, cfg.hook, "", func(c *client) (string, []string, []string) {
+		return c.column, c.transports, c.hooks
+	})
 	if len(cols) == 0 {
 		return nil
 	}
@@ -240,6 +232,24 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 	}
 	printSideTable(os.Stdout, cfg, cols, results)
 	return nil
+}
+
+// usableColumns returns the columns that speak transport tr and run against hook, and says why each
+// other one is left out; section prefixes the notes ("" for the side-by-side section).
+func usableColumns[C any](cols []C, tr, hook, section string, info func(C) (column string, transports, hooks []string)) []C {
+	var out []C
+	for _, c := range cols {
+		column, transports, hooks := info(c)
+		switch {
+		case !slices.Contains(transports, tr):
+			fmt.Printf("\nnote: %s%s does not speak %s: no %q column\n", section, column, tr, column)
+		case !slices.Contains(hooks, hook):
+			fmt.Printf("\nnote: %s%s: not with %s, no %q column\n", section, column, hook, column)
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // liftServer lifts the real Sails test app on hook for a section over transport tr (the app allows
