@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +49,10 @@ type dispatcher struct {
 	inline    bool // a session's reader runs the callbacks (runInline)
 	handedOff bool // the watchdog handed the reading over: that goroutine is the socket's now
 	watching  bool // the watchdog's timer is armed
+
+	// waiting counts the Do calls of the socket that wait for their response: the only one waits
+	// on a waker (waker.go). Here, it fills the room the flags leave.
+	waiting atomic.Int32
 }
 
 // inlineFor is the watchdog's period: callbacks that run on a session's reader for that long to

@@ -77,7 +77,9 @@
 // written is written by its caller (Do's goroutine, or the one that called Get): one system call that
 // does not wait — what the socket does not take at once goes to the writer — so one request at a
 // time costs no writer goroutine, and no caller ever waits for the peer. Per request with WithRequestTimeout, a timer (no
-// goroutine until it fires). A connection that ends by itself (read or write error, missing
+// goroutine until it fires). A Do that waits alone on its socket waits in the runtime's network
+// poller on a pooled eventfd (Linux), which the reader writes to, so that its response wakes no
+// second thread; a context that ends first runs one short goroutine (context.AfterFunc) to abort it. A connection that ends by itself (read or write error, missing
 // heartbeat, a frame that cannot be decoded, a kick) tells the socket once, from the goroutine that
 // saw it; the socket then fails the connection's in-flight requests, fires disconnect and, if
 // reconnection is on, starts the owner's reconnection loop.

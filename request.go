@@ -94,12 +94,27 @@ func (s *SailsSocket) Do(ctx context.Context, opts RequestOptions) (*JWRes, erro
 
 // await submits r and waits for its outcome; sent (may be nil) is called once r is submitted.
 func (s *SailsSocket) await(ctx context.Context, r *request, sent func()) (*JWRes, error) {
-	r.ch = resultChans.Get().(chan result)
+	// The only Do waiting on the socket (one request at a time) waits on a waker; with more in
+	// flight, channels cost less than a system call per response.
+	if s.disp.waiting.Add(1) == 1 {
+		r.wk = wakers.Get().(*waker)
+	}
+	defer s.disp.waiting.Add(-1)
+	if awaitHook != nil {
+		awaitHook(r.wk != nil)
+	}
+	if r.wk == nil {
+		r.ch = resultChans.Get().(chan result)
+	}
 	r.trace = sendTraceOf(ctx)
 	r.startTimer()
 	s.submit(r)
 	if sent != nil {
 		sent()
+	}
+	if r.wk != nil {
+		res := r.wk.await(ctx, r)
+		return res.jwr, res.err
 	}
 	var res result
 	done := ctx.Done()
@@ -121,6 +136,9 @@ func (s *SailsSocket) await(ctx context.Context, r *request, sent func()) (*JWRe
 	resultChans.Put(r.ch) // drained: complete sends exactly once
 	return res.jwr, res.err
 }
+
+// awaitHook, when set, learns whether each Do waits on a waker (tests).
+var awaitHook func(waker bool)
 
 // resultChans recycles the channels through which Do receives its result.
 var resultChans = sync.Pool{New: func() any { return make(chan result, 1) }}
@@ -159,7 +177,8 @@ type result struct {
 type request struct {
 	s     *SailsSocket
 	cb    Callback
-	ch    chan result
+	ch    chan result // Do's, when it has no waker
+	wk    *waker      // Do's (waker.go)
 	done  atomic.Bool
 	timer atomic.Pointer[time.Timer]
 
@@ -325,12 +344,16 @@ func (r *request) completeOn(jwr *JWRes, err error, reader session) bool {
 		return false
 	}
 	r.stopTimer()
-	if r.ch != nil {
+	if r.ch != nil || r.wk != nil {
 		res := result{jwr: jwr, err: err}
 		if err != nil && jwr != nil && jwr.StatusCode == 0 {
 			res.jwr = nil
 		}
-		r.ch <- res
+		if r.wk != nil {
+			r.wk.post(res)
+		} else {
+			r.ch <- res
+		}
 	}
 	if r.cb != nil {
 		if jwr == nil {

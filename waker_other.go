@@ -1,0 +1,10 @@
+//go:build !linux
+
+package sailsio
+
+// wakerFD exists on Linux only (an eventfd); elsewhere Do waits on a channel.
+type wakerFD struct{}
+
+func newWakerFD() (wakerFD, bool) { return wakerFD{}, false }
+func (*wakerFD) wake()            {}
+func (*wakerFD) wait() bool       { return false }
