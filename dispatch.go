@@ -24,7 +24,10 @@ import (
 // from waiting for user code: handlers that run for inlineFor to twice that get the reading handed
 // over to a new reader goroutine, and the old one finishes as the callback goroutine. The watchdog
 // is a timer that runs every inlineFor while inline runs happen, and stops when none did since it
-// last ran: arming a timer per event would cost a thread wake-up again.
+// last ran: arming a timer per event would cost a thread wake-up again, and so does each run of it
+// (a goroutine), hence a period of a few milliseconds. A handler that calls Do (GetContext ...)
+// waits for an answer only a reader can read: Do, seeing an inline run under way, has the watchdog
+// look after nudgeFor instead (nudge).
 type dispatcher struct {
 	track *tracker        // counts the goroutine among the socket's
 	done  <-chan struct{} // closed when the socket is closed for good: no more lingering
@@ -56,9 +59,14 @@ type dispatcher struct {
 }
 
 // inlineFor is the watchdog's period: callbacks that run on a session's reader for that long to
-// twice that get its reading handed over to a new goroutine. A handler that blocks (calling Do, say)
-// holds the connection up that long at most, and a stream of events costs a timer run per period.
-const inlineFor = time.Millisecond
+// twice that get its reading handed over to a new goroutine. A handler that blocks holds the
+// connection up that long at most (one that calls Do, nudgeFor), and a stream of events or of
+// callback-form requests costs a timer run (a goroutine, a thread wake-up) per period.
+const inlineFor = 5 * time.Millisecond
+
+// nudgeFor is how soon the watchdog looks when a Do begins to wait during an inline run (nudge): if
+// that run is still under way then, the Do was likely called by it, and the reading is handed over.
+const nudgeFor = 100 * time.Microsecond
 
 // handoffer is a session whose reader can hand its reading over while it is in an event handler
 // (engine.Session.Handoff).
@@ -259,6 +267,22 @@ func (d *dispatcher) runInline(j *job, h handoffer) bool {
 		d.track.done()
 	}
 	return true
+}
+
+// nudge is called by Do as it begins to wait: during an inline run — a handler that calls Do, which
+// waits for an answer that only a reader can read, or another goroutine's Do — the watchdog looks
+// after nudgeFor, and hands the reading over if that run is still under way.
+func (d *dispatcher) nudge() {
+	d.mu.Lock()
+	if d.inline && !d.handedOff {
+		d.watching, d.watchRuns = true, d.inlineRuns
+		if d.watchdog == nil {
+			d.watchdog = time.AfterFunc(nudgeFor, d.overdue)
+		} else {
+			d.watchdog.Reset(nudgeFor)
+		}
+	}
+	d.mu.Unlock()
 }
 
 // overdue is the watchdog's run, every inlineFor while inline runs happen. An inline run that was

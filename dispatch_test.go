@@ -140,3 +140,46 @@ func TestDispatcherStaleWake(t *testing.T) {
 		t.Error("the stale wake ended the linger")
 	}
 }
+
+// handoffFunc is a handoffer whose handoff calls f.
+type handoffFunc func() bool
+
+func (f handoffFunc) handoff() bool { return f() }
+
+// TestDispatcherNudge: a Do that begins to wait during an inline run (a handler calling Do on the
+// session's reader) has the watchdog set for that run at nudgeFor rather than a period later, and
+// the reading is handed over while the run still blocks; outside an inline run, a nudge sets nothing
+// (a lone Do costs no timer).
+func TestDispatcherNudge(t *testing.T) {
+	d, done := newTestDispatcher(time.Hour)
+	defer close(done)
+	d.nudge()
+	d.mu.Lock()
+	armed := d.watching || d.watchdog != nil
+	d.mu.Unlock()
+	if armed {
+		t.Fatal("a nudge outside an inline run set the watchdog")
+	}
+	handedOff := make(chan struct{})
+	h := handoffFunc(func() bool { close(handedOff); return true })
+	var set bool
+	j := job{f: func() {
+		d.nudge() // as Do does from inside the handler
+		d.mu.Lock()
+		set = d.watching && d.watchRuns == d.inlineRuns && d.watchdog != nil
+		d.mu.Unlock()
+		<-handedOff // blocks until the watchdog hands the reading over, as the Do's answer would
+	}}
+	if !d.runInline(&j, h) {
+		t.Fatal("runInline ran nothing on an idle dispatcher")
+	}
+	if !set {
+		t.Error("a nudge during an inline run did not set the watchdog for that run")
+	}
+	d.track.mu.Lock()
+	n := d.track.n
+	d.track.mu.Unlock()
+	if n != 0 {
+		t.Errorf("tracker counts %d goroutines after the handed-off run finished, want 0", n)
+	}
+}

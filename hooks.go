@@ -16,7 +16,7 @@ import (
 // Every hook but OnNew runs on the socket's callback goroutine, in order with the callbacks and
 // event handlers: a hook runs after the handlers of the lifecycle event it mirrors. No hook runs
 // under a lock of the SDK, so a hook may call any method of the socket; like a handler, a hook that
-// blocks delays the socket's other callbacks (its connection a millisecond or two at most). A panic
+// blocks delays the socket's other callbacks (its connection 5 to 10 ms at most). A panic
 // in a hook is recovered and logged as a callback's, except in OnNew, which runs inside New: its
 // panic reaches New's caller.
 type LifecycleHooks struct {

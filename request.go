@@ -112,6 +112,7 @@ func (s *SailsSocket) await(ctx context.Context, r *request, sent func()) (*JWRe
 	if sent != nil {
 		sent()
 	}
+	s.disp.nudge() // a handler that calls Do on the reader hands the reading over
 	if r.wk != nil {
 		res := r.wk.await(ctx, r)
 		return res.jwr, res.err

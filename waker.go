@@ -18,8 +18,9 @@ import (
 // descriptor when it is collected (os.File).
 type waker struct {
 	wakerFD
-	// set is stored, after res, by the goroutine that completes the request: a wait that fails
-	// (it cannot, short of a descriptor closed under it) falls back to watching it.
+	// set is stored, after res and before the wake-up, by the goroutine that completes the
+	// request: the wait reads the eventfd only once it is set, and a wait that fails (it cannot,
+	// short of a descriptor closed under it) falls back to watching it.
 	set atomic.Bool
 	res result
 }
@@ -63,7 +64,7 @@ func (w *waker) await(ctx context.Context, r *request) result {
 	if ctx.Done() != nil {
 		stop = context.AfterFunc(ctx, func() { r.abort(fmt.Errorf("sailsio: %w", ctx.Err())) })
 	}
-	ok := w.wait()
+	ok := w.wait(&w.set)
 	if stop != nil {
 		stop()
 	}
