@@ -97,7 +97,7 @@ func (s *SailsSocket) await(ctx context.Context, r *request, sent func()) (*JWRe
 	// The only Do waiting on the socket (one request at a time) waits on a waker; with more in
 	// flight, channels cost less than a system call per response.
 	if s.disp.waiting.Add(1) == 1 {
-		r.wk = wakers.Get().(*waker)
+		r.wk = getWaker()
 	}
 	defer s.disp.waiting.Add(-1)
 	if awaitHook != nil {

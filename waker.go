@@ -3,7 +3,6 @@ package sailsio
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,30 +24,46 @@ type waker struct {
 	res result
 }
 
-// wakers recycles wakers; Get returns a nil *waker when none may be made (maxWakers exist, or
-// no descriptor could be made): Do then waits on a channel.
-var wakers = sync.Pool{New: func() any {
-	if wakersMade.Add(1) > maxWakers {
-		wakersMade.Add(-1)
-		return (*waker)(nil)
+// getWaker returns a waker, or nil when none may be had (maxWakers are in use, or no descriptor
+// could be made): Do then waits on a channel. putWaker gives it back.
+func getWaker() *waker {
+	if wakersInUse.Add(1) > maxWakers {
+		wakersInUse.Add(-1)
+		return nil
 	}
+	w := wakers.Get().(*waker)
+	if w == nil {
+		wakersInUse.Add(-1)
+	}
+	return w
+}
+
+// putWaker gives back a waker of getWaker; broken (its wait failed), it is dropped, not reused.
+func putWaker(w *waker, broken bool) {
+	if !broken {
+		wakers.Put(w)
+	}
+	wakersInUse.Add(-1)
+}
+
+// wakers recycles wakers (a nil *waker when no eventfd could be made). A waker the pool drops
+// closes its descriptor when it is collected (its os.File does).
+var wakers = sync.Pool{New: func() any {
 	fd, ok := newWakerFD()
 	if !ok {
-		wakersMade.Add(-1)
 		return (*waker)(nil)
 	}
-	w := &waker{wakerFD: fd}
-	runtime.AddCleanup(w, func(int) { wakersMade.Add(-1) }, 0) // its os.File closes the descriptor
-	return w
+	return &waker{wakerFD: fd}
 }}
 
-// maxWakers bounds the descriptors the wakers of the process take, however many sockets wait: a
-// waker spares a thread wake-up only while processors idle, and the descriptors a program may
-// open are better left to its connections.
+// maxWakers bounds the wakers in use in the process, however many sockets wait: a waker spares a
+// thread wake-up only while processors idle, and the descriptors a program may open are better
+// left to its connections. (The pool keeps at most those, plus the ones it dropped until they are
+// collected.)
 const maxWakers = 64
 
-// wakersMade counts the wakers that exist (in use, pooled, or dropped and not yet collected).
-var wakersMade atomic.Int32
+// wakersInUse counts the wakers that getWaker gave and putWaker did not take back yet.
+var wakersInUse atomic.Int32
 
 // post delivers the outcome to the waiting goroutine; called once per use.
 func (w *waker) post(res result) {
@@ -76,8 +91,6 @@ func (w *waker) await(ctx context.Context, r *request) result {
 	res := w.res
 	w.res = result{}
 	w.set.Store(false)
-	if ok {
-		wakers.Put(w)
-	}
+	putWaker(w, !ok)
 	return res
 }

@@ -314,7 +314,8 @@ func (s *Session) Request(payload []byte, a Acker) (int64, error) {
 }
 
 // RequestNow is Request for a caller that can write the frame itself. When it can — the transport
-// writes without waiting, the frame is small and no write is in progress — mine is true and the
+// writes without waiting, the frame is small, no other request is in flight and no write is in
+// progress — mine is true and the
 // caller must call WriteNow next, holding no lock: the frame is then written on the caller's
 // goroutine without a writer goroutine, and the caller never waits for the peer.
 func (s *Session) RequestNow(payload []byte, a Acker) (id int64, mine bool, err error) {
@@ -345,7 +346,10 @@ func (s *Session) request(payload []byte, a Acker, now bool) (int64, bool, error
 	copy(frame[2:], digits)
 	// Queued under s.mu: the frames go out in the order of their ack ids.
 	ok, mine := false, false
-	if now && len(frame) <= nowFrameLimit && s.canWriteNow() {
+	// The caller writes its frame only when it is the only request in flight (one at a time): with
+	// more in flight, the writer goroutine writes what accumulates with one system call, which
+	// costs less than one per frame.
+	if now && len(s.pending) == 0 && len(frame) <= nowFrameLimit && s.canWriteNow() {
 		ok, mine = s.w.PushNow(frame)
 	} else {
 		ok = s.w.Push(frame)

@@ -214,3 +214,31 @@ func TestWebSocketCloseBounded(t *testing.T) {
 		t.Fatalf("Close told the Handler: %+v", <-h.closed)
 	}
 }
+
+// TestWebSocketRequestNowAlone: the caller of RequestNow writes its own frame only when no other
+// request is in flight (one request at a time); with requests in flight the writer goroutine writes
+// it, with whatever accumulates (one system call for a burst). Frames keep the order of their ids.
+func TestWebSocketRequestNowAlone(t *testing.T) {
+	s, c, _ := wsSession(t, 1<<20)
+	acks := make(chan ackCall, 4)
+	id, mine, err := s.RequestNow(requestPayload(`["get"]`), &testAcker{n: 0, acks: acks})
+	if err != nil || !mine {
+		t.Fatalf("first RequestNow = %d, mine %v, %v; want the caller to write it", id, mine, err)
+	}
+	s.WriteNow()
+	id, mine, err = s.RequestNow(requestPayload(`["get"]`), &testAcker{n: 1, acks: acks})
+	if err != nil || mine {
+		t.Fatalf("RequestNow with one in flight = %d, mine %v, %v; want the writer to write it", id, mine, err)
+	}
+	peerExpect(t, c, `420["get"]`)
+	peerExpect(t, c, `421["get"]`)
+	peerSend(t, c, `430[1]`, `431[2]`)
+	recv(t, acks, "ack 0")
+	recv(t, acks, "ack 1")
+	id, mine, err = s.RequestNow(requestPayload(`["get"]`), &testAcker{n: 2, acks: acks})
+	if err != nil || !mine {
+		t.Fatalf("RequestNow once the others were answered = %d, mine %v, %v; want the caller to write it", id, mine, err)
+	}
+	s.WriteNow()
+	peerExpect(t, c, `422["get"]`)
+}
