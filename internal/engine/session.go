@@ -314,8 +314,8 @@ func (s *Session) Request(payload []byte, a Acker) (int64, error) {
 }
 
 // RequestNow is Request for a caller that can write the frame itself. When it can — the transport
-// writes without waiting, the frame is small, no other request is in flight and no write is in
-// progress — mine is true and the
+// writes without waiting, the frame is small, no other request is in flight (or the reader is in a
+// handler, which may be the caller) and no write is in progress — mine is true and the
 // caller must call WriteNow next, holding no lock: the frame is then written on the caller's
 // goroutine without a writer goroutine, and the caller never waits for the peer.
 func (s *Session) RequestNow(payload []byte, a Acker) (id int64, mine bool, err error) {
@@ -346,10 +346,12 @@ func (s *Session) request(payload []byte, a Acker, now bool) (int64, bool, error
 	copy(frame[2:], digits)
 	// Queued under s.mu: the frames go out in the order of their ack ids.
 	ok, mine := false, false
-	// The caller writes its frame only when it is the only request in flight (one at a time): with
-	// more in flight, the writer goroutine writes what accumulates with one system call, which
-	// costs less than one per frame.
-	if now && len(s.pending) == 0 && len(frame) <= nowFrameLimit && s.canWriteNow() {
+	// The caller writes its frame when it is the only request in flight (one at a time), or when
+	// the reader is in a handler (the caller is most likely that handler: the reader then writes
+	// with no hand-off at all). Otherwise, with more in flight, the writer goroutine writes what
+	// accumulates with one system call, which costs less than a system call per frame from each
+	// caller's goroutine.
+	if now && (len(s.pending) == 0 || s.readerInHandler()) && len(frame) <= nowFrameLimit && s.canWriteNow() {
 		ok, mine = s.w.PushNow(frame)
 	} else {
 		ok = s.w.Push(frame)
@@ -360,6 +362,12 @@ func (s *Session) request(payload []byte, a Acker, now bool) (int64, bool, error
 	s.nextID++
 	s.pending[id] = a
 	return id, mine, nil
+}
+
+// readerInHandler reports whether the session's reader is in Handler.Event or Acker.Ack.
+func (s *Session) readerInHandler() bool {
+	r := s.reading.Load()
+	return r != nil && r.state.Load() == readerInEvent
 }
 
 // canWriteNow reports whether the transport writes without waiting. s.mu is held.

@@ -238,10 +238,77 @@ func TestWebSocketRequestNowAlone(t *testing.T) {
 	peerSend(t, c, `430[1]`, `431[2]`)
 	recv(t, acks, "ack 0")
 	recv(t, acks, "ack 1")
+	writerIdle(t, s) // the writer goroutine that wrote 421 has ended (it may still be finishing)
 	id, mine, err = s.RequestNow(requestPayload(`["get"]`), &testAcker{n: 2, acks: acks})
 	if err != nil || !mine {
 		t.Fatalf("RequestNow once the others were answered = %d, mine %v, %v; want the caller to write it", id, mine, err)
 	}
 	s.WriteNow()
 	peerExpect(t, c, `422["get"]`)
+
+	// From inside an Ack (a callback run by the reader), with 422 still in flight: the reader
+	// writes the next frame itself, with no hand-off to a writer goroutine.
+	inAck := make(chan bool, 1)
+	peerSend(t, c, `432[3]`) // answers 422, whose acker is acks'
+	recv(t, acks, "ack 2")
+	peerSend(t, c, "2") // the pong says the reader has left that Ack
+	peerExpect(t, c, "3")
+	writerIdle(t, s) // and that the writer goroutine that wrote the pong has ended
+	id, mine, err = s.RequestNow(requestPayload(`["get"]`), &testAcker{n: 3, acks: acks})
+	if mine {
+		s.WriteNow()
+	}
+	if err != nil || !mine {
+		t.Fatalf("RequestNow alone = %d, mine %v, %v", id, mine, err)
+	}
+	peerExpect(t, c, `423["get"]`)
+	_, mine, err = s.RequestNow(requestPayload(`["get"]`), ackFunc(func([]byte) error {
+		writerIdle(t, s) // the goroutine that wrote 424 has ended (it may still be finishing)
+		_, m, err := s.RequestNow(requestPayload(`["get"]`), &testAcker{n: 5, acks: acks})
+		if m {
+			s.WriteNow()
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		inAck <- m
+		return nil
+	}))
+	if mine {
+		s.WriteNow()
+	}
+	if err != nil || mine {
+		t.Fatalf("RequestNow with 423 in flight = mine %v, %v; want the writer to write it", mine, err)
+	}
+	peerExpect(t, c, `424["get"]`)
+	peerSend(t, c, `434[4]`) // answers 424 while 423 is still in flight: its Ack sends 425
+	if !recv(t, inAck, "the request made in Ack") {
+		t.Error("a request made inside Ack (on the reader) with another in flight went to the writer goroutine")
+	}
+	peerExpect(t, c, `425["get"]`)
 }
+
+// writerIdle waits until no writer goroutine of s runs (the Writer has no signal for it: this
+// polls, within testkit.Short).
+func writerIdle(t *testing.T, s *Session) {
+	deadline := time.Now().Add(testkit.Short)
+	for {
+		s.w.mu.Lock()
+		running := s.w.running
+		s.w.mu.Unlock()
+		if !running {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("the writer goroutine still runs after %v", testkit.Short)
+			return
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// ackFunc is an Acker whose Ack calls the function.
+type ackFunc func([]byte) error
+
+func (f ackFunc) Ack(data []byte) error { return f(data) }
+func (ackFunc) Fail(error)              {}
