@@ -77,15 +77,17 @@
 // Per connection (internal/engine): a reader that reads frames until the connection ends; a writer
 // that exists only while frames wait to be written (a burst is written with one system call); and
 // timers, not goroutines, for the heartbeat. Over a WebSocket, a request made while nothing is being
-// written is written by its caller (Do's goroutine, or the one that called Get): one system call that
-// does not wait — what the socket does not take at once goes to the writer — so one request at a
-// time costs no writer goroutine, and no caller ever waits for the peer. Per request with WithRequestTimeout, a timer (no
-// goroutine until it fires). A Do that waits alone on its socket waits in the runtime's network
-// poller on a pooled eventfd (Linux), which the reader writes to, so that its response wakes no
-// second thread; a context that ends first runs one short goroutine (context.AfterFunc) to abort it. A connection that ends by itself (read or write error, missing
-// heartbeat, a frame that cannot be decoded, a kick) tells the socket once, from the goroutine that
-// saw it; the socket then fails the connection's in-flight requests, fires disconnect and, if
-// reconnection is on, starts the owner's reconnection loop.
+// written, alone in flight or from a callback the reader runs, is written by its caller (Do's
+// goroutine, or the one that called Get): one system call that does not wait — what the socket does
+// not take at once goes to the writer — so one request at a time costs no writer goroutine, and no
+// caller ever waits for the peer. Per request with WithRequestTimeout, a timer (no goroutine until it
+// fires). A Do that waits alone on its socket waits in the runtime's network poller on a pooled
+// eventfd (Linux), which the reader writes to, so that its response wakes no second thread; a
+// context that ends first runs one short goroutine (context.AfterFunc) to abort it. A connection
+// that ends by itself (read or write error, missing heartbeat, a frame that cannot be decoded, a
+// kick) tells the socket once, from the goroutine that saw it; the socket then fails the
+// connection's in-flight requests, fires disconnect and, if reconnection is on, starts the owner's
+// reconnection loop.
 //
 // Over HTTP long-polling (WithTransports) the same two goroutines carry the connection: the reader
 // sends the GETs (one in flight at a time) and reads their payloads packet by packet; the writer
