@@ -248,12 +248,7 @@ func (d *dispatcher) runInline(j *job, h handoffer) bool {
 	d.working, d.inline, d.handoff = true, true, h
 	d.inlineRuns++
 	if !d.watching {
-		d.watching, d.watchRuns = true, d.inlineRuns
-		if d.watchdog == nil {
-			d.watchdog = time.AfterFunc(inlineFor, d.overdue)
-		} else {
-			d.watchdog.Reset(inlineFor)
-		}
+		d.watch(inlineFor)
 	}
 	d.mu.Unlock()
 	j.run()
@@ -275,14 +270,19 @@ func (d *dispatcher) runInline(j *job, h handoffer) bool {
 func (d *dispatcher) nudge() {
 	d.mu.Lock()
 	if d.inline && !d.handedOff {
-		d.watching, d.watchRuns = true, d.inlineRuns
-		if d.watchdog == nil {
-			d.watchdog = time.AfterFunc(nudgeFor, d.overdue)
-		} else {
-			d.watchdog.Reset(nudgeFor)
-		}
+		d.watch(nudgeFor)
 	}
 	d.mu.Unlock()
+}
+
+// watch sets the watchdog to look at the current inline run after a while. d.mu is held.
+func (d *dispatcher) watch(after time.Duration) {
+	d.watching, d.watchRuns = true, d.inlineRuns
+	if d.watchdog == nil {
+		d.watchdog = time.AfterFunc(after, d.overdue)
+	} else {
+		d.watchdog.Reset(after)
+	}
 }
 
 // overdue is the watchdog's run, every inlineFor while inline runs happen. An inline run that was
