@@ -84,15 +84,14 @@ type eventsFloor struct {
 
 // eventsClient is one column of the events table.
 type eventsClient struct {
-	key, column, help string
-	transports, hooks []string
-	run               func(ctx context.Context, env *eventsEnv, tr string, w eventsWork) (*eventsResult, error)
+	columnSpec
+	run func(ctx context.Context, env *eventsEnv, tr string, w eventsWork) (*eventsResult, error)
 }
 
 var eventsClients = []*eventsClient{
 	{
-		key: "floor", column: "raw floor", help: "bare gorilla/websocket, one reusable read buffer, events counted by their 42 prefix, nothing decoded",
-		transports: wsOnly, hooks: anyHook,
+		columnSpec: columnSpec{key: "floor", column: "raw floor", help: "bare gorilla/websocket, one reusable read buffer, events counted by their 42 prefix, nothing decoded",
+			transports: wsOnly, hooks: anyHook},
 		run: func(ctx context.Context, env *eventsEnv, _ string, w eventsWork) (*eventsResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.side.roundTimeout)
 			defer cancel()
@@ -100,8 +99,8 @@ var eventsClients = []*eventsClient{
 		},
 	},
 	{
-		key: "on", column: "SDK On", help: "this SDK, On(event, h) with h decoding the data into a struct with json.Unmarshal",
-		transports: anyTr, hooks: anyHook,
+		columnSpec: columnSpec{key: "on", column: "SDK On", help: "this SDK, On(event, h) with h decoding the data into a struct with json.Unmarshal",
+			transports: anyTr, hooks: anyHook},
 		run: func(ctx context.Context, env *eventsEnv, tr string, w eventsWork) (*eventsResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.side.roundTimeout)
 			defer cancel()
@@ -109,8 +108,8 @@ var eventsClients = []*eventsClient{
 		},
 	},
 	{
-		key: "onjson", column: "SDK OnJSON", help: "this SDK, OnJSON[T](s, event, h): the SDK decodes the data into the struct",
-		transports: anyTr, hooks: anyHook,
+		columnSpec: columnSpec{key: "onjson", column: "SDK OnJSON", help: "this SDK, OnJSON[T](s, event, h): the SDK decodes the data into the struct",
+			transports: anyTr, hooks: anyHook},
 		run: func(ctx context.Context, env *eventsEnv, tr string, w eventsWork) (*eventsResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.side.roundTimeout)
 			defer cancel()
@@ -118,52 +117,25 @@ var eventsClients = []*eventsClient{
 		},
 	},
 	{
-		key: "js4", column: "JS sio4", help: "sails.io.js 1.2.1 on socket.io-client 4.x, socket.on(event, h) (Engine.IO v4: hook3 only)",
-		transports: anyTr, hooks: []string{"hook3"},
+		columnSpec: columnSpec{key: "js4", column: "JS sio4", help: "sails.io.js 1.2.1 on socket.io-client 4.x, socket.on(event, h) (Engine.IO v4: hook3 only)",
+			transports: anyTr, hooks: []string{"hook3"}},
 		run: func(ctx context.Context, env *eventsEnv, tr string, w eventsWork) (*eventsResult, error) {
 			return jsEventsRound(ctx, &env.side, "4", tr, w)
 		},
 	},
 	{
-		key: "js2", column: "JS sio2", help: "sails.io.js 1.2.1 on socket.io-client 2.x, socket.on(event, h) (Engine.IO v3)",
-		transports: anyTr, hooks: anyHook,
+		columnSpec: columnSpec{key: "js2", column: "JS sio2", help: "sails.io.js 1.2.1 on socket.io-client 2.x, socket.on(event, h) (Engine.IO v3)",
+			transports: anyTr, hooks: anyHook},
 		run: func(ctx context.Context, env *eventsEnv, tr string, w eventsWork) (*eventsResult, error) {
 			return jsEventsRound(ctx, &env.side, "2", tr, w)
 		},
 	},
 }
 
-func eventsClientKeys() []string {
-	var ks []string
-	for _, c := range eventsClients {
-		ks = append(ks, c.key)
-	}
-	return ks
-}
-
-func eventsClientHelp() string {
-	var b strings.Builder
-	for _, c := range eventsClients {
-		fmt.Fprintf(&b, "\n    %-6s %s", c.key, c.help)
-	}
-	return b.String()
-}
-
-func eventsClientByKey(k string) *eventsClient {
-	for _, c := range eventsClients {
-		if c.key == k {
-			return c
-		}
-	}
-	return nil
-}
-
 // eventsSection runs the events section over transport tr: the real Sails server, an unmeasured
 // run of every client, then cfg.rounds measured rounds (the order rotating), and the table.
 func eventsSection(ctx context.Context, cfg *config, tr string) error {
-	cols := usableColumns(cfg.eventsCols, tr, cfg.hook, "events: ", func(c *eventsClient) (string, []string, []string) {
-		return c.column, c.transports, c.hooks
-	})
+	cols := usableColumns(cfg.eventsCols, tr, cfg.hook, "events: ")
 	if len(cols) == 0 {
 		return nil
 	}

@@ -109,7 +109,7 @@ func parseFlags(args []string) (*config, error) {
 	cfg := &config{}
 	fs.StringVar(&cfg.hook, "hook", "hook3", "real Sails server: hook3 (sails-hook-sockets 3.x, socket.io 4) or hook2 (2.x, socket.io 2; no js4 column)")
 	fs.IntVar(&cfg.rounds, "rounds", 5, "measured side-by-side rounds; the order of the clients rotates from round to round")
-	clients := fs.String("clients", strings.Join(clientKeys(), ","), "side-by-side columns (comma-separated): "+clientHelp())
+	clientList := fs.String("clients", strings.Join(columnKeys(clients), ","), "side-by-side columns (comma-separated): "+columnHelp(clients))
 	transports := fs.String("transports", "websocket", "side-by-side transports (comma-separated): websocket, polling")
 	fs.StringVar(&cfg.work.path, "path", "/status/200", "the request: GET of this path (a route of testdata/sails/app)")
 	fs.IntVar(&cfg.work.warmup, "warmup", 500, "unmeasured sequential requests before each run, the same for every client")
@@ -120,7 +120,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.pause, "pause", 300*time.Millisecond, "pause between runs, for the server to settle")
 	fs.IntVar(&cfg.inprocN, "inproc-n", 10000, "sequential round trips in the inproc phase")
 	fs.IntVar(&cfg.inprocPar, "inproc-par", 50000, "in-flight round trips in the inproc phase")
-	evClients := fs.String("events-clients", strings.Join(eventsClientKeys(), ","), "events columns (comma-separated): "+eventsClientHelp())
+	evClients := fs.String("events-clients", strings.Join(columnKeys(eventsClients), ","), "events columns (comma-separated): "+columnHelp(eventsClients))
 	evTransports := fs.String("events-transports", "websocket,polling", "events transports (comma-separated): websocket, polling")
 	fs.IntVar(&cfg.events.n, "events-n", 20000, "measured events per run in the events phase")
 	fs.IntVar(&cfg.events.warmup, "events-warmup", 2000, "unmeasured events before them, the same for every client")
@@ -152,30 +152,18 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.rounds < 1 || w.warmup < 0 || w.seq < 1 || w.par < 1 || w.inflight < 1 || w.sockets < 0 || cfg.inprocN < 1 || cfg.inprocPar < 1 {
 		return nil, errors.New("-rounds, -n, -par, -inflight, -inproc-n and -inproc-par must be positive; -warmup and -sockets not negative")
 	}
-	for _, k := range splitList(*clients) {
-		c := clientByKey(k)
-		if c == nil {
-			return nil, fmt.Errorf("-clients: unknown client %q (known: %s)", k, strings.Join(clientKeys(), ", "))
-		}
-		if !slices.Contains(cfg.clients, c) {
-			cfg.clients = append(cfg.clients, c)
-		}
-	}
 	var err error
+	if cfg.clients, err = pickColumns("-clients", *clientList, clients); err != nil {
+		return nil, err
+	}
 	if cfg.transports, err = parseTransports("-transports", *transports); err != nil {
 		return nil, err
 	}
 	if cfg.eventsTrs, err = parseTransports("-events-transports", *evTransports); err != nil {
 		return nil, err
 	}
-	for _, k := range splitList(*evClients) {
-		c := eventsClientByKey(k)
-		if c == nil {
-			return nil, fmt.Errorf("-events-clients: unknown client %q (known: %s)", k, strings.Join(eventsClientKeys(), ", "))
-		}
-		if !slices.Contains(cfg.eventsCols, c) {
-			cfg.eventsCols = append(cfg.eventsCols, c)
-		}
+	if cfg.eventsCols, err = pickColumns("-events-clients", *evClients, eventsClients); err != nil {
+		return nil, err
 	}
 	if e := cfg.events; e.n < 1 || e.warmup < 0 || e.size < 0 || e.chunk < 1 || e.event == "" {
 		return nil, errors.New("-events-n and -events-chunk must be positive, -events-warmup and -events-size not negative, -events-name not empty")

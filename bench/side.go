@@ -30,11 +30,7 @@ type sideEnv struct {
 
 // client is one column of the side-by-side table.
 type client struct {
-	key        string   // -clients name
-	column     string   // table heading
-	help       string   // -h text
-	transports []string // transports it can run
-	hooks      []string // hook directories it works with
+	columnSpec
 	// run does one round (warmup, sequential, in flight, connect) over transport tr.
 	run func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error)
 }
@@ -52,8 +48,8 @@ var (
 // column is shown as a ratio to it.
 var clients = []*client{
 	{
-		key: "floor", column: "raw floor", help: "bare gorilla/websocket, the SDK's request frame precomputed, acks counted by prefix",
-		transports: wsOnly, hooks: anyHook,
+		columnSpec: columnSpec{key: "floor", column: "raw floor", help: "bare gorilla/websocket, the SDK's request frame precomputed, acks counted by prefix",
+			transports: wsOnly, hooks: anyHook},
 		run: func(ctx context.Context, env *sideEnv, _ string, w workload) (*roundResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.roundTimeout)
 			defer cancel()
@@ -61,8 +57,8 @@ var clients = []*client{
 		},
 	},
 	{
-		key: "do", column: "SDK Do", help: "this SDK, Do(ctx, RequestOptions) from goroutines",
-		transports: anyTr, hooks: anyHook,
+		columnSpec: columnSpec{key: "do", column: "SDK Do", help: "this SDK, Do(ctx, RequestOptions) from goroutines",
+			transports: anyTr, hooks: anyHook},
 		run: func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.roundTimeout)
 			defer cancel()
@@ -70,8 +66,8 @@ var clients = []*client{
 		},
 	},
 	{
-		key: "cb", column: "SDK callback", help: "this SDK, Get(url, data, cb), each next request issued from a callback",
-		transports: anyTr, hooks: anyHook,
+		columnSpec: columnSpec{key: "cb", column: "SDK callback", help: "this SDK, Get(url, data, cb), each next request issued from a callback",
+			transports: anyTr, hooks: anyHook},
 		run: func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error) {
 			ctx, cancel := context.WithTimeout(ctx, env.roundTimeout)
 			defer cancel()
@@ -80,15 +76,15 @@ var clients = []*client{
 		},
 	},
 	{
-		key: "js4", column: "JS sio4", help: "sails.io.js 1.2.1 on socket.io-client 4.x, options passed as a plain object (Engine.IO v4: hook3 only)",
-		transports: anyTr, hooks: []string{"hook3"},
+		columnSpec: columnSpec{key: "js4", column: "JS sio4", help: "sails.io.js 1.2.1 on socket.io-client 4.x, options passed as a plain object (Engine.IO v4: hook3 only)",
+			transports: anyTr, hooks: []string{"hook3"}},
 		run: func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error) {
 			return jsRound(ctx, env, "4", tr, w)
 		},
 	},
 	{
-		key: "js2", column: "JS sio2", help: "sails.io.js 1.2.1 on socket.io-client 2.x, the pairing it was written for (Engine.IO v3)",
-		transports: anyTr, hooks: anyHook,
+		columnSpec: columnSpec{key: "js2", column: "JS sio2", help: "sails.io.js 1.2.1 on socket.io-client 2.x, the pairing it was written for (Engine.IO v3)",
+			transports: anyTr, hooks: anyHook},
 		run: func(ctx context.Context, env *sideEnv, tr string, w workload) (*roundResult, error) {
 			return jsRound(ctx, env, "2", tr, w)
 		},
@@ -101,31 +97,6 @@ func goTransport(tr string) sailsio.Option {
 		return sailsio.WithTransports(sailsio.TransportPolling)
 	}
 	return sailsio.WithTransports(sailsio.TransportWebSocket)
-}
-
-func clientKeys() []string {
-	var ks []string
-	for _, c := range clients {
-		ks = append(ks, c.key)
-	}
-	return ks
-}
-
-func clientHelp() string {
-	var b strings.Builder
-	for _, c := range clients {
-		fmt.Fprintf(&b, "\n    %-5s %s", c.key, c.help)
-	}
-	return b.String()
-}
-
-func clientByKey(k string) *client {
-	for _, c := range clients {
-		if c.key == k {
-			return c
-		}
-	}
-	return nil
 }
 
 // prerequisites returns the repository root and the node binary, or says what to install.
@@ -156,9 +127,7 @@ func prerequisites(hook string, needJS bool) (root, node string, err error) {
 // sideBySide runs the side-by-side section for one transport: the real Sails server, an unmeasured
 // round of every client, then cfg.rounds measured rounds, and the table.
 func sideBySide(ctx context.Context, cfg *config, tr string) error {
-	cols := usableColumns(cfg.clients, tr, cfg.hook, "", func(c *client) (string, []string, []string) {
-		return c.column, c.transports, c.hooks
-	})
+	cols := usableColumns(cfg.clients, tr, cfg.hook, "")
 	if len(cols) == 0 {
 		return nil
 	}
@@ -232,24 +201,6 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 	}
 	printSideTable(os.Stdout, cfg, cols, results)
 	return nil
-}
-
-// usableColumns returns the columns that speak transport tr and run against hook, and says why each
-// other one is left out; section prefixes the notes ("" for the side-by-side section).
-func usableColumns[C any](cols []C, tr, hook, section string, info func(C) (column string, transports, hooks []string)) []C {
-	var out []C
-	for _, c := range cols {
-		column, transports, hooks := info(c)
-		switch {
-		case !slices.Contains(transports, tr):
-			fmt.Printf("\nnote: %s%s does not speak %s: no %q column\n", section, column, tr, column)
-		case !slices.Contains(hooks, hook):
-			fmt.Printf("\nnote: %s%s: not with %s, no %q column\n", section, column, hook, column)
-		default:
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // liftServer lifts the real Sails test app on hook for a section over transport tr (the app allows
