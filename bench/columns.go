@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
+	"time"
 )
 
 // columnSpec is what a column of the side-by-side and events sections says of itself.
@@ -73,4 +76,30 @@ func usableColumns[C specced](cols []C, tr, hook, section string) []C {
 		}
 	}
 	return out
+}
+
+// rotateRounds runs one for every column, rounds times, pausing after each run: round r starts with
+// column r (mod the number of columns), so that over len(cols) rounds every client runs once in
+// every position. Each run's time goes to stderr, after label; a run that fails, or ctx's end, stops
+// it.
+func rotateRounds[C any](ctx context.Context, cols []C, rounds int, pause time.Duration, label string, column func(C) string, one func(r int, c C) error) error {
+	for r := 0; r < rounds; r++ {
+		for i := range cols {
+			c := cols[(r+i)%len(cols)]
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			t0 := time.Now()
+			if err := one(r, c); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "  %sround %d/%d %s: %.1fs\n", label, r+1, rounds, column(c), time.Since(t0).Seconds())
+			select {
+			case <-time.After(pause):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
 }

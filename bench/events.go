@@ -171,28 +171,19 @@ func eventsSection(ctx context.Context, cfg *config, tr string) error {
 		}
 	}
 	results := make(map[*eventsClient][]*eventsResult)
-	for r := 0; r < cfg.rounds; r++ {
-		for i := range cols {
-			c := cols[(r+i)%len(cols)]
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			t0 := time.Now()
-			res, err := runEventsOne(ctx, srv, env, c, tr, w)
-			if err != nil {
-				return fmt.Errorf("events round %d, %s: %w", r+1, c.column, err)
-			}
-			if res.Errors > 0 {
-				fmt.Printf("  warning: events round %d, %s: %d errors; first: %s\n", r+1, c.column, res.Errors, res.FirstError)
-			}
-			results[c] = append(results[c], res)
-			fmt.Fprintf(os.Stderr, "  events %s round %d/%d %s: %.1fs\n", tr, r+1, cfg.rounds, c.column, time.Since(t0).Seconds())
-			select {
-			case <-time.After(cfg.pause):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	err = rotateRounds(ctx, cols, cfg.rounds, cfg.pause, "events "+tr+" ", func(c *eventsClient) string { return c.column }, func(r int, c *eventsClient) error {
+		res, err := runEventsOne(ctx, srv, env, c, tr, w)
+		if err != nil {
+			return fmt.Errorf("events round %d, %s: %w", r+1, c.column, err)
 		}
+		if res.Errors > 0 {
+			fmt.Printf("  warning: events round %d, %s: %d errors; first: %s\n", r+1, c.column, res.Errors, res.FirstError)
+		}
+		results[c] = append(results[c], res)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	srv.Stop()
 	fmt.Println("clients:")

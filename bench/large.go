@@ -346,34 +346,26 @@ func largeSection(ctx context.Context, cfg *config) error {
 	fmt.Println("each client in a fresh process per round; peak RSS growth: VmHWM during the POST minus VmRSS after the body was built (VmHWM reset there)")
 
 	results := map[string][]*largeResult{}
-	for r := 0; r < lc.rounds; r++ {
-		for i := range cols {
-			c := cols[(r+i)%len(cols)]
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			rctx, cancel := context.WithTimeout(ctx, lc.timeout+10*time.Second)
-			t0 := time.Now()
-			res, err := c.run(rctx, env, p)
-			cancel()
-			if err != nil && !srv.Running() {
-				err = fmt.Errorf("%w\nthe Sails server exited:%s", err, indented(srv.Output()))
-			}
-			if err != nil {
-				return fmt.Errorf("large, round %d, %s: %w", r+1, c.column, err)
-			}
-			if c.key == "do" {
-				env.profile = "" // the first round's profile only
-			}
-			results[c.key] = append(results[c.key], res)
-			fmt.Fprintf(os.Stderr, "  large round %d/%d %s: %.1fs\n", r+1, lc.rounds, c.column, time.Since(t0).Seconds())
-			// The over-limit body makes the server drop the JS client's connection; let it settle.
-			select {
-			case <-time.After(cfg.pause):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	// The pause after each run also lets the server settle: the over-limit body makes it drop the JS
+	// client's connection.
+	err = rotateRounds(ctx, cols, lc.rounds, cfg.pause, "large ", func(c largeColumn) string { return c.column }, func(r int, c largeColumn) error {
+		rctx, cancel := context.WithTimeout(ctx, lc.timeout+10*time.Second)
+		res, err := c.run(rctx, env, p)
+		cancel()
+		if err != nil && !srv.Running() {
+			err = fmt.Errorf("%w\nthe Sails server exited:%s", err, indented(srv.Output()))
 		}
+		if err != nil {
+			return fmt.Errorf("large, round %d, %s: %w", r+1, c.column, err)
+		}
+		if c.key == "do" {
+			env.profile = "" // the first round's profile only
+		}
+		results[c.key] = append(results[c.key], res)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	srv.Stop()
 	fmt.Println("clients:")

@@ -164,30 +164,19 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 	}
 
 	results := make(map[*client][]*roundResult)
-	for r := 0; r < cfg.rounds; r++ {
-		// Round r starts with column r (mod the number of columns): over len(cols) rounds, every
-		// client runs once in every position.
-		for i := range cols {
-			c := cols[(r+i)%len(cols)]
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			t0 := time.Now()
-			res, err := runOne(ctx, srv, env, c, tr, w)
-			if err != nil {
-				return fmt.Errorf("round %d, %s: %w", r+1, c.column, err)
-			}
-			if res.Errors > 0 {
-				fmt.Printf("  warning: round %d, %s: %d requests did not answer 200; first: %s\n", r+1, c.column, res.Errors, res.FirstError)
-			}
-			results[c] = append(results[c], res)
-			fmt.Fprintf(os.Stderr, "  round %d/%d %s: %.1fs\n", r+1, cfg.rounds, c.column, time.Since(t0).Seconds())
-			select {
-			case <-time.After(cfg.pause):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+	err = rotateRounds(ctx, cols, cfg.rounds, cfg.pause, "", func(c *client) string { return c.column }, func(r int, c *client) error {
+		res, err := runOne(ctx, srv, env, c, tr, w)
+		if err != nil {
+			return fmt.Errorf("round %d, %s: %w", r+1, c.column, err)
 		}
+		if res.Errors > 0 {
+			fmt.Printf("  warning: round %d, %s: %d requests did not answer 200; first: %s\n", r+1, c.column, res.Errors, res.FirstError)
+		}
+		results[c] = append(results[c], res)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	srv.Stop()
 	fmt.Println("clients:")
