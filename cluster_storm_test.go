@@ -1,3 +1,5 @@
+//go:build unix
+
 package sailsio_test
 
 // A reconnect storm: many sockets spread over the two nodes of a hook 3 cluster (through nginx),

@@ -288,14 +288,14 @@ func (p *Process) stopLocked(sig syscall.Signal) {
 		return
 	}
 	pid := p.cmd.Process.Pid
-	syscall.Kill(-pid, sig)
+	signalGroup(pid, sig)
 	select {
 	case <-p.done:
 	case <-time.After(5 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
+		signalGroup(pid, syscall.SIGKILL)
 		<-p.done
 	}
-	syscall.Kill(-pid, syscall.SIGKILL) // what is left of the group (nginx workers)
+	signalGroup(pid, syscall.SIGKILL) // what is left of the group (nginx workers)
 	p.cmd = nil
 }
 

@@ -27,3 +27,6 @@ func closeInheritedOnExec() {
 		}
 	}
 }
+
+// signalGroup sends sig to the process group of the process pid started (its group id is its pid).
+func signalGroup(pid int, sig syscall.Signal) { syscall.Kill(-pid, sig) }

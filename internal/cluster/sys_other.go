@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build unix && !linux
 
 package cluster
 
@@ -9,3 +9,6 @@ func sysProcAttr() *syscall.SysProcAttr {
 }
 
 func closeInheritedOnExec() {}
+
+// signalGroup sends sig to the process group of the process pid started (its group id is its pid).
+func signalGroup(pid int, sig syscall.Signal) { syscall.Kill(-pid, sig) }
