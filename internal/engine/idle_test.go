@@ -57,19 +57,10 @@ func startWS(t *testing.T, p *wsPeer) (*Session, *websocket.Conn, *testHandler) 
 	return s, c, h
 }
 
-// goroutinesIn counts the goroutines whose stack holds fn.
+// goroutinesIn counts the goroutines of the module whose stack holds fn.
 func goroutinesIn(fn string) int {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	count := 0
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range testkit.Goroutines() {
 		if strings.Contains(g, fn) {
 			count++
 		}
