@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -61,26 +59,15 @@ const eventsGap = 20 * time.Microsecond
 // benchmark's time), to the benchmark, and reads and drops what the client sends.
 func eventPeer(b *testing.B) (url string, conns <-chan *websocket.Conn) {
 	ch := make(chan *websocket.Conn, 1)
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		open := `0{"sid":"events","upgrades":[],"pingInterval":600000,"pingTimeout":600000}`
-		if c.WriteMessage(websocket.TextMessage, []byte(open)) != nil || c.WriteMessage(websocket.TextMessage, []byte("40")) != nil {
-			return
-		}
+	url = benchPeer(b, `0{"sid":"events","upgrades":[],"pingInterval":600000,"pingTimeout":600000}`, func(c *websocket.Conn) {
 		ch <- c
 		for {
 			if _, _, err := c.NextReader(); err != nil {
 				return
 			}
 		}
-	}))
-	b.Cleanup(srv.Close)
-	return srv.URL, ch
+	})
+	return url, ch
 }
 
 // appendEventFrame appends the text of event number i.

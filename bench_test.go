@@ -66,17 +66,7 @@ const benchAck = `[{"body":{"status":200},"headers":{},"statusCode":200}]`
 // namespace CONNECT, answers pings, and answers each request frame 42<id>[...] with 43<id>benchAck,
 // reusing its buffers.
 func benchMinimalServer(b *testing.B) string {
-	up := websocket.Upgrader{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		open := `0{"sid":"bench","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`
-		if c.WriteMessage(websocket.TextMessage, []byte(open)) != nil || c.WriteMessage(websocket.TextMessage, []byte("40")) != nil {
-			return
-		}
+	return benchPeer(b, `0{"sid":"bench","upgrades":[],"pingInterval":25000,"pingTimeout":60000}`, func(c *websocket.Conn) {
 		var buf bytes.Buffer
 		var out []byte
 		for {
@@ -105,6 +95,23 @@ func benchMinimalServer(b *testing.B) string {
 				return
 			}
 		}
+	})
+}
+
+// benchPeer starts a bare Engine.IO v3 / Socket.IO peer for benchmarks: each connection gets the
+// open packet and the namespace CONNECT, then serve has it until serve returns (it is closed then).
+func benchPeer(b *testing.B, open string, serve func(c *websocket.Conn)) string {
+	up := websocket.Upgrader{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if c.WriteMessage(websocket.TextMessage, []byte(open)) != nil || c.WriteMessage(websocket.TextMessage, []byte("40")) != nil {
+			return
+		}
+		serve(c)
 	}))
 	b.Cleanup(srv.Close)
 	return srv.URL
