@@ -103,3 +103,11 @@ func rotateRounds[C any](ctx context.Context, cols []C, rounds int, pause time.D
 	}
 	return nil
 }
+
+// clientName is a client's name as the "clients:" list shows it: with its node, when it runs on one.
+func clientName(client, node string) string {
+	if node != "" {
+		return client + " on node " + node
+	}
+	return client
+}

@@ -371,11 +371,7 @@ func largeSection(ctx context.Context, cfg *config) error {
 	fmt.Println("clients:")
 	for _, c := range cols {
 		res := results[c.key][0]
-		name := res.Client
-		if res.Node != "" {
-			name += " on node " + res.Node
-		}
-		fmt.Printf("  %-8s %s\n", c.column, name)
+		fmt.Printf("  %-8s %s\n", c.column, clientName(res.Client, res.Node))
 		if !res.HWMReset {
 			fmt.Printf("           note: VmHWM could not be reset: the peak counts from the start of the process\n")
 		}

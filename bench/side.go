@@ -182,11 +182,7 @@ func sideBySide(ctx context.Context, cfg *config, tr string) error {
 	fmt.Println("clients:")
 	for _, c := range cols {
 		res := results[c][0]
-		name := res.Client
-		if res.Node != "" {
-			name += " on node " + res.Node
-		}
-		fmt.Printf("  %-12s %s\n", c.column, name)
+		fmt.Printf("  %-12s %s\n", c.column, clientName(res.Client, res.Node))
 	}
 	printSideTable(os.Stdout, cfg, cols, results)
 	return nil
